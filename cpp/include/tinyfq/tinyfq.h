@@ -1,0 +1,152 @@
+// tinyfq: face image quality (tinyFQnet) scored through ncnn.
+//
+// Public C++ API. Plain structs and one Scorer class; no Python, no ncnn types.
+// Errors are reported with exceptions:
+//   tinyfq::InvalidInput  - the caller passed something unusable (shape, stride, landmarks)
+//   tinyfq::FileNotFound  - a path that does not exist
+//   tinyfq::Error         - anything else (a model that fails to load, an undecodable image)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tinyfq {
+
+struct Error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+struct InvalidInput : Error {
+    using Error::Error;
+};
+struct FileNotFound : Error {
+    using Error::Error;
+};
+
+enum class PixelFormat { BGR, RGB, GRAY, BGRA, RGBA };
+
+int channels(PixelFormat f);
+
+// A read-only view of 8-bit pixels. `stride` is the distance between rows in bytes
+// (>= width * channels); pixels within a row are packed.
+struct ImageView {
+    const std::uint8_t* data = nullptr;
+    int width = 0;
+    int height = 0;
+    std::ptrdiff_t stride = 0;
+    PixelFormat format = PixelFormat::BGR;
+};
+
+// Five facial landmarks as (x, y) pairs: left eye, right eye, nose, left and right mouth
+// corners, in the pixel coordinates of the image they belong to (pixel centres at integers).
+struct Landmarks {
+    float xy[10];
+};
+
+// What a model needs to see its input correctly; read from the exporter's JSON sidecar.
+struct ModelInfo {
+    int input_size = 64;              // square input, pixels
+    float mean[3] = {127.5f, 127.5f, 127.5f};
+    float std[3] = {128.f, 128.f, 128.f};
+    bool rgb = true;                  // channel order of the network input
+    float alignment_template[10];     // landmark template in input_size pixel coordinates
+    std::string input_blob = "in0";
+    std::string output_blob = "out0";
+    std::string version;              // model version string from the sidecar
+    std::string name;
+    std::string label_model;          // the face-recognition model that made the labels
+    std::string json;                 // the sidecar as read
+};
+
+// Parse an exporter sidecar (JSON text). Throws Error naming the missing/invalid field.
+ModelInfo parse_model_info(const std::string& json_text);
+
+struct Options {
+    int workers = 0;        // default workers for batch scoring; 0 = hardware concurrency
+    bool fp16 = false;      // fp16 storage + arithmetic where the CPU has it (faster, ~1e-3)
+};
+
+// Preprocessing: one fused pass from 8-bit pixels to the normalised, planar (CHW) float input
+// of size 3 x info.input_size x info.input_size. Each has a scalar reference twin with the
+// same contract (used by tests; TINYFQ_REFERENCE=1 in the environment forces it everywhere).
+//
+// (a) an aligned crop (the ArcFace 112 template scaled to the crop's size) of any size.
+void preprocess_crop(const ImageView& img, const ModelInfo& info, float* out);
+void preprocess_crop_reference(const ImageView& img, const ModelInfo& info, float* out);
+// (b) a full image and its five landmarks: similarity transform to info.alignment_template,
+// warped straight to the input size (bilinear; outside the image reads as black).
+void preprocess_warp(const ImageView& img, const Landmarks& lm, const ModelInfo& info, float* out);
+void preprocess_warp_reference(const ImageView& img, const Landmarks& lm, const ModelInfo& info,
+                               float* out);
+
+// Least-squares similarity transform (rotation, uniform scale, translation) mapping `src`
+// points onto `dst` points (n pairs of x, y). Returns the 2x3 matrix [a -b tx; b a ty].
+void estimate_similarity(const float* src, const float* dst, int n, float m[6]);
+
+// Decoded 8-bit image (BGR or GRAY as stored order, see format).
+struct Image {
+    std::vector<std::uint8_t> pixels;
+    int width = 0, height = 0;
+    PixelFormat format = PixelFormat::RGB;
+    ImageView view() const;
+};
+
+// Decode JPEG/PNG/BMP/PNM from memory or a file. Throws FileNotFound, or Error with the reason
+// (empty, truncated, not an image, larger than max_pixels).
+constexpr std::int64_t kDefaultMaxPixels = 64LL * 1024 * 1024;
+Image decode_image(const std::uint8_t* data, std::size_t size,
+                   std::int64_t max_pixels = kDefaultMaxPixels);
+Image read_image(const std::string& path, std::int64_t max_pixels = kDefaultMaxPixels);
+bool have_decoder();
+
+class Scorer {
+public:
+    // The trained default model embedded in the library.
+    explicit Scorer(const Options& opt = Options());
+    // A model from files: ncnn .param, .bin and the exporter's JSON sidecar.
+    Scorer(const std::string& param_path, const std::string& bin_path,
+           const std::string& json_path, const Options& opt = Options());
+    // A model from memory (param text, bin bytes, sidecar JSON text).
+    static Scorer from_memory(const std::string& param_text, const std::uint8_t* bin,
+                              std::size_t bin_size, const std::string& json_text,
+                              const Options& opt = Options());
+    ~Scorer();
+    Scorer(Scorer&&) noexcept;
+    Scorer& operator=(Scorer&&) noexcept;
+
+    const ModelInfo& info() const;
+    const Options& options() const;
+
+    // Quality in [0, 1]. All scoring methods are const and thread-safe.
+    float score(const ImageView& crop) const;
+    float score(const ImageView& image, const Landmarks& lm) const;
+    // Score an already preprocessed 3 x S x S planar float tensor.
+    float score_tensor(const float* chw) const;
+    // Batch: out[i] = score(images[i] (, landmarks[i])). `landmarks` may be null (crops).
+    // Runs `workers` threads (<= 0: options().workers), one ncnn thread each. The first
+    // exception thrown by any item is rethrown after all threads have joined.
+    void score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n,
+                     float* out, int workers = 0) const;
+    // Decode and score files in parallel. Never throws for a bad file: out[i] is NaN and
+    // errors[i] says why (empty when it scored); kinds[i] is 0 ok, 1 missing file, 2 invalid.
+    void score_files(const std::string* paths, const Landmarks* landmarks, std::size_t n,
+                     float* out, std::string* errors, int* kinds, int workers = 0,
+                     std::int64_t max_pixels = kDefaultMaxPixels) const;
+
+private:
+    struct Empty {};
+    explicit Scorer(Empty);
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Library facts for `tinyfq info`.
+std::string ncnn_version();
+std::string cpu_features();
+std::string embedded_model_json();
+int hardware_workers();
+
+}  // namespace tinyfq

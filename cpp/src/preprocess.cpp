@@ -1,0 +1,304 @@
+// Fused preprocessing: 8-bit pixels -> normalised planar float input, in one pass.
+//
+// Geometry convention: pixel centres at integer coordinates; resizing maps output pixel o to
+// source (o + 0.5) * scale - 0.5 (as cv2.resize does). Crops clamp to the edge; warps read
+// black outside the image (as cv2.warpAffine's default border does).
+//
+// Each fast kernel has a reference twin written the obvious way in double precision; the tests
+// compare them over odd sizes, strides and formats.
+#include "internal.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+namespace tinyfq {
+
+int channels(PixelFormat f) {
+    switch (f) {
+        case PixelFormat::GRAY: return 1;
+        case PixelFormat::BGR:
+        case PixelFormat::RGB: return 3;
+        case PixelFormat::BGRA:
+        case PixelFormat::RGBA: return 4;
+    }
+    return 0;
+}
+
+namespace detail {
+
+void check_view(const ImageView& img) {
+    if (!img.data) throw InvalidInput("image has no pixel data");
+    if (img.width < 1 || img.height < 1)
+        throw InvalidInput("image is empty: " + std::to_string(img.width) + "x" +
+                           std::to_string(img.height));
+    const std::ptrdiff_t row = static_cast<std::ptrdiff_t>(img.width) * channels(img.format);
+    if (img.stride < row)
+        throw InvalidInput("row stride " + std::to_string(img.stride) + " is smaller than width x " +
+                           "channels = " + std::to_string(row));
+}
+
+// Which source byte feeds each network channel, and the per-channel affine normalisation.
+struct ChannelMap {
+    int src[3];
+    float scale[3];
+    float bias[3];
+};
+
+static ChannelMap channel_map(PixelFormat f, const ModelInfo& info) {
+    ChannelMap m;
+    // index of R, G, B within a pixel
+    int r = 0, g = 0, b = 0;
+    switch (f) {
+        case PixelFormat::GRAY: r = g = b = 0; break;
+        case PixelFormat::BGR:
+        case PixelFormat::BGRA: b = 0, g = 1, r = 2; break;
+        case PixelFormat::RGB:
+        case PixelFormat::RGBA: r = 0, g = 1, b = 2; break;
+    }
+    const int order_rgb[3] = {r, g, b}, order_bgr[3] = {b, g, r};
+    for (int c = 0; c < 3; ++c) {
+        m.src[c] = info.rgb ? order_rgb[c] : order_bgr[c];
+        m.scale[c] = 1.0f / info.std[c];
+        m.bias[c] = -info.mean[c] / info.std[c];
+    }
+    return m;
+}
+
+bool force_reference() {
+    static const bool force = [] {
+        const char* v = std::getenv("TINYFQ_REFERENCE");
+        return v && *v && *v != '0';
+    }();
+    return force;
+}
+
+}  // namespace detail
+
+using detail::channel_map;
+using detail::ChannelMap;
+
+// ---------------------------------------------------------------- similarity transform
+
+void estimate_similarity(const float* src, const float* dst, int n, float m[6]) {
+    if (n < 2) throw InvalidInput("a similarity transform needs at least 2 point pairs");
+    double sx = 0, sy = 0, dx = 0, dy = 0;
+    for (int i = 0; i < n; ++i) {
+        if (!std::isfinite(src[2 * i]) || !std::isfinite(src[2 * i + 1]))
+            throw InvalidInput("landmark " + std::to_string(i) + " is not finite");
+        sx += src[2 * i], sy += src[2 * i + 1], dx += dst[2 * i], dy += dst[2 * i + 1];
+    }
+    sx /= n, sy /= n, dx /= n, dy /= n;
+    double num_a = 0, num_b = 0, den = 0;
+    for (int i = 0; i < n; ++i) {
+        const double px = src[2 * i] - sx, py = src[2 * i + 1] - sy;
+        const double qx = dst[2 * i] - dx, qy = dst[2 * i + 1] - dy;
+        num_a += px * qx + py * qy;
+        num_b += px * qy - py * qx;
+        den += px * px + py * py;
+    }
+    if (den < 1e-6) throw InvalidInput("landmarks are degenerate (all points coincide)");
+    const double a = num_a / den, b = num_b / den;
+    m[0] = static_cast<float>(a), m[1] = static_cast<float>(-b);
+    m[2] = static_cast<float>(dx - (a * sx - b * sy));
+    m[3] = static_cast<float>(b), m[4] = static_cast<float>(a);
+    m[5] = static_cast<float>(dy - (b * sx + a * sy));
+}
+
+namespace detail {
+
+// Inverse of the image->template similarity, in double: template pixel -> image pixel.
+void warp_inverse(const Landmarks& lm, const ModelInfo& info, double inv[6]) {
+    float m[6];
+    estimate_similarity(lm.xy, info.alignment_template, 5, m);
+    const double a = m[0], b = m[3];
+    const double d = a * a + b * b;
+    if (!(d > 1e-12)) throw InvalidInput("landmarks give a zero-scale alignment");
+    // [a -b; b a]^-1 = [a b; -b a] / d
+    inv[0] = a / d, inv[1] = b / d;
+    inv[3] = -b / d, inv[4] = a / d;
+    inv[2] = -(inv[0] * m[2] + inv[1] * m[5]);
+    inv[5] = -(inv[3] * m[2] + inv[4] * m[5]);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- reference kernels
+
+void preprocess_crop_reference(const ImageView& img, const ModelInfo& info, float* out) {
+    detail::check_view(img);
+    const int S = info.input_size, ch = channels(img.format);
+    const ChannelMap cm = channel_map(img.format, info);
+    const double fx = double(img.width) / S, fy = double(img.height) / S;
+    for (int oy = 0; oy < S; ++oy) {
+        double sy = (oy + 0.5) * fy - 0.5;
+        sy = std::min(std::max(sy, 0.0), double(img.height - 1));
+        const int y0 = int(sy), y1 = std::min(y0 + 1, img.height - 1);
+        const double wy = sy - y0;
+        for (int ox = 0; ox < S; ++ox) {
+            double sx = (ox + 0.5) * fx - 0.5;
+            sx = std::min(std::max(sx, 0.0), double(img.width - 1));
+            const int x0 = int(sx), x1 = std::min(x0 + 1, img.width - 1);
+            const double wx = sx - x0;
+            for (int c = 0; c < 3; ++c) {
+                auto px = [&](int x, int y) {
+                    return double(img.data[y * img.stride + x * ch + cm.src[c]]);
+                };
+                const double v = (1 - wy) * ((1 - wx) * px(x0, y0) + wx * px(x1, y0)) +
+                                 wy * ((1 - wx) * px(x0, y1) + wx * px(x1, y1));
+                out[(c * S + oy) * S + ox] = float((v - info.mean[c]) / info.std[c]);
+            }
+        }
+    }
+}
+
+void preprocess_warp_reference(const ImageView& img, const Landmarks& lm, const ModelInfo& info,
+                               float* out) {
+    detail::check_view(img);
+    double inv[6];
+    detail::warp_inverse(lm, info, inv);
+    const int S = info.input_size, ch = channels(img.format);
+    const ChannelMap cm = channel_map(img.format, info);
+    for (int oy = 0; oy < S; ++oy) {
+        for (int ox = 0; ox < S; ++ox) {
+            const double sx = inv[0] * ox + inv[1] * oy + inv[2];
+            const double sy = inv[3] * ox + inv[4] * oy + inv[5];
+            const double fx0 = std::floor(sx), fy0 = std::floor(sy);
+            const double wx = sx - fx0, wy = sy - fy0;
+            for (int c = 0; c < 3; ++c) {
+                auto px = [&](double x, double y) {
+                    if (x < 0 || y < 0 || x > img.width - 1 || y > img.height - 1) return 0.0;
+                    return double(img.data[std::ptrdiff_t(y) * img.stride + int(x) * ch + cm.src[c]]);
+                };
+                const double v = (1 - wy) * ((1 - wx) * px(fx0, fy0) + wx * px(fx0 + 1, fy0)) +
+                                 wy * ((1 - wx) * px(fx0, fy0 + 1) + wx * px(fx0 + 1, fy0 + 1));
+                out[(c * S + oy) * S + ox] = float((v - info.mean[c]) / info.std[c]);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- fast kernels
+
+namespace {
+
+// Per-output-column tables shared by every row of a crop resize.
+struct Axis {
+    std::vector<int> i0, i1;
+    std::vector<float> w;
+    Axis(int src, int dst) : i0(dst), i1(dst), w(dst) {
+        const double f = double(src) / dst;
+        for (int o = 0; o < dst; ++o) {
+            double s = (o + 0.5) * f - 0.5;
+            s = std::min(std::max(s, 0.0), double(src - 1));
+            i0[o] = int(s);
+            i1[o] = std::min(i0[o] + 1, src - 1);
+            w[o] = float(s - i0[o]);
+        }
+    }
+};
+
+template <int CH>
+void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& cm, float* out) {
+    const int S = info.input_size;
+    const Axis ax(img.width, S), ay(img.height, S);
+    // byte offsets of both neighbours for each column and network channel
+    std::vector<int> off0(3 * S), off1(3 * S);
+    for (int c = 0; c < 3; ++c)
+        for (int ox = 0; ox < S; ++ox) {
+            off0[c * S + ox] = ax.i0[ox] * CH + cm.src[c];
+            off1[c * S + ox] = ax.i1[ox] * CH + cm.src[c];
+        }
+    const float* wx = ax.w.data();
+    for (int oy = 0; oy < S; ++oy) {
+        const std::uint8_t* r0 = img.data + ay.i0[oy] * img.stride;
+        const std::uint8_t* r1 = img.data + ay.i1[oy] * img.stride;
+        const float wy = ay.w[oy];
+        for (int c = 0; c < 3; ++c) {
+            const int* o0 = &off0[c * S];
+            const int* o1 = &off1[c * S];
+            const float sc = cm.scale[c], bi = cm.bias[c];
+            float* dst = out + (c * S + oy) * S;
+            for (int ox = 0; ox < S; ++ox) {
+                const float top = r0[o0[ox]] + wx[ox] * float(r0[o1[ox]] - r0[o0[ox]]);
+                const float bot = r1[o0[ox]] + wx[ox] * float(r1[o1[ox]] - r1[o0[ox]]);
+                dst[ox] = (top + wy * (bot - top)) * sc + bi;
+            }
+        }
+    }
+}
+
+template <int CH>
+void warp_kernel(const ImageView& img, const double inv[6], const ModelInfo& info,
+                 const ChannelMap& cm, float* out) {
+    const int S = info.input_size, W = img.width, H = img.height;
+    const float a = float(inv[0]), d = float(inv[3]);
+    const std::ptrdiff_t stride = img.stride;
+    for (int oy = 0; oy < S; ++oy) {
+        const double bx = inv[1] * oy + inv[2], by = inv[4] * oy + inv[5];
+        float* dst0 = out + (0 * S + oy) * S;
+        float* dst1 = out + (1 * S + oy) * S;
+        float* dst2 = out + (2 * S + oy) * S;
+        for (int ox = 0; ox < S; ++ox) {
+            const float sx = float(bx) + a * ox, sy = float(by) + d * ox;
+            const float fx = std::floor(sx), fy = std::floor(sy);
+            const int x0 = int(fx), y0 = int(fy);
+            const float wx = sx - fx, wy = sy - fy;
+            float v[3];
+            if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
+                const std::uint8_t* p0 = img.data + y0 * stride + x0 * CH;
+                const std::uint8_t* p1 = p0 + stride;
+                for (int c = 0; c < 3; ++c) {
+                    const int s = cm.src[c];
+                    const float top = p0[s] + wx * float(p0[s + CH] - p0[s]);
+                    const float bot = p1[s] + wx * float(p1[s + CH] - p1[s]);
+                    v[c] = top + wy * (bot - top);
+                }
+            } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
+                v[0] = v[1] = v[2] = 0.f;
+            } else {  // on the border: each neighbour outside the image reads as black
+                for (int c = 0; c < 3; ++c) {
+                    const int s = cm.src[c];
+                    auto px = [&](int x, int y) -> float {
+                        if (x < 0 || y < 0 || x >= W || y >= H) return 0.f;
+                        return img.data[y * stride + x * CH + s];
+                    };
+                    const float top = px(x0, y0) + wx * (px(x0 + 1, y0) - px(x0, y0));
+                    const float bot = px(x0, y0 + 1) + wx * (px(x0 + 1, y0 + 1) - px(x0, y0 + 1));
+                    v[c] = top + wy * (bot - top);
+                }
+            }
+            dst0[ox] = v[0] * cm.scale[0] + cm.bias[0];
+            dst1[ox] = v[1] * cm.scale[1] + cm.bias[1];
+            dst2[ox] = v[2] * cm.scale[2] + cm.bias[2];
+        }
+    }
+}
+
+}  // namespace
+
+void preprocess_crop(const ImageView& img, const ModelInfo& info, float* out) {
+    if (detail::force_reference()) return preprocess_crop_reference(img, info, out);
+    detail::check_view(img);
+    const ChannelMap cm = channel_map(img.format, info);
+    switch (channels(img.format)) {
+        case 1: return crop_kernel<1>(img, info, cm, out);
+        case 3: return crop_kernel<3>(img, info, cm, out);
+        default: return crop_kernel<4>(img, info, cm, out);
+    }
+}
+
+void preprocess_warp(const ImageView& img, const Landmarks& lm, const ModelInfo& info, float* out) {
+    if (detail::force_reference()) return preprocess_warp_reference(img, lm, info, out);
+    detail::check_view(img);
+    double inv[6];
+    detail::warp_inverse(lm, info, inv);
+    const ChannelMap cm = channel_map(img.format, info);
+    switch (channels(img.format)) {
+        case 1: return warp_kernel<1>(img, inv, info, cm, out);
+        case 3: return warp_kernel<3>(img, inv, info, cm, out);
+        default: return warp_kernel<4>(img, inv, info, cm, out);
+    }
+}
+
+}  // namespace tinyfq

@@ -1,0 +1,247 @@
+// Scorer: tinyFQnet through ncnn. One ncnn::Net shared by all threads (ncnn nets are safe for
+// concurrent extractors); every score creates its own light-mode extractor with one thread.
+#include "internal.h"
+
+#include <atomic>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <net.h>
+#include <cpu.h>
+#include <platform.h>
+
+namespace tinyfq {
+
+struct Scorer::Impl {
+    ncnn::Net net;
+    ModelInfo info;
+    Options opt;
+    std::vector<unsigned char> bin;   // owned weights when loaded from caller memory
+};
+
+namespace {
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw FileNotFound("no such file: " + path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+void configure(ncnn::Net& net, const Options& opt) {
+    net.opt.use_vulkan_compute = false;
+    net.opt.num_threads = 1;
+    net.opt.lightmode = true;
+    net.opt.use_fp16_storage = opt.fp16;
+    net.opt.use_fp16_packed = opt.fp16;
+    net.opt.use_fp16_arithmetic = opt.fp16;
+    net.opt.use_bf16_storage = false;
+    net.opt.use_int8_inference = false;
+}
+
+bool file_exists(const std::string& p) {
+    std::ifstream f(p);
+    return bool(f);
+}
+
+}  // namespace
+
+Scorer::Scorer(Empty) : impl_(new Impl) {}
+Scorer::~Scorer() = default;
+Scorer::Scorer(Scorer&&) noexcept = default;
+Scorer& Scorer::operator=(Scorer&&) noexcept = default;
+
+static void validate(Scorer& s, const ModelInfo& info) {
+    // One forward pass on a grey image proves the graph runs and has a scalar output.
+    std::vector<float> x(3 * info.input_size * info.input_size, 0.f);
+    const float v = s.score_tensor(x.data());
+    if (!(v >= 0.f && v <= 1.f))
+        throw Error("model output on a test input is " + std::to_string(v) +
+                    ", not a score in [0, 1] (is the sigmoid missing?)");
+}
+
+Scorer::Scorer(const Options& opt) : Scorer(Empty{}) {
+    const detail::EmbeddedModel m = detail::embedded_model();
+    impl_->opt = opt;
+    impl_->info = parse_model_info(m.json);
+    configure(impl_->net, opt);
+    if (impl_->net.load_param_mem(m.param) != 0) throw Error("embedded model: bad .param");
+    if (impl_->net.load_model(m.bin) != m.bin_size) throw Error("embedded model: bad .bin");
+    validate(*this, impl_->info);
+}
+
+Scorer::Scorer(const std::string& param_path, const std::string& bin_path,
+               const std::string& json_path, const Options& opt)
+    : Scorer(Empty{}) {
+    for (const std::string* p : {&param_path, &bin_path, &json_path})
+        if (!file_exists(*p)) throw FileNotFound("no such file: " + *p);
+    impl_->opt = opt;
+    impl_->info = parse_model_info(read_text(json_path));
+    configure(impl_->net, opt);
+    if (impl_->net.load_param(param_path.c_str()) != 0)
+        throw Error("cannot load ncnn param file (not a valid .param?): " + param_path);
+    if (impl_->net.load_model(bin_path.c_str()) != 0)
+        throw Error("cannot load ncnn weights (truncated or not matching the .param?): " +
+                    bin_path);
+    validate(*this, impl_->info);
+}
+
+Scorer Scorer::from_memory(const std::string& param_text, const std::uint8_t* bin,
+                           std::size_t bin_size, const std::string& json_text,
+                           const Options& opt) {
+    Scorer s{Empty{}};
+    s.impl_->opt = opt;
+    s.impl_->info = parse_model_info(json_text);
+    configure(s.impl_->net, opt);
+    // ncnn references the weight memory instead of copying it: keep our own aligned copy.
+    s.impl_->bin.assign(bin, bin + bin_size);
+    if (s.impl_->net.load_param_mem(param_text.c_str()) != 0)
+        throw Error("cannot parse ncnn param text");
+    if (s.impl_->net.load_model(s.impl_->bin.data()) != bin_size)
+        throw Error("ncnn weights do not match the param (size " + std::to_string(bin_size) +
+                    ")");
+    validate(s, s.impl_->info);
+    return s;
+}
+
+const ModelInfo& Scorer::info() const { return impl_->info; }
+const Options& Scorer::options() const { return impl_->opt; }
+
+float Scorer::score_tensor(const float* chw) const {
+    const int S = impl_->info.input_size;
+    ncnn::Mat in(S, S, 3);
+    if (in.empty()) throw Error("out of memory");
+    for (int c = 0; c < 3; ++c) std::memcpy(in.channel(c), chw + c * S * S, sizeof(float) * S * S);
+    ncnn::Extractor ex = impl_->net.create_extractor();
+    if (ex.input(impl_->info.input_blob.c_str(), in) != 0)
+        throw Error("model has no input blob \"" + impl_->info.input_blob + "\"");
+    ncnn::Mat out;
+    if (ex.extract(impl_->info.output_blob.c_str(), out) != 0 || out.empty())
+        throw Error("model has no output blob \"" + impl_->info.output_blob + "\"");
+    if (out.w * out.h * out.d * out.c * out.elempack != 1)
+        throw Error("model output has shape " + std::to_string(out.c) + "x" +
+                    std::to_string(out.h) + "x" + std::to_string(out.w) + " (pack " +
+                    std::to_string(out.elempack) + "), expected a single value");
+    return out[0];
+}
+
+float Scorer::score(const ImageView& crop) const {
+    const int S = impl_->info.input_size;
+    std::vector<float> x(3 * S * S);
+    preprocess_crop(crop, impl_->info, x.data());
+    return score_tensor(x.data());
+}
+
+float Scorer::score(const ImageView& image, const Landmarks& lm) const {
+    const int S = impl_->info.input_size;
+    std::vector<float> x(3 * S * S);
+    preprocess_warp(image, lm, impl_->info, x.data());
+    return score_tensor(x.data());
+}
+
+int hardware_workers() {
+    const unsigned n = std::thread::hardware_concurrency();
+    return n ? int(n) : 1;
+}
+
+namespace detail {
+
+// Run fn(i) for i in [0, n) on `workers` threads. The first exception is rethrown after the
+// join; the remaining items are skipped once one has failed.
+template <class F>
+void parallel_for(std::size_t n, int workers, F fn) {
+    workers = int(std::min<std::size_t>(std::size_t(std::max(workers, 1)), std::max<std::size_t>(n, 1)));
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr first;
+    std::mutex mu;
+    auto work = [&] {
+        for (std::size_t i; !failed.load(std::memory_order_relaxed) && (i = next++) < n;) {
+            try {
+                fn(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu);
+                if (!first) first = std::current_exception();
+                failed = true;
+            }
+        }
+    };
+    if (workers == 1) {
+        work();
+    } else {
+        std::vector<std::thread> pool;
+        pool.reserve(workers);
+        for (int t = 0; t < workers; ++t) pool.emplace_back(work);
+        for (auto& t : pool) t.join();
+    }
+    if (first) std::rethrow_exception(first);
+}
+
+}  // namespace detail
+
+static int resolve_workers(int workers, const Options& opt) {
+    if (workers <= 0) workers = opt.workers;
+    return workers <= 0 ? hardware_workers() : workers;
+}
+
+void Scorer::score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n,
+                         float* out, int workers) const {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+        out[i] = landmarks ? score(images[i], landmarks[i]) : score(images[i]);
+    });
+}
+
+void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, std::size_t n,
+                         float* out, std::string* errors, int* kinds, int workers,
+                         std::int64_t max_pixels) const {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+        out[i] = std::numeric_limits<float>::quiet_NaN();
+        errors[i].clear();
+        kinds[i] = 0;
+        try {
+            const Image img = read_image(paths[i], max_pixels);
+            out[i] = landmarks ? score(img.view(), landmarks[i]) : score(img.view());
+        } catch (const FileNotFound& e) {
+            errors[i] = e.what(), kinds[i] = 1;
+        } catch (const std::exception& e) {
+            errors[i] = e.what(), kinds[i] = 2;
+        }
+    });
+}
+
+std::string ncnn_version() {
+#ifdef NCNN_VERSION_STRING
+    return NCNN_VERSION_STRING;
+#else
+    return "unknown";
+#endif
+}
+
+std::string cpu_features() {
+    std::string s;
+    auto add = [&](const char* name, int on) {
+        if (on) s += s.empty() ? name : std::string(" ") + name;
+    };
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+    add("avx", ncnn::cpu_support_x86_avx());
+    add("fma", ncnn::cpu_support_x86_fma());
+    add("f16c", ncnn::cpu_support_x86_f16c());
+    add("avx2", ncnn::cpu_support_x86_avx2());
+    add("avx512", ncnn::cpu_support_x86_avx512());
+#elif defined(__aarch64__) || defined(__arm__)
+    add("neon", ncnn::cpu_support_arm_neon());
+    add("asimdhp", ncnn::cpu_support_arm_asimdhp());
+    add("asimddp", ncnn::cpu_support_arm_asimddp());
+#endif
+    return s.empty() ? "baseline" : s;
+}
+
+std::string embedded_model_json() { return detail::embedded_model().json; }
+
+}  // namespace tinyfq

@@ -1,0 +1,243 @@
+// C++ tests, run by ctest (natively, or under qemu-aarch64 through TINYFQ_TEST_LAUNCHER).
+//   tinyfq_tests kernels | scorer | decode | golden GOLDEN_CSV DATA_ROOT
+#include "tinyfq/tinyfq.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            ++failures;                                                               \
+        }                                                                             \
+    } while (0)
+
+template <class E, class F>
+bool throws(F f) {
+    try {
+        f();
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+    return false;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    float m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+}
+
+tinyfq::ModelInfo info64() { return tinyfq::Scorer().info(); }
+
+// Fast kernels vs their reference twins over odd sizes, strides, formats and ROIs.
+void test_kernels() {
+    const tinyfq::ModelInfo info = info64();
+    const int S = info.input_size;
+    std::mt19937 rng(1);
+    const tinyfq::PixelFormat formats[] = {tinyfq::PixelFormat::BGR, tinyfq::PixelFormat::RGB,
+                                           tinyfq::PixelFormat::GRAY, tinyfq::PixelFormat::BGRA,
+                                           tinyfq::PixelFormat::RGBA};
+    const int sizes[][2] = {{1, 1}, {7, 3}, {63, 65}, {64, 64}, {112, 112}, {113, 97}, {250, 250},
+                            {31, 200}};
+    float worst = 0;
+    for (auto f : formats) {
+        for (auto& wh : sizes) {
+            const int w = wh[0], h = wh[1], ch = tinyfq::channels(f);
+            const int pad = int(rng() % 13);  // odd row padding
+            std::vector<std::uint8_t> buf(std::size_t(w * ch + pad) * h + 5);
+            for (auto& b : buf) b = std::uint8_t(rng());
+            tinyfq::ImageView v;
+            v.data = buf.data() + 5 * (pad % 2);  // unaligned start for odd pads
+            v.width = w, v.height = h, v.stride = w * ch + pad, v.format = f;
+            std::vector<float> a(3 * S * S), b(3 * S * S);
+            tinyfq::preprocess_crop(v, info, a.data());
+            tinyfq::preprocess_crop_reference(v, info, b.data());
+            worst = std::max(worst, max_abs_diff(a, b));
+            // a face somewhere in (or partly out of) the image
+            tinyfq::Landmarks lm;
+            const float cx = w * (0.2f + 0.6f * (rng() % 100) / 100.f);
+            const float cy = h * (0.2f + 0.6f * (rng() % 100) / 100.f);
+            const float sc = std::max(w, h) / 150.f * (0.5f + (rng() % 100) / 100.f);
+            const float ang = ((rng() % 100) / 100.f - 0.5f);
+            const float base[10] = {-18, -10, 18, -10, 0, 8, -14, 22, 14, 22};
+            for (int k = 0; k < 5; ++k) {
+                const float x = base[2 * k] * sc, y = base[2 * k + 1] * sc;
+                lm.xy[2 * k] = cx + std::cos(ang) * x - std::sin(ang) * y;
+                lm.xy[2 * k + 1] = cy + std::sin(ang) * x + std::cos(ang) * y;
+            }
+            if (w < 8 || h < 8) {  // tiny images: coincident landmarks are rejected
+                continue;
+            }
+            tinyfq::preprocess_warp(v, lm, info, a.data());
+            tinyfq::preprocess_warp_reference(v, lm, info, b.data());
+            worst = std::max(worst, max_abs_diff(a, b));
+        }
+    }
+    std::printf("kernels: max |fast - reference| = %.3g (normalised units)\n", worst);
+    CHECK(worst <= 1e-4f);
+
+    // The similarity fit recovers a known transform exactly.
+    float src[10], dst[10], m[6];
+    const float a = 1.7f * std::cos(0.3f), b = 1.7f * std::sin(0.3f);
+    for (int k = 0; k < 5; ++k) {
+        src[2 * k] = float(rng() % 200), src[2 * k + 1] = float(rng() % 200);
+        dst[2 * k] = a * src[2 * k] - b * src[2 * k + 1] + 11.f;
+        dst[2 * k + 1] = b * src[2 * k] + a * src[2 * k + 1] - 4.f;
+    }
+    tinyfq::estimate_similarity(src, dst, 5, m);
+    CHECK(std::fabs(m[0] - a) < 1e-4f && std::fabs(m[3] - b) < 1e-4f);
+    CHECK(std::fabs(m[2] - 11.f) < 1e-2f && std::fabs(m[5] + 4.f) < 1e-2f);
+
+    // An image already aligned to the template warps exactly like a crop resize.
+    std::vector<std::uint8_t> img(S * S * 3);
+    for (auto& p : img) p = std::uint8_t(rng());
+    tinyfq::ImageView v{img.data(), S, S, S * 3, tinyfq::PixelFormat::BGR};
+    tinyfq::Landmarks lm;
+    std::memcpy(lm.xy, info.alignment_template, sizeof lm.xy);
+    std::vector<float> c1(3 * S * S), c2(3 * S * S);
+    tinyfq::preprocess_crop(v, info, c1.data());
+    tinyfq::preprocess_warp(v, lm, info, c2.data());
+    CHECK(max_abs_diff(c1, c2) < 1e-3f);
+
+    // Bad input is rejected with InvalidInput.
+    tinyfq::ImageView bad = v;
+    bad.stride = 10;
+    CHECK(throws<tinyfq::InvalidInput>([&] { tinyfq::preprocess_crop(bad, info, c1.data()); }));
+    bad = v;
+    bad.data = nullptr;
+    CHECK(throws<tinyfq::InvalidInput>([&] { tinyfq::preprocess_crop(bad, info, c1.data()); }));
+    tinyfq::Landmarks same;
+    for (float& x : same.xy) x = 5.f;
+    CHECK(throws<tinyfq::InvalidInput>([&] { tinyfq::preprocess_warp(v, same, info, c1.data()); }));
+}
+
+void test_scorer() {
+    tinyfq::Scorer s;
+    const int S = s.info().input_size;
+    CHECK(S == 64);
+    std::mt19937 rng(2);
+    const int n = 48;
+    std::vector<std::vector<std::uint8_t>> bufs(n);
+    std::vector<tinyfq::ImageView> views(n);
+    for (int i = 0; i < n; ++i) {
+        const int w = 60 + i * 3, h = 64 + i;
+        bufs[i].resize(std::size_t(w) * h * 3);
+        for (auto& b : bufs[i]) b = std::uint8_t(rng() % (64 + 4 * i));
+        views[i] = {bufs[i].data(), w, h, w * 3, tinyfq::PixelFormat::BGR};
+    }
+    std::vector<float> serial(n), par(n);
+    for (int i = 0; i < n; ++i) serial[i] = s.score(views[i]);
+    bool in_range = true, varied = false;
+    for (float q : serial) in_range &= q >= 0.f && q <= 1.f, varied |= q != serial[0];
+    CHECK(in_range);
+    CHECK(varied);
+    s.score_batch(views.data(), nullptr, n, par.data(), 4);
+    CHECK(max_abs_diff(serial, par) == 0.f);
+    // many threads sharing one scorer
+    std::vector<std::thread> ts;
+    std::vector<std::vector<float>> got(6, std::vector<float>(n));
+    for (int t = 0; t < 6; ++t)
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < n; ++i) got[t][i] = s.score(views[(i + t) % n]);
+        });
+    for (auto& t : ts) t.join();
+    for (int t = 0; t < 6; ++t)
+        for (int i = 0; i < n; ++i) CHECK(got[t][i] == serial[(i + t) % n]);
+    // the first failing item's exception comes back from a batch
+    views[17].stride = 1;
+    CHECK(throws<tinyfq::InvalidInput>(
+        [&] { s.score_batch(views.data(), nullptr, n, par.data(), 3); }));
+    // models from missing files
+    CHECK(throws<tinyfq::FileNotFound>([] { tinyfq::Scorer("/nonexistent.param", "b", "j"); }));
+    CHECK(throws<tinyfq::Error>([] { tinyfq::parse_model_info("{\"input\": 3}"); }));
+}
+
+void test_decode() {
+    if (!tinyfq::have_decoder()) {
+        std::printf("decode: skipped, no decoder in this build\n");
+        return;
+    }
+    CHECK(throws<tinyfq::FileNotFound>([] { tinyfq::read_image("/nonexistent/x.jpg"); }));
+    const std::uint8_t junk[] = {'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'};
+    CHECK(throws<tinyfq::Error>([&] { tinyfq::decode_image(junk, sizeof junk); }));
+    CHECK(throws<tinyfq::Error>([&] { tinyfq::decode_image(junk, 0); }));
+    // a 2x2 binary PPM
+    const char ppm[] = "P6\n2 2\n255\n\x10\x20\x30\x40\x50\x60\x70\x80\x90\xa0\xb0\xc0";
+    const tinyfq::Image img =
+        tinyfq::decode_image(reinterpret_cast<const std::uint8_t*>(ppm), sizeof ppm - 1);
+    CHECK(img.width == 2 && img.height == 2 && img.format == tinyfq::PixelFormat::RGB);
+    CHECK(img.pixels.size() == 12 && img.pixels[0] == 0x10 && img.pixels[11] == 0xc0);
+    CHECK(throws<tinyfq::Error>([&] {
+        tinyfq::decode_image(reinterpret_cast<const std::uint8_t*>(ppm), sizeof ppm - 1, 3);
+    }));
+}
+
+// Golden scores: path,score rows (paths relative to the data root); within 1e-4.
+void test_golden(const std::string& csv, const std::string& root) {
+    std::ifstream f(csv);
+    CHECK(bool(f));
+    if (!f) return;
+    tinyfq::Scorer s;
+    std::string line;
+    std::getline(f, line);  // header
+    int n = 0;
+    float worst = 0;
+    while (std::getline(f, line)) {
+        std::stringstream ss(line);
+        std::string path, kind, lmtext, expect;
+        std::getline(ss, path, ',');
+        std::getline(ss, kind, ',');
+        std::getline(ss, lmtext, ',');
+        std::getline(ss, expect, ',');
+        const tinyfq::Image img = tinyfq::read_image(root + "/" + path);
+        float q;
+        if (kind == "warp") {
+            tinyfq::Landmarks lm;
+            std::stringstream ls(lmtext);
+            for (float& x : lm.xy) ls >> x;
+            q = s.score(img.view(), lm);
+        } else {
+            q = s.score(img.view());
+        }
+        worst = std::max(worst, std::fabs(q - std::stof(expect)));
+        ++n;
+    }
+    std::printf("golden: %d images, max |score - expected| = %.3g\n", n, worst);
+    CHECK(n > 0);
+    CHECK(worst <= 1e-4f);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string what = argc > 1 ? argv[1] : "all";
+    try {
+        if (what == "kernels" || what == "all") test_kernels();
+        if (what == "scorer" || what == "all") test_scorer();
+        if (what == "decode" || what == "all") test_decode();
+        if (what == "golden") {
+            if (argc < 4) return std::fprintf(stderr, "golden needs CSV and DATA_ROOT\n"), 2;
+            test_golden(argv[2], argv[3]);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "unexpected exception: %s\n", e.what());
+        return 1;
+    }
+    std::printf("%s: %s\n", what.c_str(), failures ? "FAILED" : "passed");
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,79 @@
+// Preprocessing and decoding bindings (used by training, so its crops equal the scorer's).
+#include "common.h"
+
+namespace tinyfq_py {
+
+static py::array_t<float> preprocess(py::array image, py::object landmarks,
+                                     const std::string& model_json, const std::string& format,
+                                     bool reference) {
+    const tinyfq::ModelInfo info = tinyfq::parse_model_info(model_json);
+    const tinyfq::ImageView v = image_view(image, format, "image");
+    const bool warp = !landmarks.is_none();
+    tinyfq::Landmarks lm{};
+    if (warp) lm = landmarks_from(landmarks, "landmarks");
+    const int S = info.input_size;
+    py::array_t<float> out({3, S, S});
+    float* dst = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        if (warp)
+            (reference ? tinyfq::preprocess_warp_reference : tinyfq::preprocess_warp)(v, lm, info, dst);
+        else
+            (reference ? tinyfq::preprocess_crop_reference : tinyfq::preprocess_crop)(v, info, dst);
+    }
+    return out;
+}
+
+static py::array decoded_array(tinyfq::Image&& img) {
+    const int ch = tinyfq::channels(img.format);
+    auto* owner = new tinyfq::Image(std::move(img));
+    py::capsule free_when_done(owner, [](void* p) { delete static_cast<tinyfq::Image*>(p); });
+    std::vector<py::ssize_t> shape = {owner->height, owner->width};
+    if (ch > 1) shape.push_back(ch);
+    return py::array(py::dtype::of<std::uint8_t>(), shape, owner->pixels.data(), free_when_done);
+}
+
+void bind_preprocess(py::module_& m) {
+    m.def("preprocess", &preprocess, py::arg("image"), py::arg("landmarks") = py::none(),
+          py::arg("model_json"), py::arg("format") = "bgr", py::arg("reference") = false,
+          "Normalised 3xSxS float32 network input of a uint8 image: a resized aligned crop, or "
+          "(with 5x2 landmarks) the similarity warp to the model's template. `reference` runs "
+          "the scalar reference kernel instead of the fast one.");
+    m.def("estimate_similarity",
+          [](py::object src, py::object dst) {
+              const tinyfq::Landmarks s = landmarks_from(src, "src"), d = landmarks_from(dst, "dst");
+              float mat[6];
+              tinyfq::estimate_similarity(s.xy, d.xy, 5, mat);
+              py::array_t<float> out({2, 3});
+              std::copy(mat, mat + 6, out.mutable_data());
+              return out;
+          },
+          py::arg("src"), py::arg("dst"),
+          "2x3 least-squares similarity transform mapping 5 src points onto 5 dst points.");
+    m.def("decode_image",
+          [](py::bytes data, std::int64_t max_pixels) {
+              std::string buf = data;
+              tinyfq::Image img;
+              {
+                  py::gil_scoped_release nogil;
+                  img = tinyfq::decode_image(reinterpret_cast<const std::uint8_t*>(buf.data()),
+                                             buf.size(), max_pixels);
+              }
+              return decoded_array(std::move(img));
+          },
+          py::arg("data"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
+          "Decode JPEG/PNG/BMP/PNM bytes to an RGB (H, W, 3) or grey (H, W) uint8 array.");
+    m.def("read_image",
+          [](const std::string& path, std::int64_t max_pixels) {
+              tinyfq::Image img;
+              {
+                  py::gil_scoped_release nogil;
+                  img = tinyfq::read_image(path, max_pixels);
+              }
+              return decoded_array(std::move(img));
+          },
+          py::arg("path"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
+          "Read an image file to an RGB (H, W, 3) or grey (H, W) uint8 array.");
+}
+
+}  // namespace tinyfq_py

@@ -1,0 +1,25 @@
+// Shared helpers of the extension's binding files: numpy -> ImageView checks.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "tinyfq/tinyfq.h"
+
+namespace py = pybind11;
+
+namespace tinyfq_py {
+
+tinyfq::PixelFormat parse_format(const std::string& fmt, int channels);
+
+// Checks dtype/shape while the GIL is held; returns a view into `arr`, which may be replaced
+// by a packed copy when its strides cannot be honoured as they are (the caller keeps `arr`
+// alive for as long as the view is used).
+tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char* what);
+tinyfq::Landmarks landmarks_from(const py::handle& obj, const char* what);
+std::string shape_of(const py::array& a);
+
+}  // namespace tinyfq_py

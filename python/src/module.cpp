@@ -1,0 +1,88 @@
+// tinyfq_native._core: the extension module. Bindings are split by area (bind_*.cpp).
+#include "common.h"
+
+namespace tinyfq_py {
+void bind_scorer(py::module_& m);
+void bind_preprocess(py::module_& m);
+
+std::string shape_of(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+tinyfq::PixelFormat parse_format(const std::string& fmt, int channels) {
+    std::string f;
+    for (char c : fmt) f += char(std::tolower(static_cast<unsigned char>(c)));
+    if (channels == 1) return tinyfq::PixelFormat::GRAY;
+    if (channels == 3) {
+        if (f == "bgr" || f == "bgra") return tinyfq::PixelFormat::BGR;
+        if (f == "rgb" || f == "rgba") return tinyfq::PixelFormat::RGB;
+    } else if (channels == 4) {
+        if (f == "bgr" || f == "bgra") return tinyfq::PixelFormat::BGRA;
+        if (f == "rgb" || f == "rgba") return tinyfq::PixelFormat::RGBA;
+    }
+    throw py::value_error("unknown pixel format '" + fmt + "' (use 'bgr' or 'rgb')");
+}
+
+tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char* what) {
+    if (!py::isinstance<py::array_t<std::uint8_t>>(arr) ||
+        arr.dtype().kind() != 'u' || arr.itemsize() != 1)
+        throw py::value_error(std::string(what) + " must be a uint8 array, got dtype " +
+                              std::string(py::str(arr.dtype())) + " with shape " + shape_of(arr));
+    const bool ok_shape = arr.ndim() == 2 ||
+                          (arr.ndim() == 3 && (arr.shape(2) == 1 || arr.shape(2) == 3 ||
+                                               arr.shape(2) == 4));
+    if (!ok_shape)
+        throw py::value_error(std::string(what) + " must have shape (H, W), (H, W, 3) or (H, W, 4), got " +
+                              shape_of(arr));
+    if (arr.shape(0) < 1 || arr.shape(1) < 1)
+        throw py::value_error(std::string(what) + " is empty: shape " + shape_of(arr));
+    const int ch = arr.ndim() == 2 ? 1 : int(arr.shape(2));
+    // Packed pixels within a row are required; any positive row stride is honoured as is.
+    const bool packed = arr.strides(0) > 0 && arr.strides(1) == ch &&
+                        (arr.ndim() == 2 || arr.strides(2) == 1);
+    if (!packed) arr = py::array::ensure(arr, py::array::c_style | py::array::forcecast);
+    tinyfq::ImageView v;
+    v.data = static_cast<const std::uint8_t*>(arr.data());
+    v.height = int(arr.shape(0));
+    v.width = int(arr.shape(1));
+    v.stride = arr.strides(0);
+    v.format = parse_format(fmt, ch);
+    return v;
+}
+
+tinyfq::Landmarks landmarks_from(const py::handle& obj, const char* what) {
+    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
+    if (!a || a.size() != 10)
+        throw py::value_error(std::string(what) + " must be 5 (x, y) points, shape (5, 2), got " +
+                              (a ? shape_of(a) : std::string(py::str(py::type::of(obj)))));
+    tinyfq::Landmarks lm;
+    std::copy(a.data(), a.data() + 10, lm.xy);
+    return lm;
+}
+
+}  // namespace tinyfq_py
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "tinyFQnet face image quality through ncnn (native core of tinyfq_native)";
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const tinyfq::InvalidInput& e) {
+            PyErr_SetString(PyExc_ValueError, e.what());
+        } catch (const tinyfq::FileNotFound& e) {
+            PyErr_SetString(PyExc_FileNotFoundError, e.what());
+        } catch (const tinyfq::Error& e) {
+            PyErr_SetString(PyExc_RuntimeError, e.what());
+        }
+    });
+    tinyfq_py::bind_scorer(m);
+    tinyfq_py::bind_preprocess(m);
+    m.def("ncnn_version", &tinyfq::ncnn_version, "Version of the ncnn library compiled in.");
+    m.def("cpu_features", &tinyfq::cpu_features, "CPU features ncnn detected at run time.");
+    m.def("hardware_workers", &tinyfq::hardware_workers, "Number of hardware threads.");
+    m.def("embedded_model_json", &tinyfq::embedded_model_json,
+          "JSON sidecar of the default model compiled into the library.");
+    m.def("have_decoder", &tinyfq::have_decoder, "Whether this build can decode image files.");
+}

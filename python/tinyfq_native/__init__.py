@@ -1,0 +1,12 @@
+"""tinyfq_native: face image quality for recognition (tinyFQnet) scored through ncnn.
+
+    >>> from tinyfq_native import Scorer
+    >>> scorer = Scorer()                       # the trained default model, embedded
+    >>> q = scorer.score(aligned_crop_bgr)      # float in [0, 1]; higher = more recognisable
+    >>> q = scorer.score(photo_bgr, landmarks)  # full photo + 5 landmarks (5×2 array)
+"""
+from tinyfq_native._core import cpu_features, ncnn_version
+from tinyfq_native._scorer import Scorer, default_model_info
+
+__all__ = ["Scorer", "default_model_info", "cpu_features", "ncnn_version", "__version__"]
+__version__ = "0.1.0"

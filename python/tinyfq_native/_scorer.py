@@ -1,0 +1,132 @@
+"""The public Scorer: the native core plus paths, model files and error handling."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence, Union
+
+import numpy as np
+
+from tinyfq_native import _core
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def default_model_info() -> dict:
+    """Metadata (the exporter's JSON sidecar) of the model embedded in the library."""
+    return json.loads(_core.embedded_model_json())
+
+
+def _model_files(model: PathLike) -> tuple[Path, Path, Path]:
+    """``model`` names a sidecar (``x.json``), a param file (``x.ncnn.param``), their common
+    stem (``x``), or a folder holding exactly one ``*.ncnn.param``."""
+    p = Path(model)
+    if p.is_dir():
+        params = sorted(p.glob("*.ncnn.param"))
+        if len(params) != 1:
+            raise FileNotFoundError(f"{p}: expected one *.ncnn.param in the folder, "
+                                    f"found {len(params)}")
+        p = params[0]
+    name = p.name
+    for suffix in (".ncnn.param", ".ncnn.bin", ".json"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    stem = p.with_name(name)
+    files = (stem.with_name(name + ".ncnn.param"), stem.with_name(name + ".ncnn.bin"),
+             stem.with_name(name + ".json"))
+    for f in files:
+        if not f.is_file():
+            raise FileNotFoundError(f"model file not found: {f}")
+    return files
+
+
+def _workers(workers: int) -> int:
+    if workers == 0 or workers < -1:
+        raise ValueError(f"workers must be -1 (all cores) or a positive count, got {workers}")
+    return 0 if workers == -1 else workers
+
+
+class Scorer:
+    """Face image quality with tinyFQnet.
+
+    Args:
+        model: ``None`` for the trained default model compiled into the library, or a path to
+            an exported model (``name.ncnn.param`` + ``name.ncnn.bin`` + ``name.json``; pass any
+            of them, their stem, or their folder).
+        fp16: use fp16 storage/arithmetic where the CPU has it: faster on ARMv8.2+, scores
+            differ by ~1e-3. Off by default (fp32 matches PyTorch to ~1e-6).
+
+    Images are numpy uint8 arrays as OpenCV gives them: (H, W, 3) BGR, (H, W) grey or
+    (H, W, 4) BGRA; pass ``format="rgb"`` for RGB/RGBA. Without landmarks an image is taken as
+    an aligned face crop (the ArcFace/insightface five-point 112×112 template, any size); with
+    landmarks (5×2: left eye, right eye, nose, left and right mouth corner, in image pixels) it
+    is a full photo, warped to the model's template. Scorers are thread-safe; batch calls
+    release the GIL and run on ``workers`` threads (-1 = all cores).
+    """
+
+    def __init__(self, model: PathLike | None = None, *, fp16: bool = False):
+        if model is None:
+            self._native = _core.Scorer(fp16=fp16)
+        else:
+            param, weights, sidecar = _model_files(model)
+            self._native = _core.Scorer(str(param), str(weights), str(sidecar), fp16=fp16)
+        self.model = None if model is None else str(model)
+        self.info: dict = json.loads(self._native.model_json)
+
+    def __repr__(self) -> str:
+        return (f"Scorer(model={self.model or '<embedded default>'}, "
+                f"version={self.info.get('version')!r})")
+
+    @property
+    def input_size(self) -> int:
+        return self._native.input_size
+
+    def score(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
+              format: str = "bgr") -> float:
+        """Quality of one face in [0, 1]; higher means easier to recognise."""
+        return self._native.score(image, landmarks, format)
+
+    def score_batch(self, images: Sequence[np.ndarray],
+                    landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
+                    workers: int = -1, format: str = "bgr") -> np.ndarray:
+        """Qualities of many faces as a float32 array, scored in parallel. ``landmarks``: None
+        (all crops), an (N, 5, 2) array or a sequence of N (5, 2) arrays."""
+        return self._native.score_batch(list(images), landmarks, _workers(workers), format)
+
+    def score_files(self, paths: Iterable[PathLike],
+                    landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
+                    workers: int = -1, errors: str = "raise") -> np.ndarray:
+        """Decode (JPEG/PNG/BMP/PNM) and score image files in parallel, in native code.
+
+        ``errors="raise"``: the first bad file raises (FileNotFoundError for a missing file,
+        ValueError for one that does not decode); ``errors="nan"``: bad files score NaN.
+        Use :meth:`score_files_detailed` for the reason of each failure.
+        """
+        if errors not in ("raise", "nan"):
+            raise ValueError(f"errors must be 'raise' or 'nan', got {errors!r}")
+        scores, messages, kinds = self.score_files_detailed(paths, landmarks, workers=workers)
+        if errors == "raise":
+            for msg, kind in zip(messages, kinds):
+                if kind == 1:
+                    raise FileNotFoundError(msg)
+                if kind:
+                    raise ValueError(msg)
+        return scores
+
+    def score_files_detailed(self, paths: Iterable[PathLike], landmarks=None, *,
+                             workers: int = -1) -> tuple[np.ndarray, list[str], list[int]]:
+        """(scores with NaN for failures, error message per file ('' when scored), kind per
+        file: 0 scored, 1 missing, 2 not decodable/invalid). Never raises for a bad file."""
+        return self._native.score_files([os.fspath(p) for p in paths], landmarks,
+                                        _workers(workers))
+
+    def preprocess(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
+                   format: str = "bgr") -> np.ndarray:
+        """The normalised (3, S, S) float32 network input this scorer feeds the model."""
+        return _core.preprocess(image, landmarks, self._native.model_json, format)
+
+    def score_tensor(self, tensor: np.ndarray):
+        """Score already preprocessed input: (3, S, S) → float, (N, 3, S, S) → array."""
+        return self._native.score_tensor(tensor)

@@ -1,0 +1,267 @@
+"""The ``tinyfq`` command: score folders of face images, print model facts.
+
+    tinyfq score PATH... [-r] [-o out.csv|out.jsonl] [--workers N] [--landmarks FILE] [--detect]
+    tinyfq info
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pnm"}
+FIELDS = ("path", "score", "status", "message")
+
+SCORE_HELP = """\
+Inputs are taken as ALIGNED FACE CROPS (the ArcFace/insightface five-point 112x112 template,
+at any size) unless --detect or --landmarks says otherwise. Photos that are not aligned crops
+(news photos, LFW, CelebA, camera frames) need --detect (finds the largest face and its five
+landmarks with MTCNN; pip install 'tinyfq-native[detect]') or --landmarks.
+
+One row per input (path, score, status, message), written as it goes; a bad file gets an
+error row and the run goes on. Exit status 1 if any input failed, 0 otherwise."""
+
+
+def expand(paths: list[str], recursive: bool) -> list[str]:
+    """Files, folders (their images; all levels with -r) and globs, in order, deduplicated.
+    A path that names nothing is kept, so that it gets its own error row."""
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found = []
+            if recursive:
+                for root, dirs, files in os.walk(p):
+                    dirs.sort()
+                    found += [os.path.join(root, f) for f in files]
+            else:
+                found = [os.path.join(p, f) for f in os.listdir(p)
+                         if os.path.isfile(os.path.join(p, f))]
+            out += sorted(f for f in found if Path(f).suffix.lower() in IMAGE_EXTS)
+        elif not os.path.exists(p) and glob.has_magic(p):
+            out += sorted(glob.glob(p, recursive=recursive))
+        else:
+            out.append(p)
+    seen: set[str] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]
+
+
+def read_landmarks(path: str) -> dict[str, np.ndarray]:
+    """A CSV with a ``path`` column and ten coordinate columns (x1 y1 ... x5 y5, in the order
+    left eye, right eye, nose, left mouth corner, right mouth corner), or JSON lines with
+    ``{"path": ..., "landmarks": [[x, y] x 5]}``. Keys are matched by path as given and by
+    absolute path."""
+    table: dict[str, np.ndarray] = {}
+    text = Path(path).read_text()
+    if path.endswith((".jsonl", ".json")):
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        items = [(r["path"], r["landmarks"]) for r in rows]
+    else:
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader)
+        if header[0] != "path" or len(header) != 11:
+            raise ValueError(f"{path}: expected a header 'path' + 10 coordinate columns, "
+                             f"got {header}")
+        items = [(r[0], r[1:]) for r in reader if r]
+    for key, lm in items:
+        arr = np.asarray(lm, dtype=np.float32).reshape(5, 2)
+        table[key] = arr
+        table[os.path.abspath(key)] = arr
+    return table
+
+
+class RowWriter:
+    """CSV or JSON-lines rows, flushed as they are written."""
+
+    def __init__(self, stream, fmt: str):
+        self.stream, self.fmt = stream, fmt
+        if fmt == "csv":
+            self.csv = csv.writer(stream, lineterminator="\n")
+            self.csv.writerow(FIELDS)
+
+    def write(self, path: str, score: float | None, message: str) -> None:
+        status = "ok" if score is not None else "error"
+        if self.fmt == "csv":
+            self.csv.writerow([path, "" if score is None else f"{score:.6f}", status, message])
+        else:
+            self.stream.write(json.dumps({"path": path, "score": score, "status": status,
+                                          "message": message}) + "\n")
+        self.stream.flush()
+
+
+def _chunks(seq: list, n: int) -> Iterator[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _score_detect(scorer, paths: list[str], workers: int, min_face: int
+                  ) -> Iterator[tuple[str, float | None, str]]:
+    """Detect the largest face of each photo (threads, one detector each), then score it with
+    the native warp."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tinyfq_native import _core
+    from tinyfq_native.detect import FaceDetector
+
+    local = threading.local()
+
+    def one(path: str):
+        try:
+            rgb = _core.read_image(path)
+        except FileNotFoundError as e:
+            return path, None, str(e)
+        except (RuntimeError, ValueError) as e:
+            return path, None, str(e)
+        if rgb.ndim == 2:
+            rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        if not hasattr(local, "det"):
+            local.det = FaceDetector(min_face)
+        try:
+            face = local.det.largest(bgr)
+        except Exception as e:  # the detector's own failure on odd input
+            return path, None, f"face detection failed: {e}"
+        if face is None:
+            return path, None, "no face found"
+        return path, scorer.score(bgr, face.landmarks), ""
+
+    n = workers if workers > 0 else (os.cpu_count() or 1)
+    with ThreadPoolExecutor(n) as pool:
+        yield from pool.map(one, paths)
+
+
+def cmd_score(args) -> int:
+    from tqdm import tqdm
+
+    from tinyfq_native import Scorer
+
+    paths = expand(args.paths, args.recursive)
+    if not paths:
+        print("tinyfq score: no input files", file=sys.stderr)
+        return 1
+    try:
+        scorer = Scorer(args.model, fp16=args.fp16)
+        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+        if args.detect:
+            from tinyfq_native.detect import FaceDetector
+            FaceDetector(args.min_face)   # fail now, not per file, when the extra is missing
+    except (OSError, ValueError, RuntimeError, ImportError) as e:
+        print(f"tinyfq score: {e}", file=sys.stderr)
+        return 2
+    out_path = args.output
+    fmt = args.format or ("jsonl" if out_path and out_path.endswith((".jsonl", ".json"))
+                          else "csv")
+    stream = open(out_path, "w", newline="") if out_path else sys.stdout
+    failed = 0
+    try:
+        writer = RowWriter(stream, fmt)
+        bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=args.quiet,
+                   desc="scoring")
+        if args.detect:
+            for path, score, msg in _score_detect(scorer, paths, args.workers, args.min_face):
+                failed += score is None
+                writer.write(path, score, msg)
+                bar.update(1)
+        else:
+            for chunk in _chunks(paths, 256):
+                lms = None
+                missing = []
+                if landmarks is not None:
+                    found = [landmarks.get(p, landmarks.get(os.path.abspath(p))) for p in chunk]
+                    missing = [p for p, lm in zip(chunk, found) if lm is None]
+                    for p in missing:
+                        failed += 1
+                        writer.write(p, None, "no landmarks for this file in " + args.landmarks)
+                    keep = [i for i, lm in enumerate(found) if lm is not None]
+                    chunk = [chunk[i] for i in keep]
+                    lms = np.stack([found[i] for i in keep]) if keep else None
+                if chunk:
+                    scores, messages, _ = scorer.score_files_detailed(
+                        chunk, lms, workers=args.workers)
+                    for p, s, m in zip(chunk, scores, messages):
+                        ok = not m
+                        failed += not ok
+                        writer.write(p, float(s) if ok else None, m)
+                bar.update(len(chunk) + len(missing))
+        bar.close()
+    except KeyboardInterrupt:
+        print("tinyfq score: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if out_path:
+            stream.close()
+    if failed:
+        print(f"tinyfq score: {failed} of {len(paths)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_info(args) -> int:
+    from tinyfq_native import Scorer, _core
+
+    scorer = Scorer(args.model)
+    info = dict(scorer.info)
+    facts = {
+        "model": args.model or "<embedded default>",
+        "version": info.get("version"),
+        "input": info.get("input"),
+        "alignment_template": info.get("alignment", {}).get("template"),
+        "label_model": info.get("label_model"),
+        "ncnn": _core.ncnn_version(),
+        "cpu_features": _core.cpu_features(),
+        "image_decoder": _core.have_decoder(),
+        "hardware_workers": _core.hardware_workers(),
+    }
+    if args.json:
+        print(json.dumps(facts | {"metadata": info}, indent=2))
+    else:
+        for k, v in facts.items():
+            print(f"{k:>18}: {v}")
+        print(f"{'metadata':>18}: " + json.dumps(
+            {k: v for k, v in info.items() if k not in ("input", "alignment")}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinyfq", description="Face image quality for recognition "
+                                "(tinyFQnet through ncnn).")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("score", help="score image files, folders and globs",
+                       description=SCORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
+    s.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    s.add_argument("-o", "--output", help="write rows here (.csv or .jsonl); default stdout")
+    s.add_argument("--format", choices=("csv", "jsonl"), help="row format (default: by suffix)")
+    s.add_argument("--workers", type=int, default=-1, help="threads; -1 = all cores")
+    s.add_argument("--landmarks", help="CSV/JSONL of five landmarks per file (photos, no --detect)")
+    s.add_argument("--detect", action="store_true",
+                   help="detect the largest face and its landmarks (MTCNN) in each photo")
+    s.add_argument("--min-face", type=int, default=40, help="smallest face for --detect, pixels")
+    s.add_argument("--model", help="exported model (.ncnn.param/.bin/.json); default: embedded")
+    s.add_argument("--fp16", action="store_true", help="fp16 arithmetic where available")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_score)
+    i = sub.add_parser("info", help="model metadata, ncnn version, CPU features")
+    i.add_argument("--model", help="exported model; default: embedded")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "workers", -1) == 0 or getattr(args, "workers", -1) < -1:
+        print("tinyfq: --workers must be -1 or a positive count", file=sys.stderr)
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

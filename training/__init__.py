@@ -1,0 +1,4 @@
+"""tinyFQnet training pipeline: label -> sample -> train -> export.
+
+Each step is a module runnable with ``python -m training.<step>``; see README.md.
+"""

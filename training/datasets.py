@@ -1,0 +1,70 @@
+"""Which images go where: training identities and held-out identities.
+
+Training: every CelebA-subset identity, plus the LFW identities of View-2 folds 1-5.
+Held out: the LFW identities of folds 6-10 (the ten folds have disjoint identities), used only
+for evaluation. Paths are relative to the data root (``../shared/data``) so the labels file is
+portable.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Item:
+    relpath: str      # relative to the data root, e.g. "lfw/images/X/X_0001.jpg"
+    identity: str     # "lfw/X" or "celeba/1234"
+    split: str        # "train" or "heldout"
+
+
+def lfw_folds(pairs_txt: Path) -> list[set[str]]:
+    """Identities of each of the ten View-2 folds of LFW's pairs.txt."""
+    lines = Path(pairs_txt).read_text().split("\n")
+    n_folds, n = map(int, lines[0].split())
+    folds: list[set[str]] = []
+    i = 1
+    for _ in range(n_folds):
+        ids: set[str] = set()
+        for _ in range(2 * n):
+            p = lines[i].split()
+            i += 1
+            ids.add(p[0])
+            if len(p) == 4:
+                ids.add(p[2])
+        folds.append(ids)
+    return folds
+
+
+def _images(folder: Path) -> list[str]:
+    return sorted(f for f in os.listdir(folder) if f.lower().endswith((".jpg", ".jpeg", ".png")))
+
+
+def collect(data_root: Path, min_images: int = 2, max_train_per_id: int = 40,
+            max_heldout_per_id: int = 20, max_identities: int | None = None) -> list[Item]:
+    """The labelled image list. Identities with fewer than ``min_images`` images are skipped
+    (a leave-one-out identity centre needs at least two). Per-identity caps keep a few very
+    frequent people (George W Bush has 530 LFW images) from dominating; the first images in
+    sorted order are taken, so the list is deterministic. ``max_identities`` (per source)
+    makes the tiny subsets CI uses."""
+    data_root = Path(data_root)
+    items: list[Item] = []
+    groups: list[tuple[str, Path, str, str, int]] = []  # (source, folder, identity, split, cap)
+    celeba = data_root / "celeba-subset" / "images"
+    for ident in sorted(os.listdir(celeba))[:max_identities]:
+        groups.append(("celeba-subset", celeba / ident, f"celeba/{ident}", "train",
+                       max_train_per_id))
+    folds = lfw_folds(data_root / "lfw" / "pairs.txt")
+    lfw = data_root / "lfw" / "images"
+    for split, fold_ids, cap in (("train", set().union(*folds[:5]), max_train_per_id),
+                                 ("heldout", set().union(*folds[5:]), max_heldout_per_id)):
+        for ident in sorted(fold_ids)[:max_identities] if max_identities else sorted(fold_ids):
+            groups.append(("lfw", lfw / ident, f"lfw/{ident}", split, cap))
+    for source, folder, ident, split, cap in groups:
+        files = _images(folder)
+        if len(files) < min_images:
+            continue
+        for f in files[:cap]:
+            items.append(Item(f"{source}/images/{folder.name}/{f}", ident, split))
+    return items

@@ -1,0 +1,193 @@
+"""Step 4: export a trained tinyFQnet to ncnn (.ncnn.param/.ncnn.bin) plus the JSON sidecar.
+
+A direct writer: BatchNorm folded into the convolutions, ReLU and the final sigmoid fused as
+ncnn activations, fp32 weights. Channel counts are zero-padded up to a multiple of ``pad_to``
+(4 by default): ncnn's x86/ARM kernels are much faster on packed channel groups, and a padded
+channel has zero weights and zero bias, so it stays exactly zero through every ReLU and residual
+add — the scores do not change (the parity tests check this).
+
+    python -m training.export training/runs/default/checkpoint.pt --out cpp/models --name default
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from training.model import Block, ModelArgs, TinyFQNet, count_flops, count_params
+
+# The five-point template of the widely used ArcFace/insightface 112×112 aligned crop
+# (left eye, right eye, nose, left and right mouth corner). Crops that common pipelines produce
+# follow it, so they score correctly as crops.
+ARCFACE_112 = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366),
+               (41.5493, 92.3655), (70.7299, 92.2041))
+MEAN = [127.5, 127.5, 127.5]
+STD = [128.0, 128.0, 128.0]
+
+
+def alignment_template(size: int) -> list[list[float]]:
+    """The ArcFace/insightface 112×112 five-point template scaled to ``size`` pixels with pixel
+    centres kept aligned: t' = (t + 0.5) * size / 112 - 0.5 (what resizing the crop does)."""
+    t = np.asarray(ARCFACE_112, np.float64)
+    return ((t + 0.5) * size / 112.0 - 0.5).round(5).tolist()
+
+
+def preprocess_spec(size: int = 64) -> dict:
+    """The part of the sidecar that preprocessing needs (training uses it for its crops)."""
+    return {
+        "input": {"size": size, "mean": MEAN, "std": STD, "colour_order": "rgb", "blob": "in0",
+                  "layout": "CHW float32, (pixel - mean) / std"},
+        "alignment": {"template": alignment_template(size),
+                      "reference": "ArcFace/insightface five-point 112x112 template, "
+                                   "t' = (t + 0.5) * size / 112 - 0.5",
+                      "landmark_order": ["left_eye", "right_eye", "nose", "mouth_left",
+                                         "mouth_right"]},
+        "output": {"blob": "out0", "range": [0.0, 1.0]},
+    }
+
+
+def _fold(seq: nn.Sequential) -> tuple[np.ndarray, np.ndarray, nn.Conv2d]:
+    conv, bn = seq[0], seq[1]
+    w = conv.weight.detach().double().numpy()
+    s = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach().double().numpy()
+    b = (bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps))
+    return w * s[:, None, None, None], b.detach().double().numpy(), conv
+
+
+def _pad(n: int, to: int) -> int:
+    return -(-n // to) * to
+
+
+class _Writer:
+    def __init__(self):
+        self.layers: list[str] = []
+        self.blobs = 0
+        self.bin = bytearray()
+
+    def blob(self) -> str:
+        self.blobs += 1
+        return f"b{self.blobs}"
+
+    def layer(self, typ: str, name: str, ins: list[str], outs: list[str], params: str) -> None:
+        self.layers.append(f"{typ:<24} {name:<16} {len(ins)} {len(outs)} "
+                           f"{' '.join(ins + outs)} {params}".rstrip())
+
+    def weights(self, w: np.ndarray, b: np.ndarray | None) -> None:
+        self.bin += struct.pack("<I", 0)        # raw float32 tag
+        self.bin += w.astype("<f4").tobytes()
+        if b is not None:
+            self.bin += b.astype("<f4").tobytes()
+
+    def param_text(self) -> str:
+        n_blobs = self.blobs + 2  # in0 and out0 are named apart
+        return "7767517\n" + f"{len(self.layers)} {n_blobs}\n" + "\n".join(self.layers) + "\n"
+
+
+def to_ncnn(model: TinyFQNet, pad_to: int = 4) -> tuple[str, bytes]:
+    """(param text, bin bytes) of the folded, channel-padded network."""
+    model = model.eval()
+    wr = _Writer()
+    size = model.args.input_size
+    wr.layer("Input", "input", [], ["in0"], f"0={size} 1={size} 2=3")
+    counter = iter(range(1000))
+
+    def conv(seq: nn.Sequential, x: str, cin_p: int) -> tuple[str, int]:
+        w, b, c = _fold(seq)
+        cout, cin_g, k, _ = w.shape
+        if c.groups == 1:
+            cout_p = _pad(cout, pad_to) if cout > 1 else cout
+            W = np.zeros((cout_p, cin_p, k, k))
+            W[:cout, :cin_g] = w
+            B = np.zeros(cout_p)
+            B[:cout] = b
+            y = wr.blob()
+            wr.layer("Convolution", f"conv{next(counter)}", [x], [y],
+                     f"0={cout_p} 1={k} 3={c.stride[0]} 4={c.padding[0]} 5=1 6={W.size} 9=1")
+        else:  # depthwise: channels padded like its input
+            cout_p = cin_p
+            W = np.zeros((cout_p, 1, k, k))
+            W[:cout] = w
+            B = np.zeros(cout_p)
+            B[:cout] = b
+            y = wr.blob()
+            wr.layer("ConvolutionDepthWise", f"dw{next(counter)}", [x], [y],
+                     f"0={cout_p} 1={k} 3={c.stride[0]} 4={c.padding[0]} 5=1 6={W.size} "
+                     f"7={cout_p} 9=1")
+        wr.weights(W, B)
+        return y, cout_p
+
+    x, cp = conv(model.stem, "in0", 3)
+    for blk in model.blocks:
+        blk: Block
+        if blk.residual:
+            a, s = wr.blob(), wr.blob()
+            wr.layer("Split", f"split{next(counter)}", [x], [a, s], "")
+            x = a
+        y, cp2 = conv(blk.expand, x, cp)
+        y, cp2 = conv(blk.dw, y, cp2)
+        y, cp2 = conv(blk.project, y, cp2)
+        if blk.residual:
+            z = wr.blob()
+            wr.layer("BinaryOp", f"add{next(counter)}", [s, y], [z], "0=0")
+            y = z
+        x, cp = y, cp2
+    x, cp = conv(model.head, x, cp)
+    g = wr.blob()
+    wr.layer("Pooling", "gap", [x], [g], "0=1 4=1")
+    fc = model.fc
+    wr.layer("InnerProduct", "fc", [g], ["out0"],
+             f"0={fc.out_features} 1=1 2={fc.weight.numel()} 9=4")
+    wr.weights(fc.weight.detach().double().numpy(), fc.bias.detach().double().numpy())
+    return wr.param_text(), bytes(wr.bin)
+
+
+def sidecar(model: TinyFQNet, version: str, extra: dict | None = None) -> dict:
+    meta = {"format": "tinyfq-model/1", "name": "tinyfqnet", "version": version}
+    meta |= preprocess_spec(model.args.input_size)
+    meta |= {"architecture": model.args.to_dict(),
+             "params": count_params(model), "params_folded": count_params(model, folded=True),
+             "flops": count_flops(model)}
+    return meta | (extra or {})
+
+
+def export(model: TinyFQNet, out_dir: Path, name: str, version: str, extra: dict | None = None,
+           pad_to: int = 4) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    param, binary = to_ncnn(model, pad_to)
+    paths = {"param": out_dir / f"{name}.ncnn.param", "bin": out_dir / f"{name}.ncnn.bin",
+             "json": out_dir / f"{name}.json"}
+    paths["param"].write_text(param)
+    paths["bin"].write_bytes(binary)
+    paths["json"].write_text(json.dumps(sidecar(model, version, extra), indent=2) + "\n")
+    return paths
+
+
+def load_checkpoint(path: Path) -> tuple[TinyFQNet, dict]:
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = TinyFQNet(ModelArgs.from_dict(ck["model_args"]))
+    model.load_state_dict(ck["state_dict"])
+    return model.eval(), ck
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description="export a tinyFQnet checkpoint to ncnn + sidecar")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, default=Path("cpp/models"))
+    p.add_argument("--name", default="default")
+    p.add_argument("--pad-to", type=int, default=4)
+    a = p.parse_args(argv)
+    model, ck = load_checkpoint(a.checkpoint)
+    extra = {k: ck[k] for k in ("label_model", "data", "training") if k in ck}
+    paths = export(model, a.out, a.name, ck.get("version", "0"), extra, a.pad_to)
+    for v in paths.values():
+        print(v)
+
+
+if __name__ == "__main__":
+    main()

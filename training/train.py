@@ -1,0 +1,189 @@
+"""Step 3: train tinyFQnet on the sampled labels (paper §3.2, Eq. 2).
+
+L2 regression of the sigmoid output on the quality label, SGD with momentum, step learning
+rate, weight decay; seeded. The training crops are made by the native scorer's own warp
+(tinyfq_native._core.preprocess) from the same landmarks, so training and scoring see
+identical inputs. A validation split of whole identities measures the loss on unseen people.
+Each run writes config.json, log.csv (loss per epoch), loss.png and checkpoint.pt (model
+arguments + config + weights) to its own folder; export with training.export.
+
+    python -m training.train --out training/runs/default
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TrainConfig, to_dict
+
+
+def load_image(data_root: str, relpath: str, degradation: str, box) -> np.ndarray:
+    """The image the label was computed on: the original, or its degraded copy (BGR)."""
+    import cv2
+
+    from tinyfq_native.degrade import apply
+
+    img = cv2.imread(str(Path(data_root) / relpath), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"cannot read {Path(data_root) / relpath}")
+    return apply(img, degradation, box) if degradation else img
+
+
+def make_crops(rows: list[dict], data_root: str, spec_json: str, desc: str) -> np.ndarray:
+    """(N, 3, S, S) float32 network inputs, via the native warp."""
+    from tqdm import tqdm
+
+    from tinyfq_native import _core
+
+    size = json.loads(spec_json)["input"]["size"]
+    out = np.empty((len(rows), 3, size, size), np.float32)
+    for i, r in enumerate(tqdm(rows, desc=desc, unit="img", file=sys.stderr)):
+        box = tuple(float(v) for v in r["box"].split())
+        lm = np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
+        img = load_image(data_root, r["relpath"], r["degradation"], box)
+        out[i] = _core.preprocess(img, lm, spec_json, "bgr")
+    return out
+
+
+def split_identities(ids: list[str], frac: float, seed: int) -> set[str]:
+    rng = np.random.default_rng(seed)
+    uniq = sorted(set(ids))
+    n = max(1, int(round(len(uniq) * frac))) if frac > 0 else 0
+    return set(rng.choice(uniq, n, replace=False)) if n else set()
+
+
+def plot_loss(log: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ep = [r["epoch"] for r in log]
+    ax.plot(ep, [r["train_loss"] for r in log], "o-", label="train (sampled)")
+    ax.plot(ep, [r["val_loss"] for r in log], "s-", label="validation (held-out identities)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean squared error")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(cfg: TrainConfig) -> Path:
+    import torch
+
+    from training.export import preprocess_spec
+    from training.model import ModelArgs, TinyFQNet
+    from training.sample import read_labels
+
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+
+    labels = read_labels(cfg.labels)
+    by_key = {(r["relpath"], r["copy"]): r for r in labels}
+    with open(cfg.sample, newline="") as f:
+        sampled = [by_key[(r["relpath"], int(r["copy"]))] for r in csv.DictReader(f)]
+    val_ids = split_identities([r["identity"] for r in sampled], cfg.val_frac, cfg.seed)
+    train_rows = [r for r in sampled if r["identity"] not in val_ids]
+    # validation: every labelled image of the validation identities, natural distribution
+    val_rows = [r for r in labels if r["identity"] in val_ids and r["split"] == "train"]
+
+    args = ModelArgs(**cfg.model) if cfg.model else ModelArgs()
+    spec_json = json.dumps(preprocess_spec(args.input_size))
+    # each distinct image is cropped once, however often the sampler repeats it
+    uniq = sorted({(r["relpath"], r["copy"]) for r in train_rows})
+    index = {k: i for i, k in enumerate(uniq)}
+    crops = torch.from_numpy(make_crops([by_key[k] for k in uniq], cfg.data, spec_json, "crops"))
+    train_idx = torch.tensor([index[(r["relpath"], r["copy"])] for r in train_rows])
+    train_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in train_rows])
+    val_x = torch.from_numpy(make_crops(val_rows, cfg.data, spec_json, "val crops"))
+    val_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in val_rows])
+
+    model = TinyFQNet(args).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, cfg.lr_step, cfg.lr_gamma)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    log: list[dict] = []
+
+    def evaluate() -> float:
+        model.eval()
+        with torch.no_grad():
+            preds = torch.cat([model(val_x[i:i + 2048].to(device)).cpu()
+                               for i in range(0, len(val_x), 2048)]) if len(val_x) else None
+        model.train()
+        return float(((preds - val_y) ** 2).mean()) if preds is not None else float("nan")
+
+    from tqdm import tqdm
+
+    t0 = time.time()
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        perm = torch.randperm(len(train_idx), generator=gen)
+        total, seen = 0.0, 0
+        for s in tqdm(range(0, len(perm), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}",
+                      file=sys.stderr, leave=False):
+            b = perm[s:s + cfg.batch_size]
+            x = crops[train_idx[b]]
+            if cfg.flip:
+                flip = torch.rand(len(b), generator=gen) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(3), x)
+            x, y = x.to(device), train_y[b].to(device)
+            loss = ((model(x) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(b)
+            seen += len(b)
+        sched.step()
+        row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"] / cfg.lr_gamma
+               if epoch % cfg.lr_step == 0 else opt.param_groups[0]["lr"],
+               "train_loss": total / max(seen, 1), "val_loss": evaluate(),
+               "seconds": round(time.time() - t0, 1)}
+        log.append(row)
+        print(json.dumps(row), file=sys.stderr)
+
+    with (out / "log.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(log[0]))
+        w.writeheader()
+        w.writerows(log)
+    plot_loss(log, out / "loss.png")
+    prov = {}
+    prov_path = Path(cfg.labels).with_name("provenance.json")
+    if prov_path.exists():
+        prov = json.loads(prov_path.read_text())
+    ckpt = {
+        "model_args": args.to_dict(),
+        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+        "config": to_dict(cfg),
+        "version": time.strftime("%Y.%m.%d"),
+        "label_model": prov.get("label_model", "unknown"),
+        "data": {"train_rows": len(train_rows), "train_images": len(uniq),
+                 "val_rows": len(val_rows), "val_identities": len(val_ids),
+                 "labels": prov.get("config", {})},
+        "training": {"epochs": cfg.epochs, "final_train_loss": log[-1]["train_loss"],
+                     "final_val_loss": log[-1]["val_loss"], "seconds": log[-1]["seconds"],
+                     "device": device, "command": "python -m training.train " +
+                     " ".join(sys.argv[1:])},
+    }
+    torch.save(ckpt, out / "checkpoint.pt")
+    return out / "checkpoint.pt"
+
+
+if __name__ == "__main__":
+    from training.label import parse_args
+
+    print(run(parse_args(cls=TrainConfig)))
