@@ -51,7 +51,11 @@ def smooth_counts(labels: np.ndarray, cfg: SampleConfig, size: int) -> np.ndarra
     for _ in range(60):
         mid = (a + b) / 2
         a, b = (mid, b) if total(mid) < size else (a, mid)
-    return np.minimum(boosted, np.floor(b)).astype(int)
+    targets = np.minimum(boosted, np.floor(b))
+    short = int(size - targets.sum())          # the integer cap leaves a few places over
+    room = np.flatnonzero(boosted > targets)
+    targets[room[np.argsort(-boosted[room], kind="stable")][:short]] += 1
+    return targets.astype(int)
 
 
 def sample(rows: list[dict], cfg: SampleConfig) -> list[dict]:

@@ -47,8 +47,11 @@ Image decode_image(const std::uint8_t* data, std::size_t size, std::int64_t max_
     }
 #if TINYFQ_HAVE_DECODER
     int w = 0, h = 0, comp = 0;
-    if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
-        throw Error("not a decodable image (JPEG, PNG, BMP or PNM expected)");
+    if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) {
+        const char* why = stbi_failure_reason();
+        throw Error(std::string("not a decodable image (JPEG, PNG, BMP or PNM expected)") +
+                    (why ? std::string(": ") + why : std::string()));
+    }
     if (static_cast<std::int64_t>(w) * h > max_pixels)
         throw Error("image is " + std::to_string(w) + "x" + std::to_string(h) +
                     ", more than the limit of " + std::to_string(max_pixels) + " pixels");

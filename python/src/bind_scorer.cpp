@@ -94,7 +94,7 @@ void bind_scorer(py::module_& m) {
                                                 ("images[" + std::to_string(i) + "]").c_str()));
                  }
                  const std::vector<tinyfq::Landmarks> lms = landmark_list(landmarks, n);
-                 py::array_t<float> out(py::ssize_t(n));
+                 py::array_t<float> out{py::ssize_t(n)};
                  float* dst = out.mutable_data();
                  {
                      py::gil_scoped_release nogil;
@@ -109,7 +109,7 @@ void bind_scorer(py::module_& m) {
                 int workers, std::int64_t max_pixels) {
                  const std::size_t n = paths.size();
                  const std::vector<tinyfq::Landmarks> lms = landmark_list(landmarks, n);
-                 py::array_t<float> out(py::ssize_t(n));
+                 py::array_t<float> out{py::ssize_t(n)};
                  float* dst = out.mutable_data();
                  std::vector<std::string> errors(n);
                  std::vector<int> kinds(n);

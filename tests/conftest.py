@@ -1,0 +1,39 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("TINYFQ_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    if not (DATA / "lfw" / "images").is_dir():
+        pytest.skip(f"face data not found at {DATA} (set TINYFQ_DATA)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    from tinyfq_native import Scorer
+
+    return Scorer()
+
+
+@pytest.fixture(scope="session")
+def labels_rows():
+    """Committed labels (landmarks of real faces)."""
+    import csv
+
+    path = REPO / "training" / "labels" / "labels.csv"
+    if not path.exists():
+        pytest.skip("training/labels/labels.csv not present")
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def random_image(rng: np.random.Generator, h: int, w: int, c: int | None = 3) -> np.ndarray:
+    shape = (h, w) if c is None else (h, w, c)
+    return rng.integers(0, 256, shape, dtype=np.uint8)

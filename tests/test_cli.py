@@ -1,0 +1,129 @@
+"""The tinyfq command on real folders with planted bad files."""
+import csv
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinyfq_native.cli import expand, main
+
+
+def _png_claiming(w: int, h: int) -> bytes:
+    """A small real PNG whose header says it is w x h (a decompression bomb's shape)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
+    data = bytearray(buf.tobytes())
+    data[16:24] = struct.pack(">II", w, h)
+    return bytes(data)
+
+
+@pytest.fixture()
+def planted(tmp_path, data_root):
+    """Six real faces plus every kind of bad file."""
+    src = sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[:6]
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for f in src:
+        shutil.copy(f, folder / f.name)
+    good = src[0].read_bytes()
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    # a JPEG whose header segments are garbage (damage inside the entropy-coded data decodes
+    # to a damaged picture in every decoder, and is scored like any picture)
+    (folder / "corrupt.jpg").write_bytes(good[:2] + bytes(range(256)) * 2 + good[514:])
+    (folder / "notes.png").write_bytes(b"just some text, not a picture\n")
+    (folder / "huge.png").write_bytes(_png_claiming(9000, 9000))
+    (folder / "ignored.txt").write_text("not an image extension: not listed")
+    sub = folder / "nested"
+    sub.mkdir()
+    shutil.copy(src[1], sub / "deep.jpg")
+    return folder, [f.name for f in src]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_bad_files_get_error_rows_and_the_rest_is_scored(planted, tmp_path, capsys):
+    folder, good = planted
+    out = tmp_path / "scores.csv"
+    rc = main(["score", str(folder), "-o", str(out), "--workers", "2"])
+    assert rc == 1                                        # some inputs failed
+    rows = {os.path.basename(r["path"]): r for r in _rows(out)}
+    assert set(rows) == set(good) | {"empty.jpg", "truncated.jpg", "corrupt.jpg", "notes.png",
+                                     "huge.png"}
+    for name in good:
+        assert rows[name]["status"] == "ok" and 0 < float(rows[name]["score"]) < 1
+    assert "0 bytes" in rows["empty.jpg"]["message"]
+    assert "truncated" in rows["truncated.jpg"]["message"]
+    assert "not a decodable image" in rows["notes.png"]["message"]
+    assert "limit" in rows["huge.png"]["message"]
+    assert rows["corrupt.jpg"]["status"] == "error"
+    assert "5 of 11 inputs failed" in capsys.readouterr().err
+
+
+def test_recursive_globs_and_jsonl(planted, tmp_path):
+    folder, good = planted
+    assert not any("deep.jpg" in p for p in expand([str(folder)], False))
+    assert any("deep.jpg" in p for p in expand([str(folder)], True))
+    out = tmp_path / "s.jsonl"
+    rc = main(["score", str(folder / "Colin*.jpg"), str(folder / "nested" / "deep.jpg"),
+               "-o", str(out), "-q"])
+    assert rc == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == len(good) + 1
+    assert all(r["status"] == "ok" and 0 < r["score"] < 1 for r in rows)
+
+
+def test_missing_path_is_an_error_row(tmp_path, planted):
+    folder, good = planted
+    out = tmp_path / "m.csv"
+    rc = main(["score", str(folder / good[0]), str(tmp_path / "absent.jpg"), "-o", str(out),
+               "-q"])
+    rows = _rows(out)
+    assert rc == 1 and [r["status"] for r in rows] == ["ok", "error"]
+    assert "no such file" in rows[1]["message"]
+
+
+def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, labels_rows, data_root):
+    folder, good = planted
+    out = tmp_path / "d.csv"
+    rc = main(["score", "--detect", str(folder / good[0]), str(folder / good[1]),
+               str(folder / "notes.png"), "-o", str(out), "-q"])
+    rows = _rows(out)
+    assert rc == 1 and [r["status"] for r in rows] == ["ok", "ok", "error"]
+    # the same photos through --landmarks with the detector's landmarks
+    from tinyfq_native import _core
+    from tinyfq_native.detect import FaceDetector
+
+    det = FaceDetector()
+    lm_file = tmp_path / "lm.csv"
+    with lm_file.open("w") as f:
+        f.write("path," + ",".join(f"{a}{i}" for i in range(1, 6) for a in "xy") + "\n")
+        for name in good[:2]:
+            bgr = np.ascontiguousarray(_core.read_image(str(folder / name))[:, :, ::-1])
+            lm = det.largest(bgr).landmarks.reshape(-1)
+            f.write(str(folder / name) + "," + ",".join(f"{v:.4f}" for v in lm) + "\n")
+    out2 = tmp_path / "l.csv"
+    rc = main(["score", str(folder / good[0]), str(folder / good[1]), "--landmarks",
+               str(lm_file), "-o", str(out2), "-q"])
+    assert rc == 0
+    for a, b in zip(rows[:2], _rows(out2)):
+        assert float(a["score"]) == pytest.approx(float(b["score"]), abs=1e-5)
+
+
+def test_info_and_usage_errors(capsys):
+    assert main(["info", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["ncnn"].startswith("1.0.") and facts["input"]["size"] == 64
+    assert main(["score", "x.jpg", "--workers", "0"]) == 2
+    r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "--help"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "ALIGNED FACE CROPS" in r.stdout and "--detect" in r.stdout
