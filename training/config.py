@@ -53,7 +53,7 @@ class TrainConfig:
     flip: bool = True               # horizontal flip augmentation
     threads: int = 2
     seed: int = 0
-    model: dict = field(default_factory=lambda: {"stem_pad": 12})
+    model: dict = field(default_factory=dict)   # ModelArgs overrides; {} = Table 1
 
 
 def to_dict(cfg) -> dict:

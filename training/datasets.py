@@ -50,21 +50,23 @@ def collect(data_root: Path, min_images: int = 2, max_train_per_id: int = 40,
     makes the tiny subsets CI uses."""
     data_root = Path(data_root)
     items: list[Item] = []
-    groups: list[tuple[str, Path, str, str, int]] = []  # (source, folder, identity, split, cap)
     celeba = data_root / "celeba-subset" / "images"
-    for ident in sorted(os.listdir(celeba))[:max_identities]:
-        groups.append(("celeba-subset", celeba / ident, f"celeba/{ident}", "train",
-                       max_train_per_id))
-    folds = lfw_folds(data_root / "lfw" / "pairs.txt")
     lfw = data_root / "lfw" / "images"
-    for split, fold_ids, cap in (("train", set().union(*folds[:5]), max_train_per_id),
-                                 ("heldout", set().union(*folds[5:]), max_heldout_per_id)):
-        for ident in sorted(fold_ids)[:max_identities] if max_identities else sorted(fold_ids):
-            groups.append(("lfw", lfw / ident, f"lfw/{ident}", split, cap))
-    for source, folder, ident, split, cap in groups:
-        files = _images(folder)
-        if len(files) < min_images:
-            continue
-        for f in files[:cap]:
-            items.append(Item(f"{source}/images/{folder.name}/{f}", ident, split))
+    folds = lfw_folds(data_root / "lfw" / "pairs.txt")
+    groups = [  # (source, folder, identity names, identity prefix, split, cap)
+        ("celeba-subset", celeba, sorted(os.listdir(celeba)), "celeba", "train", max_train_per_id),
+        ("lfw", lfw, sorted(set().union(*folds[:5])), "lfw", "train", max_train_per_id),
+        ("lfw", lfw, sorted(set().union(*folds[5:])), "lfw", "heldout", max_heldout_per_id),
+    ]
+    for source, root, names, prefix, split, cap in groups:
+        kept = 0
+        for name in names:
+            if max_identities is not None and kept >= max_identities:
+                break
+            files = _images(root / name)
+            if len(files) < min_images:
+                continue
+            kept += 1
+            items += [Item(f"{source}/images/{name}/{f}", f"{prefix}/{name}", split)
+                      for f in files[:cap]]
     return items

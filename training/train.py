@@ -146,7 +146,7 @@ def run(cfg: TrainConfig) -> Path:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(b)
+            total += loss.item() * len(b)
             seen += len(b)
         sched.step()
         row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"] / cfg.lr_gamma
