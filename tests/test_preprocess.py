@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import random_image
+from tests.conftest import random_image
 from tinyfq_native import _core
 
 TOL = 1e-4   # normalised units (1 grey level = 1/128 = 7.8e-3)

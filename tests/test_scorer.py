@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO, random_image
+from tests.conftest import REPO, random_image
 from tinyfq_native import Scorer, _core, default_model_info
 
 

@@ -34,10 +34,21 @@ def test_table1_counts():
     assert residual == [False, False, True, False, True, True, False]
 
 
+@pytest.fixture(scope="module")
+def trained():
+    from tests.conftest import REPO
+    from training.export import load_checkpoint
+
+    ck = REPO / "training" / "runs" / "lr0.05-bs64" / "checkpoint.pt"
+    if not ck.exists():
+        pytest.skip("the shipped model's checkpoint is not present")
+    return load_checkpoint(ck)[0]
+
+
 @pytest.mark.parametrize("pad_to", [1, 4, 8])
-def test_export_parity_pytorch_vs_native(tmp_path, pad_to, data_root, labels_rows):
+def test_export_parity_pytorch_vs_native(tmp_path, pad_to, data_root, labels_rows, trained):
     """PyTorch and ncnn on the same preprocessed tensors: fp32 within 1e-4 (seen: ~1e-6)."""
-    net = calibrated(1)
+    net = trained
     paths = export(net, tmp_path, "p", "t", pad_to=pad_to)
     native = Scorer(paths["param"])
     rows = [r for r in labels_rows if r["copy"] == "0"][:24]
@@ -51,6 +62,17 @@ def test_export_parity_pytorch_vs_native(tmp_path, pad_to, data_root, labels_row
     got = native.score_tensor(x)
     assert ref.std() > 1e-3                  # the outputs really vary
     assert np.abs(got - ref).max() <= 1e-4
+
+
+def test_embedded_model_is_the_shipped_checkpoint(trained, data_root, labels_rows):
+    """The library's default model is this pipeline's trained model: same scores."""
+    native = Scorer()
+    r = next(r for r in labels_rows if r["copy"] == "0")
+    x = native.preprocess(_core.read_image(str(data_root / r["relpath"])),
+                          np.array(r["landmarks"].split(), np.float32).reshape(5, 2), format="rgb")
+    with torch.no_grad():
+        ref = float(trained(torch.from_numpy(x[None]))[0])
+    assert native.score_tensor(x) == pytest.approx(ref, abs=1e-5)
 
 
 def test_channel_padding_adds_only_zero_channels():

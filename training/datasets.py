@@ -11,30 +11,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyfq_native.lfw import fold_identities
+
 
 @dataclass(frozen=True)
 class Item:
     relpath: str      # relative to the data root, e.g. "lfw/images/X/X_0001.jpg"
     identity: str     # "lfw/X" or "celeba/1234"
     split: str        # "train" or "heldout"
-
-
-def lfw_folds(pairs_txt: Path) -> list[set[str]]:
-    """Identities of each of the ten View-2 folds of LFW's pairs.txt."""
-    lines = Path(pairs_txt).read_text().split("\n")
-    n_folds, n = map(int, lines[0].split())
-    folds: list[set[str]] = []
-    i = 1
-    for _ in range(n_folds):
-        ids: set[str] = set()
-        for _ in range(2 * n):
-            p = lines[i].split()
-            i += 1
-            ids.add(p[0])
-            if len(p) == 4:
-                ids.add(p[2])
-        folds.append(ids)
-    return folds
 
 
 def _images(folder: Path) -> list[str]:
@@ -52,7 +36,7 @@ def collect(data_root: Path, min_images: int = 2, max_train_per_id: int = 40,
     items: list[Item] = []
     celeba = data_root / "celeba-subset" / "images"
     lfw = data_root / "lfw" / "images"
-    folds = lfw_folds(data_root / "lfw" / "pairs.txt")
+    folds = fold_identities(data_root / "lfw" / "pairs.txt")
     groups = [  # (source, folder, identity names, identity prefix, split, cap)
         ("celeba-subset", celeba, sorted(os.listdir(celeba)), "celeba", "train", max_train_per_id),
         ("lfw", lfw, sorted(set().union(*folds[:5])), "lfw", "train", max_train_per_id),

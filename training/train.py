@@ -148,9 +148,9 @@ def run(cfg: TrainConfig) -> Path:
             opt.step()
             total += loss.item() * len(b)
             seen += len(b)
+        lr = opt.param_groups[0]["lr"]
         sched.step()
-        row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"] / cfg.lr_gamma
-               if epoch % cfg.lr_step == 0 else opt.param_groups[0]["lr"],
+        row = {"epoch": epoch, "lr": float(f"{lr:.6g}"),
                "train_loss": total / max(seen, 1), "val_loss": evaluate(),
                "seconds": round(time.time() - t0, 1)}
         log.append(row)

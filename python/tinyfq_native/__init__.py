@@ -7,6 +7,8 @@
 """
 from tinyfq_native._core import cpu_features, ncnn_version
 from tinyfq_native._scorer import Scorer, default_model_info
+from tinyfq_native.select import Pick, TrackSelector, select_best
 
-__all__ = ["Scorer", "default_model_info", "cpu_features", "ncnn_version", "__version__"]
+__all__ = ["Scorer", "default_model_info", "select_best", "TrackSelector", "Pick",
+           "cpu_features", "ncnn_version", "__version__"]
 __version__ = "0.1.0"

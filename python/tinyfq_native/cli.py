@@ -1,6 +1,8 @@
 """The ``tinyfq`` command: score folders of face images, print model facts.
 
     tinyfq score PATH... [-r] [-o out.csv|out.jsonl] [--workers N] [--landmarks FILE] [--detect]
+    tinyfq select DIR -k K [-o out.csv] [--copy-to OUT | --link-to OUT] [--detect]
+    tinyfq eval [--out docs/eval]
     tinyfq info
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pnm"}
 FIELDS = ("path", "score", "status", "message")
+SELECT_FIELDS = ("track", "rank", "path", "score", "status", "message")
 
 SCORE_HELP = """\
 Inputs are taken as ALIGNED FACE CROPS (the ArcFace/insightface five-point 112x112 template,
@@ -80,19 +83,18 @@ def read_landmarks(path: str) -> dict[str, np.ndarray]:
 class RowWriter:
     """CSV or JSON-lines rows, flushed as they are written."""
 
-    def __init__(self, stream, fmt: str):
-        self.stream, self.fmt = stream, fmt
+    def __init__(self, stream, fmt: str, fields: tuple[str, ...]):
+        self.stream, self.fmt, self.fields = stream, fmt, fields
         if fmt == "csv":
             self.csv = csv.writer(stream, lineterminator="\n")
-            self.csv.writerow(FIELDS)
+            self.csv.writerow(fields)
 
-    def write(self, path: str, score: float | None, message: str) -> None:
-        status = "ok" if score is not None else "error"
+    def write(self, **row) -> None:
         if self.fmt == "csv":
-            self.csv.writerow([path, "" if score is None else f"{score:.6f}", status, message])
+            self.csv.writerow([f"{v:.6f}" if isinstance(v, float) else ("" if v is None else v)
+                               for v in (row[f] for f in self.fields)])
         else:
-            self.stream.write(json.dumps({"path": path, "score": score, "status": status,
-                                          "message": message}) + "\n")
+            self.stream.write(json.dumps({f: row[f] for f in self.fields}) + "\n")
         self.stream.flush()
 
 
@@ -138,15 +140,10 @@ def _score_detect(scorer, paths: list[str], workers: int, min_face: int
         yield from pool.map(one, paths)
 
 
-def cmd_score(args) -> int:
-    from tqdm import tqdm
-
+def _load(args):
+    """Scorer and landmarks table for the score/select commands; exits 2 on set-up errors."""
     from tinyfq_native import Scorer
 
-    paths = expand(args.paths, args.recursive)
-    if not paths:
-        print("tinyfq score: no input files", file=sys.stderr)
-        return 1
     try:
         scorer = Scorer(args.model, fp16=args.fp16)
         landmarks = read_landmarks(args.landmarks) if args.landmarks else None
@@ -154,52 +151,124 @@ def cmd_score(args) -> int:
             from tinyfq_native.detect import FaceDetector
             FaceDetector(args.min_face)   # fail now, not per file, when the extra is missing
     except (OSError, ValueError, RuntimeError, ImportError) as e:
-        print(f"tinyfq score: {e}", file=sys.stderr)
-        return 2
-    out_path = args.output
-    fmt = args.format or ("jsonl" if out_path and out_path.endswith((".jsonl", ".json"))
+        print(f"tinyfq {args.command}: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    return scorer, landmarks
+
+
+def score_paths(scorer, paths: list[str], args, landmarks=None
+                ) -> Iterator[tuple[str, float | None, str]]:
+    """(path, score or None, error message) for each path, in order, with a progress bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=args.quiet,
+               desc=args.command)
+    try:
+        if args.detect:
+            for row in _score_detect(scorer, paths, args.workers, args.min_face):
+                bar.update(1)
+                yield row
+            return
+        for chunk in _chunks(paths, 256):
+            lms = None
+            if landmarks is not None:
+                found = [landmarks.get(p, landmarks.get(os.path.abspath(p))) for p in chunk]
+                for p, lm in zip(chunk, found):
+                    if lm is None:
+                        bar.update(1)
+                        yield p, None, "no landmarks for this file in " + args.landmarks
+                chunk = [p for p, lm in zip(chunk, found) if lm is not None]
+                lms = np.stack([lm for lm in found if lm is not None]) if chunk else None
+            if not chunk:
+                continue
+            scores, messages, _ = scorer.score_files_detailed(chunk, lms, workers=args.workers)
+            bar.update(len(chunk))
+            for p, s, m in zip(chunk, scores, messages):
+                yield p, (None if m else float(s)), m
+    finally:
+        bar.close()
+
+
+def _open_output(args):
+    fmt = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
                           else "csv")
-    stream = open(out_path, "w", newline="") if out_path else sys.stdout
+    stream = open(args.output, "w", newline="") if args.output else sys.stdout
+    return stream, fmt
+
+
+def cmd_score(args) -> int:
+    paths = expand(args.paths, args.recursive)
+    if not paths:
+        print("tinyfq score: no input files", file=sys.stderr)
+        return 1
+    scorer, landmarks = _load(args)
+    stream, fmt = _open_output(args)
     failed = 0
     try:
-        writer = RowWriter(stream, fmt)
-        bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=args.quiet,
-                   desc="scoring")
-        if args.detect:
-            for path, score, msg in _score_detect(scorer, paths, args.workers, args.min_face):
-                failed += score is None
-                writer.write(path, score, msg)
-                bar.update(1)
-        else:
-            for chunk in _chunks(paths, 256):
-                lms = None
-                missing = []
-                if landmarks is not None:
-                    found = [landmarks.get(p, landmarks.get(os.path.abspath(p))) for p in chunk]
-                    missing = [p for p, lm in zip(chunk, found) if lm is None]
-                    for p in missing:
-                        failed += 1
-                        writer.write(p, None, "no landmarks for this file in " + args.landmarks)
-                    keep = [i for i, lm in enumerate(found) if lm is not None]
-                    chunk = [chunk[i] for i in keep]
-                    lms = np.stack([found[i] for i in keep]) if keep else None
-                if chunk:
-                    scores, messages, _ = scorer.score_files_detailed(
-                        chunk, lms, workers=args.workers)
-                    for p, s, m in zip(chunk, scores, messages):
-                        ok = not m
-                        failed += not ok
-                        writer.write(p, float(s) if ok else None, m)
-                bar.update(len(chunk) + len(missing))
-        bar.close()
+        writer = RowWriter(stream, fmt, FIELDS)
+        for path, score, msg in score_paths(scorer, paths, args, landmarks):
+            failed += score is None
+            writer.write(path=path, score=score, status="ok" if score is not None else "error",
+                         message=msg)
     except KeyboardInterrupt:
         print("tinyfq score: interrupted", file=sys.stderr)
         return 130
     finally:
-        if out_path:
+        if args.output:
             stream.close()
     if failed:
         print(f"tinyfq score: {failed} of {len(paths)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_select(args) -> int:
+    """Each sub-folder of DIR is a template/track: keep its k best frames."""
+    import shutil
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        print(f"tinyfq select: not a folder: {root}", file=sys.stderr)
+        return 2
+    tracks = sorted(d for d in root.iterdir() if d.is_dir())
+    if not tracks:
+        tracks = [root]                     # a single folder of frames is one track
+    members = {str(t): expand([str(t)], args.recursive) for t in tracks}
+    paths = [p for ps in members.values() for p in ps]
+    if not paths:
+        print("tinyfq select: no images found", file=sys.stderr)
+        return 1
+    scorer, landmarks = _load(args)
+    results = {p: (s, m) for p, s, m in score_paths(scorer, paths, args, landmarks)}
+    stream, fmt = _open_output(args)
+    failed = 0
+    try:
+        writer = RowWriter(stream, fmt, SELECT_FIELDS)
+        for track, ps in members.items():
+            ok = [(results[p][0], i, p) for i, p in enumerate(ps) if results[p][0] is not None]
+            ok.sort(key=lambda t: (-t[0], t[1]))
+            name = os.path.relpath(track, root) if track != str(root) else root.name
+            for rank, (score, _, p) in enumerate(ok[:args.k], 1):
+                if args.copy_to or args.link_to:
+                    dest = Path(args.copy_to or args.link_to) / name
+                    dest.mkdir(parents=True, exist_ok=True)
+                    target = dest / f"{rank:02d}_{Path(p).name}"
+                    if target.exists() or target.is_symlink():
+                        target.unlink()
+                    if args.copy_to:
+                        shutil.copy2(p, target)
+                    else:
+                        target.symlink_to(os.path.abspath(p))
+                writer.write(track=name, rank=rank, path=p, score=score, status="ok", message="")
+            for p in ps:
+                if results[p][0] is None:
+                    failed += 1
+                    writer.write(track=name, rank="", path=p, score=None, status="error",
+                                 message=results[p][1])
+    finally:
+        if args.output:
+            stream.close()
+    if failed:
+        print(f"tinyfq select: {failed} of {len(paths)} inputs failed", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -229,13 +298,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tinyfq", description="Face image quality for recognition "
-                                "(tinyFQnet through ncnn).")
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("score", help="score image files, folders and globs",
-                       description=SCORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
+def _scoring_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     s.add_argument("-o", "--output", help="write rows here (.csv or .jsonl); default stdout")
     s.add_argument("--format", choices=("csv", "jsonl"), help="row format (default: by suffix)")
@@ -247,7 +310,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="exported model (.ncnn.param/.bin/.json); default: embedded")
     s.add_argument("--fp16", action="store_true", help="fp16 arithmetic where available")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinyfq", description="Face image quality for recognition "
+                                "(tinyFQnet through ncnn).")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("score", help="score image files, folders and globs",
+                       description=SCORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
+    _scoring_options(s)
     s.set_defaults(func=cmd_score)
+    t = sub.add_parser("select", help="keep the k best frames of each sub-folder (track)",
+                       description="Each sub-folder of DIR is a template or video track; writes "
+                       "its k highest-quality frames (track, rank, path, score) and optionally "
+                       "copies or links them.\n\n" + SCORE_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("dir", metavar="DIR")
+    t.add_argument("-k", type=int, default=1, help="frames to keep per track")
+    g = t.add_mutually_exclusive_group()
+    g.add_argument("--copy-to", metavar="OUT", help="copy the chosen files to OUT/<track>/")
+    g.add_argument("--link-to", metavar="OUT", help="symlink the chosen files in OUT/<track>/")
+    _scoring_options(t)
+    t.set_defaults(func=cmd_select)
+    from tinyfq_native.evaluate import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
     i = sub.add_parser("info", help="model metadata, ncnn version, CPU features")
     i.add_argument("--model", help="exported model; default: embedded")
     i.add_argument("--json", action="store_true", help="print JSON")
@@ -259,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "workers", -1) == 0 or getattr(args, "workers", -1) < -1:
         print("tinyfq: --workers must be -1 or a positive count", file=sys.stderr)
+        return 2
+    if getattr(args, "k", 1) < 1:
+        print("tinyfq select: -k must be at least 1", file=sys.stderr)
         return 2
     return args.func(args)
 

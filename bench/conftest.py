@@ -1,0 +1,38 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session")
+def default_net():
+    """The PyTorch twin of the embedded default model (same weights)."""
+    from training.export import load_checkpoint
+
+    ck = REPO / "training" / "runs" / "lr0.05-bs64" / "checkpoint.pt"
+    if not ck.exists():
+        pytest.skip("training/runs/lr0.05-bs64/checkpoint.pt not present")
+    net, _ = load_checkpoint(ck)
+    return net
+
+
+@pytest.fixture(scope="session")
+def faces():
+    """Real LFW photos (250x250) and 112x112 ArcFace-style crops made from them."""
+    import csv
+
+    import numpy as np
+
+    from tinyfq_native import _core
+
+    rows = list(csv.DictReader((REPO / "training" / "labels" / "labels.csv").open()))
+    rows = [r for r in rows if r["copy"] == "0" and r["relpath"].startswith("lfw/")][:64]
+    photos, lms = [], []
+    for r in rows:
+        photos.append(np.ascontiguousarray(_core.read_image(str(DATA / r["relpath"]))[:, :, ::-1]))
+        lms.append(np.array(r["landmarks"].split(), np.float32).reshape(5, 2))
+    return photos, lms, [str(DATA / r["relpath"]) for r in rows]

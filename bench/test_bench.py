@@ -1,0 +1,184 @@
+"""Speed of the native scorer against PyTorch eager, onnxruntime, the ncnn Python wheel and
+OpenCV, on the same weights and inputs, in one run (2 cores here). Every benchmark also checks
+its result, so a fast wrong answer fails.
+
+    python -m pytest bench --benchmark-enable --benchmark-group-by=group --benchmark-columns=median,mean,ops
+"""
+import json
+
+import numpy as np
+import pytest
+
+from tinyfq_native import _core
+
+from bench.conftest import REPO
+
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def setup(default_net, faces, tmp_path_factory):
+    import torch
+
+    from tinyfq_native import Scorer
+
+    torch.set_num_threads(1)
+    scorer = Scorer()
+    photos, lms, paths = faces
+    x = np.stack([scorer.preprocess(p, lm) for p, lm in zip(photos[:8], lms[:8])])
+    with torch.no_grad():
+        ref = default_net(torch.from_numpy(x)).numpy()
+    return {"scorer": scorer, "x": x, "ref": ref, "photos": photos, "lms": lms, "paths": paths,
+            "tmp": tmp_path_factory.mktemp("bench")}
+
+
+# ------------------------------------------------------------------ forward, 1 face, 1 thread
+
+@pytest.mark.benchmark(group="forward")
+def test_forward_native(benchmark, setup):
+    s, x = setup["scorer"], setup["x"][0]
+    out = benchmark(s.score_tensor, x)
+    assert abs(out - setup["ref"][0]) <= TOL
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward_pytorch_eager(benchmark, setup, default_net):
+    import torch
+
+    t = torch.from_numpy(setup["x"][:1])
+
+    def run():
+        with torch.no_grad():
+            return float(default_net(t)[0])
+
+    assert abs(benchmark(run) - setup["ref"][0]) <= TOL
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward_onnxruntime(benchmark, setup, default_net):
+    ort = pytest.importorskip("onnxruntime")
+    import torch
+
+    path = setup["tmp"] / "tinyfq.onnx"
+    torch.onnx.export(default_net, torch.from_numpy(setup["x"][:1]), str(path),
+                      input_names=["x"], output_names=["q"], dynamo=False)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    feed = {"x": setup["x"][:1]}
+    out = benchmark(lambda: sess.run(None, feed)[0])
+    assert abs(float(out.reshape(-1)[0]) - setup["ref"][0]) <= TOL
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward_ncnn_wheel(benchmark, setup):
+    ncnn = pytest.importorskip("ncnn")
+    net = ncnn.Net()
+    opt = ncnn.Option()
+    opt.num_threads = 1
+    opt.use_vulkan_compute = False
+    opt.use_fp16_storage = opt.use_fp16_packed = opt.use_fp16_arithmetic = False
+    net.opt = opt
+    assert net.load_param(str(REPO / "cpp/models/default.ncnn.param")) == 0
+    assert net.load_model(str(REPO / "cpp/models/default.ncnn.bin")) == 0
+    x = setup["x"][0].copy()      # ncnn.Mat references this memory: keep it alive
+    mat = ncnn.Mat(x)
+
+    def run():
+        ex = net.create_extractor()
+        ex.input("in0", mat)
+        _, out = ex.extract("out0")
+        return float(np.array(out).reshape(-1)[0])
+
+    assert abs(benchmark(run) - setup["ref"][0]) <= TOL
+
+
+# ------------------------------------------------------------------ preprocessing to 64x64
+
+@pytest.fixture(scope="module")
+def crop112(setup):
+    import cv2
+
+    tpl = np.array(json.loads(setup["scorer"]._native.model_json)["alignment"]["template"])
+    t112 = (tpl + 0.5) * 112 / 64 - 0.5
+    m = _core.estimate_similarity(setup["lms"][0], t112.astype(np.float32))
+    return cv2.warpAffine(setup["photos"][0], m, (112, 112))
+
+
+def _normalise(img_bgr):
+    return ((img_bgr[:, :, ::-1].astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)
+
+
+@pytest.mark.benchmark(group="preprocess-crop112")
+def test_crop_native(benchmark, setup, crop112):
+    out = benchmark(setup["scorer"].preprocess, crop112)
+    assert out.shape == (3, 64, 64)
+
+
+@pytest.mark.benchmark(group="preprocess-crop112")
+def test_crop_opencv_numpy(benchmark, setup, crop112):
+    import cv2
+
+    out = benchmark(lambda: _normalise(cv2.resize(crop112, (64, 64), interpolation=cv2.INTER_LINEAR)))
+    assert np.abs(out - setup["scorer"].preprocess(crop112)).max() < 0.02   # uint8 rounding
+
+
+@pytest.mark.benchmark(group="preprocess-crop112")
+def test_crop_ncnn_wheel(benchmark, crop112):
+    ncnn = pytest.importorskip("ncnn")
+
+    def run():
+        m = ncnn.Mat.from_pixels_resize(crop112, ncnn.Mat.PixelType.PIXEL_BGR2RGB, 112, 112, 64, 64)
+        m.substract_mean_normalize([127.5] * 3, [1 / 128.0] * 3)
+        return m
+
+    assert np.array(benchmark(run)).shape == (3, 64, 64)
+
+
+@pytest.mark.benchmark(group="preprocess-warp")
+def test_warp_native(benchmark, setup):
+    img, lm = setup["photos"][0], setup["lms"][0]
+    out = benchmark(setup["scorer"].preprocess, img, lm)
+    assert out.shape == (3, 64, 64)
+
+
+@pytest.mark.benchmark(group="preprocess-warp")
+def test_warp_opencv_numpy(benchmark, setup):
+    import cv2
+
+    img, lm = setup["photos"][0], setup["lms"][0]
+    tpl = np.array(json.loads(setup["scorer"]._native.model_json)["alignment"]["template"],
+                   np.float32)
+
+    def run():   # the same least-squares similarity fit, OpenCV's warp
+        m = _core.estimate_similarity(lm, tpl)
+        return _normalise(cv2.warpAffine(img, m, (64, 64)))
+
+    out = benchmark(run)
+    assert np.abs(out - setup["scorer"].preprocess(img, lm)).mean() < 0.02
+
+
+# ------------------------------------------------------------------ end to end, files -> scores
+
+@pytest.mark.benchmark(group="end-to-end-64-files")
+def test_files_native(benchmark, setup):
+    s, paths = setup["scorer"], setup["paths"]
+    out = benchmark(s.score_files, paths, None, workers=1)
+    assert np.all((out > 0) & (out < 1))
+
+
+@pytest.mark.benchmark(group="end-to-end-64-files")
+def test_files_opencv_pytorch(benchmark, setup, default_net):
+    import cv2
+    import torch
+
+    paths = setup["paths"]
+
+    def run():
+        x = np.stack([_normalise(cv2.resize(cv2.imread(p), (64, 64))) for p in paths])
+        with torch.no_grad():
+            return default_net(torch.from_numpy(x)).numpy()
+
+    out = benchmark(run)
+    native = setup["scorer"].score_files(paths, workers=1)
+    assert np.abs(out - native).max() < 0.05      # decoders and resizers differ slightly

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Cross-build the C++ core and tinyfq-score for aarch64, run the C++ tests under qemu, and check
+# that tinyfq-score under qemu matches the x86 build on the golden images.
+#   bash scripts/arm64.sh            (installs the cross toolchain and qemu with apt when missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${TINYFQ_DATA:-$(cd .. && pwd)/shared/data}
+JOBS=${JOBS:-$(nproc)}
+
+if ! command -v aarch64-linux-gnu-g++ >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
+  echo "== installing g++-aarch64-linux-gnu and qemu-user (apt)"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q g++-aarch64-linux-gnu qemu-user
+fi
+GEN=; command -v ninja >/dev/null && GEN="-G Ninja"
+
+echo "== x86-64 build (reference scores)"
+cmake -S . -B build/x86_64 $GEN -DCMAKE_BUILD_TYPE=Release -DTINYFQ_DATA_ROOT="$DATA" >/dev/null
+cmake --build build/x86_64 -j "$JOBS"
+echo "== aarch64 cross build"
+cmake -S . -B build/aarch64 $GEN -DCMAKE_BUILD_TYPE=Release -DTINYFQ_DATA_ROOT="$DATA" \
+  -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.toolchain.cmake >/dev/null
+cmake --build build/aarch64 -j "$JOBS"
+file build/aarch64/cpp/tinyfq-score | grep -q "ARM aarch64"
+
+echo "== C++ tests under qemu-aarch64"
+ctest --test-dir build/aarch64 --output-on-failure
+
+echo "== tinyfq-score: aarch64 (qemu) vs x86-64 on the golden images"
+mapfile -t imgs < <(tail -n +2 tests/golden/golden.csv | awk -F, '$2=="crop"{print $1}')
+paths=("${imgs[@]/#/$DATA/}")
+build/x86_64/cpp/tinyfq-score "${paths[@]}" > build/golden-x86_64.csv
+qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/cpp/tinyfq-score "${paths[@]}" \
+  > build/golden-aarch64.csv
+paste -d, build/golden-x86_64.csv build/golden-aarch64.csv | tail -n +2 | awk -F, '
+  { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; n++
+    if ($3 != "ok" || $7 != "ok") bad++ }
+  END { printf "%d images, max |aarch64 - x86_64| = %.2g\n", n, m
+        exit (n == 0 || bad || m > 1e-4) }'
+ls -l build/aarch64/cpp/libtinyfq.a build/aarch64/cpp/tinyfq-score \
+  build/aarch64/_deps/ncnn-build/src/libncnn.a | awk '{print $5, $9}'
+echo "== aarch64: all passed"
