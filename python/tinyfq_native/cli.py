@@ -196,6 +196,13 @@ def _open_output(args):
     return stream, fmt
 
 
+def _exit_status(command: str, failed: int, total: int) -> int:
+    """1 when any input failed (said on stderr), else 0."""
+    if failed:
+        print(f"tinyfq {command}: {failed} of {total} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_score(args) -> int:
     paths = expand(args.paths, args.recursive)
     if not paths:
@@ -216,9 +223,7 @@ def cmd_score(args) -> int:
     finally:
         if args.output:
             stream.close()
-    if failed:
-        print(f"tinyfq score: {failed} of {len(paths)} inputs failed", file=sys.stderr)
-    return 1 if failed else 0
+    return _exit_status("score", failed, len(paths))
 
 
 def cmd_select(args) -> int:
@@ -267,9 +272,7 @@ def cmd_select(args) -> int:
     finally:
         if args.output:
             stream.close()
-    if failed:
-        print(f"tinyfq select: {failed} of {len(paths)} inputs failed", file=sys.stderr)
-    return 1 if failed else 0
+    return _exit_status("select", failed, len(paths))
 
 
 def cmd_info(args) -> int:
