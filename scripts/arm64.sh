@@ -22,7 +22,7 @@ echo "== aarch64 cross build"
 cmake -S . -B build/aarch64 $GEN -DCMAKE_BUILD_TYPE=Release -DTINYFQ_DATA_ROOT="$DATA" \
   -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.toolchain.cmake >/dev/null
 cmake --build build/aarch64 -j "$JOBS"
-file build/aarch64/cpp/tinyfq-score | grep -q "ARM aarch64"
+aarch64-linux-gnu-readelf -h build/aarch64/cpp/tinyfq-score | grep -q AArch64
 
 echo "== C++ tests under qemu-aarch64"
 ctest --test-dir build/aarch64 --output-on-failure --no-tests=error
