@@ -129,7 +129,8 @@ class EmbeddingCache:
         from tqdm import tqdm
 
         originals = sorted({rel for rel, _ in wanted if _key(rel, "") not in self.rows})
-        degraded = sorted({(rel, s) for rel, s in wanted if s and _key(rel, s) not in self.rows})
+        degraded = sorted({(rel, s) for rel, s in wanted if s and _key(rel, s) not in self.rows
+                           and (rel in originals or self.face(rel) is not None)})
         if not originals and not degraded:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,11 +214,12 @@ def tar_at_far(gen: np.ndarray, imp: np.ndarray, far: float) -> float:
 
 
 def balanced_accuracy(gen: np.ndarray, imp: np.ndarray) -> float:
-    scores = np.concatenate([gen, imp])
-    best = 0.0
-    for t in np.unique(scores):
-        best = max(best, ((gen >= t).mean() + (imp < t).mean()) / 2)
-    return float(best)
+    """Best (TPR + TNR) / 2 over all thresholds (accept when score >= threshold)."""
+    g, i = np.sort(gen), np.sort(imp)
+    t = np.unique(np.concatenate([g, i]))
+    tpr = 1.0 - np.searchsorted(g, t, "left") / len(g)
+    tnr = np.searchsorted(i, t, "left") / len(i)
+    return float(((tpr + tnr) / 2).max())
 
 
 def edc(quality: np.ndarray, genuine: np.ndarray, comparison: np.ndarray, threshold: float
