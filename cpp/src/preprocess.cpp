@@ -198,11 +198,14 @@ struct Axis {
     }
 };
 
+// Separable bilinear resize: blend the two source rows of an output row into a float row
+// (contiguous, vectorised by the compiler), then sample that row at the output columns.
 template <int CH>
 void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& cm, float* out) {
-    const int S = info.input_size;
-    const Axis ax(img.width, S), ay(img.height, S);
-    // byte offsets of both neighbours for each column and network channel
+    const int S = info.input_size, W = img.width;
+    const Axis ax(W, S), ay(img.height, S);
+    std::vector<float> row(static_cast<std::size_t>(W) * CH + CH);
+    // per network channel: float offsets of both neighbours within the blended row
     std::vector<int> off0(3 * S), off1(3 * S);
     for (int c = 0; c < 3; ++c)
         for (int ox = 0; ox < S; ++ox) {
@@ -210,19 +213,21 @@ void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& 
             off1[c * S + ox] = ax.i1[ox] * CH + cm.src[c];
         }
     const float* wx = ax.w.data();
+    float* r = row.data();
+    const int n = W * CH;
     for (int oy = 0; oy < S; ++oy) {
         const std::uint8_t* r0 = img.data + ay.i0[oy] * img.stride;
         const std::uint8_t* r1 = img.data + ay.i1[oy] * img.stride;
-        const float wy = ay.w[oy];
+        const float wy = ay.w[oy], wy0 = 1.f - wy;
+        for (int i = 0; i < n; ++i) r[i] = wy0 * float(r0[i]) + wy * float(r1[i]);
         for (int c = 0; c < 3; ++c) {
             const int* o0 = &off0[c * S];
             const int* o1 = &off1[c * S];
             const float sc = cm.scale[c], bi = cm.bias[c];
             float* dst = out + (c * S + oy) * S;
             for (int ox = 0; ox < S; ++ox) {
-                const float top = r0[o0[ox]] + wx[ox] * float(r0[o1[ox]] - r0[o0[ox]]);
-                const float bot = r1[o0[ox]] + wx[ox] * float(r1[o1[ox]] - r1[o0[ox]]);
-                dst[ox] = (top + wy * (bot - top)) * sc + bi;
+                const float a = r[o0[ox]], b = r[o1[ox]];
+                dst[ox] = (a + wx[ox] * (b - a)) * sc + bi;
             }
         }
     }

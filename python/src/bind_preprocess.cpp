@@ -3,10 +3,9 @@
 
 namespace tinyfq_py {
 
-static py::array_t<float> preprocess(py::array image, py::object landmarks,
-                                     const std::string& model_json, const std::string& format,
-                                     bool reference) {
-    const tinyfq::ModelInfo info = tinyfq::parse_model_info(model_json);
+py::array_t<float> preprocess_into(const tinyfq::ModelInfo& info, py::array image,
+                                   py::object landmarks, const std::string& format,
+                                   bool reference) {
     const tinyfq::ImageView v = image_view(image, format, "image");
     const bool warp = !landmarks.is_none();
     tinyfq::Landmarks lm{};
@@ -22,6 +21,13 @@ static py::array_t<float> preprocess(py::array image, py::object landmarks,
             (reference ? tinyfq::preprocess_crop_reference : tinyfq::preprocess_crop)(v, info, dst);
     }
     return out;
+}
+
+static py::array_t<float> preprocess(py::array image, py::object landmarks,
+                                     const std::string& model_json, const std::string& format,
+                                     bool reference) {
+    return preprocess_into(tinyfq::parse_model_info(model_json), image, landmarks, format,
+                           reference);
 }
 
 static py::array decoded_array(tinyfq::Image&& img) {

@@ -75,6 +75,14 @@ void bind_scorer(py::module_& m) {
                  return warp ? s.score(v, lm) : s.score(v);
              },
              py::arg("image"), py::arg("landmarks") = py::none(), py::arg("format") = "bgr")
+        .def("preprocess",
+             [](const tinyfq::Scorer& s, py::array image, py::object landmarks,
+                const std::string& format, bool reference) {
+                 return preprocess_into(s.info(), image, landmarks, format, reference);
+             },
+             py::arg("image"), py::arg("landmarks") = py::none(), py::arg("format") = "bgr",
+             py::arg("reference") = false,
+             "The normalised (3, S, S) float32 input this scorer feeds its model.")
         .def("score_batch",
              [](const tinyfq::Scorer& s, py::sequence images, py::object landmarks, int workers,
                 const std::string& format) {

@@ -125,7 +125,7 @@ class Scorer:
     def preprocess(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
                    format: str = "bgr") -> np.ndarray:
         """The normalised (3, S, S) float32 network input this scorer feeds the model."""
-        return _core.preprocess(image, landmarks, self._native.model_json, format)
+        return self._native.preprocess(image, landmarks, format)
 
     def score_tensor(self, tensor: np.ndarray):
         """Score already preprocessed input: (3, S, S) → float, (N, 3, S, S) → array."""
