@@ -1,7 +1,9 @@
 """Dataclass configs for each step. Every run writes its config next to its outputs."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import argparse
+import json
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,3 +61,22 @@ class TrainConfig:
 
 def to_dict(cfg) -> dict:
     return asdict(cfg)
+
+
+def parse_config(cls, argv=None):
+    """The dataclass ``cls`` filled from command-line flags, one per field (--max-identities)."""
+    p = argparse.ArgumentParser(description=f"{cls.__name__} fields as flags")
+    for f in fields(cls):
+        default = getattr(cls(), f.name)
+        if isinstance(default, bool):
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=lambda s: s.lower() in
+                           ("1", "true", "yes"), default=default)
+        elif isinstance(default, dict):
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=json.loads, default=default)
+        else:
+            declared = str(f.type)          # e.g. "int | None" (annotations are strings here)
+            typ = type(default) if default is not None else (
+                int if declared.startswith("int") else
+                float if declared.startswith("float") else str)
+            p.add_argument(f"--{f.name.replace('_', '-')}", type=typ, default=default)
+    return cls(**vars(p.parse_args(argv)))

@@ -14,19 +14,17 @@ where it stopped); labels, landmarks and provenance are written to ``out``.
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import csv
 import json
 import sys
 import time
 import zlib
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
-from training.config import LabelConfig, to_dict
+from training.config import LabelConfig, parse_config, to_dict
 from training.datasets import Item, collect
 
 _worker = {}
@@ -226,20 +224,5 @@ def run(cfg: LabelConfig) -> Path:
     return write_labels(cfg, rows, q, time.time() - t0)
 
 
-def parse_args(argv=None, cls=LabelConfig):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(cls):
-        default = getattr(cls(), f.name)
-        if isinstance(default, bool):
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=lambda s: s.lower() in
-                           ("1", "true", "yes"), default=default)
-        elif isinstance(default, dict):
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=json.loads, default=default)
-        else:
-            typ = type(default) if default is not None else (int if "max" in f.name else str)
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=typ, default=default)
-    return cls(**vars(p.parse_args(argv)))
-
-
 if __name__ == "__main__":
-    print(run(parse_args()))
+    print(run(parse_config(LabelConfig)))

@@ -130,6 +130,6 @@ def run(cfg: SampleConfig) -> Path:
 
 
 if __name__ == "__main__":
-    from training.label import parse_args
+    from training.config import parse_config
 
-    print(run(parse_args(cls=SampleConfig)))
+    print(run(parse_config(SampleConfig)))

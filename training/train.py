@@ -184,6 +184,6 @@ def run(cfg: TrainConfig) -> Path:
 
 
 if __name__ == "__main__":
-    from training.label import parse_args
+    from training.config import parse_config
 
-    print(run(parse_args(cls=TrainConfig)))
+    print(run(parse_config(TrainConfig)))

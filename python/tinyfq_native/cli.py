@@ -118,9 +118,7 @@ def _score_detect(scorer, paths: list[str], workers: int, min_face: int
     def one(path: str):
         try:
             rgb = _core.read_image(path)
-        except FileNotFoundError as e:
-            return path, None, str(e)
-        except (RuntimeError, ValueError) as e:
+        except (FileNotFoundError, RuntimeError, ValueError) as e:
             return path, None, str(e)
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
