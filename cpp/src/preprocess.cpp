@@ -9,6 +9,9 @@
 #include "internal.h"
 
 #include <cmath>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <cstdlib>
 #include <vector>
 
@@ -233,50 +236,152 @@ void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& 
     }
 }
 
+// One output pixel of the warp: bilinear, neighbours outside the image read as black.
+template <int CH>
+inline void warp_pixel(const ImageView& img, const ChannelMap& cm, float sx, float sy,
+                       float* dst0, float* dst1, float* dst2) {
+    const int W = img.width, H = img.height;
+    const std::ptrdiff_t stride = img.stride;
+    const float fx = std::floor(sx), fy = std::floor(sy);
+    const int x0 = int(fx), y0 = int(fy);
+    const float wx = sx - fx, wy = sy - fy;
+    float v[3];
+    if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
+        const std::uint8_t* p0 = img.data + y0 * stride + x0 * CH;
+        const std::uint8_t* p1 = p0 + stride;
+        for (int c = 0; c < 3; ++c) {
+            const int s = cm.src[c];
+            const float top = p0[s] + wx * float(p0[s + CH] - p0[s]);
+            const float bot = p1[s] + wx * float(p1[s + CH] - p1[s]);
+            v[c] = top + wy * (bot - top);
+        }
+    } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
+        v[0] = v[1] = v[2] = 0.f;
+    } else {  // on the border: each neighbour outside the image reads as black
+        for (int c = 0; c < 3; ++c) {
+            const int s = cm.src[c];
+            auto px = [&](int x, int y) -> float {
+                if (x < 0 || y < 0 || x >= W || y >= H) return 0.f;
+                return img.data[y * stride + x * CH + s];
+            };
+            const float top = px(x0, y0) + wx * (px(x0 + 1, y0) - px(x0, y0));
+            const float bot = px(x0, y0 + 1) + wx * (px(x0 + 1, y0 + 1) - px(x0, y0 + 1));
+            v[c] = top + wy * (bot - top);
+        }
+    }
+    *dst0 = v[0] * cm.scale[0] + cm.bias[0];
+    *dst1 = v[1] * cm.scale[1] + cm.bias[1];
+    *dst2 = v[2] * cm.scale[2] + cm.bias[2];
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TINYFQ_HAVE_AVX2_WARP 1
+bool cpu_has_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return yes;
+}
+
+// Byte `sh / 8` of each 32-bit lane, as floats.
+__attribute__((target("avx2"))) inline __m256 channel_of(__m256i g, __m128i sh, __m256i ff) {
+    return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(g, sh), ff));
+}
+
+// Eight output pixels at a time with AVX2 gathers (3- and 4-channel images): each neighbour is
+// one 32-bit load holding all channels of a pixel. Groups with any neighbour outside the image
+// (or whose 4-byte load would pass the buffer's end) go through warp_pixel. The arithmetic is
+// the scalar path's, operation for operation (no fused multiply-add), so both give the same
+// numbers.
+template <int CH>
+__attribute__((target("avx2"))) void warp_row_avx2(const ImageView& img, const ChannelMap& cm,
+                                                   float bx, float by, float a, float d, int S,
+                                                   float* dst0, float* dst1, float* dst2) {
+    const int W = img.width, H = img.height;
+    const int stride = int(img.stride);
+    const long long last = (long long)(H - 1) * img.stride + (long long)W * CH;  // bytes
+    const __m256 va = _mm256_set1_ps(a), vd = _mm256_set1_ps(d);
+    const __m256 vbx = _mm256_set1_ps(bx), vby = _mm256_set1_ps(by);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i ff = _mm256_set1_epi32(0xFF);
+    const int* base = reinterpret_cast<const int*>(img.data);
+    float* dst[3] = {dst0, dst1, dst2};
+    int ox = 0;
+    for (; ox + 8 <= S; ox += 8) {
+        const __m256 vox = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_set1_epi32(ox), lanes));
+        const __m256 sx = _mm256_add_ps(vbx, _mm256_mul_ps(va, vox));
+        const __m256 sy = _mm256_add_ps(vby, _mm256_mul_ps(vd, vox));
+        const __m256 fx = _mm256_floor_ps(sx), fy = _mm256_floor_ps(sy);
+        const __m256i x0 = _mm256_cvttps_epi32(fx), y0 = _mm256_cvttps_epi32(fy);
+        // all lanes inside: 0 <= x0, x0 + 1 < W, 0 <= y0, y0 + 1 < H, and the last 4-byte load
+        // ends inside the buffer
+        const __m256i inside = _mm256_and_si256(
+            _mm256_and_si256(_mm256_cmpgt_epi32(x0, _mm256_set1_epi32(-1)),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(W - 1), x0)),
+            _mm256_and_si256(_mm256_cmpgt_epi32(y0, _mm256_set1_epi32(-1)),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(H - 1), y0)));
+        bool ok = _mm256_movemask_epi8(inside) == -1;
+        __m256i i00 = _mm256_setzero_si256();
+        if (ok) {
+            i00 = _mm256_add_epi32(_mm256_mullo_epi32(y0, _mm256_set1_epi32(stride)),
+                                   _mm256_mullo_epi32(x0, _mm256_set1_epi32(CH)));
+            alignas(32) int idx[8];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(idx), i00);
+            for (int k = 0; k < 8 && ok; ++k) ok = idx[k] + stride + CH + 4LL <= last;
+        }
+        if (!ok) {
+            alignas(32) float xs[8], ys[8];
+            _mm256_store_ps(xs, sx);
+            _mm256_store_ps(ys, sy);
+            for (int k = 0; k < 8; ++k)
+                warp_pixel<CH>(img, cm, xs[k], ys[k], dst0 + ox + k, dst1 + ox + k, dst2 + ox + k);
+            continue;
+        }
+        const __m256i i01 = _mm256_add_epi32(i00, _mm256_set1_epi32(CH));
+        const __m256i i10 = _mm256_add_epi32(i00, _mm256_set1_epi32(stride));
+        const __m256i i11 = _mm256_add_epi32(i10, _mm256_set1_epi32(CH));
+        const __m256i g00 = _mm256_i32gather_epi32(base, i00, 1);
+        const __m256i g01 = _mm256_i32gather_epi32(base, i01, 1);
+        const __m256i g10 = _mm256_i32gather_epi32(base, i10, 1);
+        const __m256i g11 = _mm256_i32gather_epi32(base, i11, 1);
+        const __m256 wx = _mm256_sub_ps(sx, fx), wy = _mm256_sub_ps(sy, fy);
+        for (int c = 0; c < 3; ++c) {
+            const __m128i sh = _mm_cvtsi32_si128(8 * cm.src[c]);
+            const __m256 p00 = channel_of(g00, sh, ff), p01 = channel_of(g01, sh, ff);
+            const __m256 p10 = channel_of(g10, sh, ff), p11 = channel_of(g11, sh, ff);
+            const __m256 top = _mm256_add_ps(p00, _mm256_mul_ps(wx, _mm256_sub_ps(p01, p00)));
+            const __m256 bot = _mm256_add_ps(p10, _mm256_mul_ps(wx, _mm256_sub_ps(p11, p10)));
+            const __m256 v = _mm256_add_ps(top, _mm256_mul_ps(wy, _mm256_sub_ps(bot, top)));
+            _mm256_storeu_ps(dst[c] + ox, _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(cm.scale[c])),
+                                                        _mm256_set1_ps(cm.bias[c])));
+        }
+    }
+    for (; ox < S; ++ox)
+        warp_pixel<CH>(img, cm, bx + a * ox, by + d * ox, dst0 + ox, dst1 + ox, dst2 + ox);
+}
+#endif
+
 template <int CH>
 void warp_kernel(const ImageView& img, const double inv[6], const ModelInfo& info,
                  const ChannelMap& cm, float* out) {
-    const int S = info.input_size, W = img.width, H = img.height;
+    const int S = info.input_size;
     const float a = float(inv[0]), d = float(inv[3]);
-    const std::ptrdiff_t stride = img.stride;
+#if TINYFQ_HAVE_AVX2_WARP
+    // 32-bit gather offsets: only for buffers under 2 GiB
+    const bool simd = CH >= 3 && cpu_has_avx2() &&
+                      (long long)img.height * img.stride < (1LL << 31) - 64;
+#endif
     for (int oy = 0; oy < S; ++oy) {
-        const double bx = inv[1] * oy + inv[2], by = inv[4] * oy + inv[5];
+        const float bx = float(inv[1] * oy + inv[2]), by = float(inv[4] * oy + inv[5]);
         float* dst0 = out + (0 * S + oy) * S;
         float* dst1 = out + (1 * S + oy) * S;
         float* dst2 = out + (2 * S + oy) * S;
-        for (int ox = 0; ox < S; ++ox) {
-            const float sx = float(bx) + a * ox, sy = float(by) + d * ox;
-            const float fx = std::floor(sx), fy = std::floor(sy);
-            const int x0 = int(fx), y0 = int(fy);
-            const float wx = sx - fx, wy = sy - fy;
-            float v[3];
-            if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
-                const std::uint8_t* p0 = img.data + y0 * stride + x0 * CH;
-                const std::uint8_t* p1 = p0 + stride;
-                for (int c = 0; c < 3; ++c) {
-                    const int s = cm.src[c];
-                    const float top = p0[s] + wx * float(p0[s + CH] - p0[s]);
-                    const float bot = p1[s] + wx * float(p1[s + CH] - p1[s]);
-                    v[c] = top + wy * (bot - top);
-                }
-            } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-                v[0] = v[1] = v[2] = 0.f;
-            } else {  // on the border: each neighbour outside the image reads as black
-                for (int c = 0; c < 3; ++c) {
-                    const int s = cm.src[c];
-                    auto px = [&](int x, int y) -> float {
-                        if (x < 0 || y < 0 || x >= W || y >= H) return 0.f;
-                        return img.data[y * stride + x * CH + s];
-                    };
-                    const float top = px(x0, y0) + wx * (px(x0 + 1, y0) - px(x0, y0));
-                    const float bot = px(x0, y0 + 1) + wx * (px(x0 + 1, y0 + 1) - px(x0, y0 + 1));
-                    v[c] = top + wy * (bot - top);
-                }
-            }
-            dst0[ox] = v[0] * cm.scale[0] + cm.bias[0];
-            dst1[ox] = v[1] * cm.scale[1] + cm.bias[1];
-            dst2[ox] = v[2] * cm.scale[2] + cm.bias[2];
+#if TINYFQ_HAVE_AVX2_WARP
+        if (simd) {
+            warp_row_avx2<CH>(img, cm, bx, by, a, d, S, dst0, dst1, dst2);
+            continue;
         }
+#endif
+        for (int ox = 0; ox < S; ++ox)
+            warp_pixel<CH>(img, cm, bx + a * ox, by + d * ox, dst0 + ox, dst1 + ox, dst2 + ox);
     }
 }
 
