@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import REPO, random_image
 from tinyfq_native import Scorer, _core, default_model_info
+from training.sample import landmarks_of
 
 
 def _faces(data_root, n=6):
@@ -76,7 +77,7 @@ def test_strided_views_are_scored_in_place(scorer):
 def test_landmark_scoring_uses_the_warp(scorer, data_root, labels_rows):
     row = next(r for r in labels_rows if r["relpath"].startswith("lfw/") and r["copy"] == "0")
     img = _core.read_image(str(data_root / row["relpath"]))[:, :, ::-1].copy()
-    lm = np.array(row["landmarks"].split(), np.float32).reshape(5, 2)
+    lm = landmarks_of(row)
     q = scorer.score(img, lm)
     assert q == pytest.approx(scorer.score_tensor(scorer.preprocess(img, lm)), abs=1e-7)
     assert np.array_equal(scorer.score_batch([img, img], [lm, lm]), np.float32([q, q]))
@@ -158,7 +159,7 @@ def test_golden_scores(scorer, data_root):
     for r in rows:
         img = _core.read_image(str(data_root / r["path"]))
         if r["kind"] == "warp":
-            lm = np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
+            lm = landmarks_of(r)
             q = scorer.score(img, lm, format="rgb")
         else:
             q = scorer.score(img, format="rgb")

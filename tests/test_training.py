@@ -10,6 +10,7 @@ import torch
 from tinyfq_native import Scorer, _core
 from training.export import export, preprocess_spec, to_ncnn
 from training.model import TinyFQNet, count_flops, count_params
+from training.sample import landmarks_of
 
 
 def calibrated(seed=0, **kw):
@@ -53,7 +54,7 @@ def test_export_parity_pytorch_vs_native(tmp_path, pad_to, data_root, labels_row
     native = Scorer(paths["param"])
     rows = [r for r in labels_rows if r["copy"] == "0"][:24]
     x = np.stack([native.preprocess(_core.read_image(str(data_root / r["relpath"])),
-                                    np.array(r["landmarks"].split(), np.float32).reshape(5, 2),
+                                    landmarks_of(r),
                                     format="rgb") for r in rows])
     x = np.concatenate([x, np.random.default_rng(0).normal(0, 1, (8, 3, 64, 64))
                         .astype(np.float32)])
@@ -69,7 +70,7 @@ def test_embedded_model_is_the_shipped_checkpoint(trained, data_root, labels_row
     native = Scorer()
     r = next(r for r in labels_rows if r["copy"] == "0")
     x = native.preprocess(_core.read_image(str(data_root / r["relpath"])),
-                          np.array(r["landmarks"].split(), np.float32).reshape(5, 2), format="rgb")
+                          landmarks_of(r), format="rgb")
     with torch.no_grad():
         ref = float(trained(torch.from_numpy(x[None]))[0])
     assert native.score_tensor(x) == pytest.approx(ref, abs=1e-5)
@@ -122,7 +123,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     spec = json.dumps(preprocess_spec(64))
     r = rows[0]
     img = _core.read_image(str(data_root / r["relpath"]))
-    lm = np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
+    lm = landmarks_of(r)
     # training crops come from the same native warp as scoring
     assert np.array_equal(_core.preprocess(img, lm, model_json=spec, format="rgb"),
                           native.preprocess(img, lm, format="rgb"))

@@ -27,7 +27,7 @@ def run(labels: Path, data: Path, out: Path, model: str | None = None, limit: in
 
     from tinyfq_native import Scorer
     from training.sample import read_labels
-    from training.train import load_image
+    from training.train import labelled_image
 
     rows = [r for r in read_labels(labels) if r["split"] == "heldout"][:limit]
     if not rows:
@@ -35,9 +35,7 @@ def run(labels: Path, data: Path, out: Path, model: str | None = None, limit: in
     scorer = Scorer(model)
     q = np.empty(len(rows), np.float32)
     for i, r in enumerate(tqdm(rows, desc="held-out", unit="img", file=sys.stderr)):
-        box = tuple(float(v) for v in r["box"].split())
-        lm = np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
-        q[i] = scorer.score(load_image(str(data), r["relpath"], r["degradation"], box), lm)
+        q[i] = scorer.score(*labelled_image(str(data), r))
     y = np.array([r["label"] for r in rows])
     copy = np.array([r["copy"] for r in rows])
 

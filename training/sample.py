@@ -33,6 +33,11 @@ def read_labels(path: str | Path) -> list[dict]:
     return rows
 
 
+def landmarks_of(row: dict) -> np.ndarray:
+    """The five landmarks (5×2 float32) of a labels.csv row."""
+    return np.array(row["landmarks"].split(), np.float32).reshape(5, 2)
+
+
 def smooth_counts(labels: np.ndarray, cfg: SampleConfig, size: int) -> np.ndarray:
     """Target number of samples per bin."""
     edges = np.linspace(0.0, 1.0, cfg.bins + 1)

@@ -22,16 +22,20 @@ import numpy as np
 from training.config import TrainConfig, to_dict
 
 
-def load_image(data_root: str, relpath: str, degradation: str, box) -> np.ndarray:
-    """The image the label was computed on: the original, or its degraded copy (BGR)."""
+def labelled_image(data_root: str, row: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The image a label row was computed on (the original, or its degraded copy; BGR) and
+    its five landmarks (5×2)."""
     import cv2
 
     from tinyfq_native.degrade import apply
+    from training.sample import landmarks_of
 
-    img = cv2.imread(str(Path(data_root) / relpath), cv2.IMREAD_COLOR)
+    img = cv2.imread(str(Path(data_root) / row["relpath"]), cv2.IMREAD_COLOR)
     if img is None:
-        raise FileNotFoundError(f"cannot read {Path(data_root) / relpath}")
-    return apply(img, degradation, box) if degradation else img
+        raise FileNotFoundError(f"cannot read {Path(data_root) / row['relpath']}")
+    if row["degradation"]:
+        img = apply(img, row["degradation"], tuple(float(v) for v in row["box"].split()))
+    return img, landmarks_of(row)
 
 
 def make_crops(rows: list[dict], data_root: str, spec_json: str, desc: str) -> np.ndarray:
@@ -43,9 +47,7 @@ def make_crops(rows: list[dict], data_root: str, spec_json: str, desc: str) -> n
     size = json.loads(spec_json)["input"]["size"]
     out = np.empty((len(rows), 3, size, size), np.float32)
     for i, r in enumerate(tqdm(rows, desc=desc, unit="img", file=sys.stderr)):
-        box = tuple(float(v) for v in r["box"].split())
-        lm = np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
-        img = load_image(data_root, r["relpath"], r["degradation"], box)
+        img, lm = labelled_image(data_root, r)
         out[i] = _core.preprocess(img, lm, spec_json, "bgr")
     return out
 

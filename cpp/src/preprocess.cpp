@@ -277,7 +277,7 @@ inline void warp_pixel(const ImageView& img, const ChannelMap& cm, float sx, flo
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define TINYFQ_HAVE_AVX2_WARP 1
 bool cpu_has_avx2() {
-    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static const bool yes = __builtin_cpu_supports("avx2");
     return yes;
 }
 

@@ -6,13 +6,15 @@ Rows: path (relative to the data root), kind (crop: the photo taken as a crop; w
 photo with its five landmarks from training/labels/labels.csv), landmarks, score.
 """
 import csv
+import sys
 from pathlib import Path
 
-import numpy as np
-
-from tinyfq_native import Scorer, _core
-
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))      # run as a script: make training importable
+
+from tinyfq_native import Scorer, _core  # noqa: E402
+from training.sample import landmarks_of  # noqa: E402
+
 DATA = REPO.parent / "shared" / "data"
 CROPS = ["lfw/images/George_W_Bush/George_W_Bush_0001.jpg",
          "lfw/images/Colin_Powell/Colin_Powell_0001.jpg",
@@ -28,7 +30,7 @@ def main() -> None:
     with (REPO / "training" / "labels" / "labels.csv").open() as f:
         labelled = [r for r in csv.DictReader(f) if r["copy"] == "0"]
     for r in labelled[:: max(1, len(labelled) // 6)][:6]:
-        lm = np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
+        lm = landmarks_of(r)
         img = _core.read_image(str(DATA / r["relpath"]))
         rows.append([r["relpath"], "warp", r["landmarks"], scorer.score(img, lm, format="rgb")])
     out = REPO / "tests" / "golden" / "golden.csv"
