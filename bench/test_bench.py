@@ -70,8 +70,18 @@ def test_forward_onnxruntime(benchmark, setup, default_net):
     assert abs(float(out.reshape(-1)[0]) - setup["ref"][0]) <= TOL
 
 
-@pytest.mark.benchmark(group="forward")
-def test_forward_ncnn_wheel(benchmark, setup):
+@pytest.fixture(scope="module")
+def plain_graph(setup, default_net):
+    """The same weights as stock ncnn layers: the exporter's plain graph without channel padding
+    (what any ncnn runs), and the zero-padded one (channels x4) shipped as cpp/models/plain.*."""
+    from training.export import export
+
+    unpadded = export(default_net, setup["tmp"] / "plain1", "plain", "bench", graph="plain",
+                      pad_to=1)["param"]
+    return {"plain": unpadded, "padded": REPO / "cpp" / "models" / "plain.ncnn.param"}
+
+
+def _ncnn_wheel_forward(benchmark, setup, param):
     ncnn = pytest.importorskip("ncnn")
     net = ncnn.Net()
     opt = ncnn.Option()
@@ -79,8 +89,8 @@ def test_forward_ncnn_wheel(benchmark, setup):
     opt.use_vulkan_compute = False
     opt.use_fp16_storage = opt.use_fp16_packed = opt.use_fp16_arithmetic = False
     net.opt = opt
-    assert net.load_param(str(REPO / "cpp/models/default.ncnn.param")) == 0
-    assert net.load_model(str(REPO / "cpp/models/default.ncnn.bin")) == 0
+    assert net.load_param(str(param)) == 0
+    assert net.load_model(str(param).replace(".param", ".bin")) == 0
     x = setup["x"][0].copy()      # ncnn.Mat references this memory: keep it alive
     mat = ncnn.Mat(x)
 
@@ -91,6 +101,26 @@ def test_forward_ncnn_wheel(benchmark, setup):
         return float(np.array(out).reshape(-1)[0])
 
     assert abs(benchmark(run) - setup["ref"][0]) <= TOL
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward_ncnn_wheel_plain(benchmark, setup, plain_graph):
+    """Stock ncnn (the PyPI wheel) running the plain exported net: the issue's baseline."""
+    _ncnn_wheel_forward(benchmark, setup, plain_graph["plain"])
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward_ncnn_wheel_padded(benchmark, setup, plain_graph):
+    _ncnn_wheel_forward(benchmark, setup, plain_graph["padded"])
+
+
+@pytest.mark.benchmark(group="forward")
+def test_forward_native_stock_layers(benchmark, setup, plain_graph):
+    """Our static ncnn build with its own layers on the padded plain graph (no fused layers)."""
+    from tinyfq_native import Scorer
+
+    s, x = Scorer(plain_graph["padded"]), setup["x"][0]
+    assert abs(benchmark(s.score_tensor, x) - setup["ref"][0]) <= TOL
 
 
 # ------------------------------------------------------------------ preprocessing to 64x64

@@ -46,11 +46,12 @@ def trained():
     return load_checkpoint(ck)[0]
 
 
-@pytest.mark.parametrize("pad_to", [1, 4, 8])
-def test_export_parity_pytorch_vs_native(tmp_path, pad_to, data_root, labels_rows, trained):
-    """PyTorch and ncnn on the same preprocessed tensors: fp32 within 1e-4 (seen: ~1e-6)."""
+@pytest.mark.parametrize("graph,pad_to", [("fused", 4), ("plain", 1), ("plain", 4), ("plain", 8)])
+def test_export_parity_pytorch_vs_native(tmp_path, graph, pad_to, data_root, labels_rows, trained):
+    """PyTorch and ncnn on the same preprocessed tensors: fp32 within 1e-4 (seen: ~1e-6), for
+    the fused graph (the library's layers) and plain graphs of stock ncnn layers."""
     net = trained
-    paths = export(net, tmp_path, "p", "t", pad_to=pad_to)
+    paths = export(net, tmp_path, "p", "t", pad_to=pad_to, graph=graph)
     native = Scorer(paths["param"])
     rows = [r for r in labels_rows if r["copy"] == "0"][:24]
     x = np.stack([native.preprocess(_core.read_image(str(data_root / r["relpath"])),
@@ -74,6 +75,57 @@ def test_embedded_model_is_the_shipped_checkpoint(trained, data_root, labels_row
     with torch.no_grad():
         ref = float(trained(torch.from_numpy(x[None]))[0])
     assert native.score_tensor(x) == pytest.approx(ref, abs=1e-5)
+
+
+def _fused_vs_plain_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:64, 0:64] / 64.0
+    smooth = [np.stack([np.cos(6 * a * xx + 5 * b * yy + c) for c in range(3)]) * 0.9
+              for a, b in rng.uniform(0, 1, (16, 2))]
+    noise = [rng.normal(0, 1, (3, 64, 64)) for _ in range(8)]
+    return np.stack(smooth + noise).astype(np.float32)
+
+
+def test_fused_graph_matches_stock_ncnn_layers(tmp_path, trained):
+    """The fused layers (fast kernels: AVX2 here, the generic SIMD build elsewhere) against the
+    same weights run by ncnn's own layers: within 1e-5 on the score (seen: ~2e-7)."""
+    fused = Scorer(export(trained, tmp_path / "f", "m", "t")["param"])
+    plain = Scorer(export(trained, tmp_path / "p", "m", "t", graph="plain", pad_to=1)["param"])
+    x = _fused_vs_plain_inputs()
+    a, b = fused.score_tensor(x), plain.score_tensor(x)
+    assert a.std() > 1e-3
+    assert np.abs(a - b).max() <= 1e-5
+    text = (tmp_path / "f" / "m.ncnn.param").read_text()
+    assert text.count("TinyfqBlock") == 7 and "Convolution " not in text
+    assert json.loads((tmp_path / "f" / "m.json").read_text())["graph"] == "fused"
+
+
+def test_reference_kernels_give_the_same_scores(tmp_path, trained):
+    """TINYFQ_REFERENCE=1 (scalar twins of every kernel) scores like the fast path."""
+    import subprocess
+    import sys
+
+    x = _fused_vs_plain_inputs(1)
+    np.save(tmp_path / "x.npy", x)
+    code = ("import sys, numpy as np; from tinyfq_native import Scorer; "
+            "np.save(sys.argv[2], Scorer().score_tensor(np.load(sys.argv[1])))")
+    for env, out in (({"TINYFQ_REFERENCE": "1"}, "ref.npy"), ({"TINYFQ_REFERENCE": "0"}, "fast.npy")):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.npy"), str(tmp_path / out)],
+                       check=True, env={**__import__("os").environ, **env})
+    ref, fast = np.load(tmp_path / "ref.npy"), np.load(tmp_path / "fast.npy")
+    assert ref.std() > 1e-3
+    assert np.abs(ref - fast).max() <= 1e-5
+
+
+def test_fused_graph_rejects_bad_layer_params(tmp_path, trained):
+    paths = export(trained, tmp_path, "m", "t")
+    text = paths["param"].read_text()
+    # a residual block whose shapes change (stride 2) cannot exist
+    bad = text.replace("0=11 1=44 2=11 3=1 4=1", "0=11 1=44 2=11 3=2 4=1", 1)
+    assert bad != text
+    paths["param"].write_text(bad)
+    with pytest.raises(RuntimeError, match="param"):
+        Scorer(paths["param"])
 
 
 def test_channel_padding_adds_only_zero_channels():

@@ -1,12 +1,20 @@
 """Step 4: export a trained tinyFQnet to ncnn (.ncnn.param/.ncnn.bin) plus the JSON sidecar.
 
-A direct writer: BatchNorm folded into the convolutions, ReLU and the final sigmoid fused as
-ncnn activations, fp32 weights. Channel counts are zero-padded up to a multiple of ``pad_to``
-(4 by default): ncnn's x86/ARM kernels are much faster on packed channel groups, and a padded
-channel has zero weights and zero bias, so it stays exactly zero through every ReLU and residual
-add — the scores do not change (the parity tests check this).
+A direct writer, BatchNorm folded into the convolutions, fp32 weights, in one of two graphs:
+
+- ``fused`` (default, what the library embeds): one TinyfqConv3x3 stem, one TinyfqBlock per
+  inverted-residual block and one TinyfqHead — custom ncnn layers that tinyfq_native registers
+  (cpp/src/fused_layers.cpp). Each block runs expand, depthwise and projection in one call with
+  hand-tiled kernels; no channel padding.
+- ``plain``: stock ncnn layers (Convolution, ConvolutionDepthWise, Split, BinaryOp, Pooling,
+  InnerProduct) with ReLU and the final sigmoid fused as ncnn activations, so any ncnn runs it.
+  Channel counts are zero-padded up to a multiple of ``pad_to`` (4 by default): ncnn's x86/ARM
+  kernels are much faster on packed channel groups, and a padded channel has zero weights and
+  zero bias, so it stays exactly zero through every ReLU and residual add — the scores do not
+  change (the parity tests check this).
 
     python -m training.export training/runs/default/checkpoint.pt --out cpp/models --name default
+    python -m training.export CKPT --graph plain --pad-to 1 --out DIR   # stock ncnn, unpadded
 """
 from __future__ import annotations
 
@@ -146,6 +154,45 @@ def to_ncnn(model: TinyFQNet, pad_to: int = 4) -> tuple[str, bytes]:
     return wr.param_text(), bytes(wr.bin)
 
 
+def to_ncnn_fused(model: TinyFQNet) -> tuple[str, bytes]:
+    """(param text, bin bytes) of the folded network as the library's fused layers: one
+    TinyfqConv3x3 (stem), one TinyfqBlock per inverted-residual block and one TinyfqHead. No
+    channel padding (the fused kernels tile over pixels, not channels). Only tinyfq_native's
+    runtime loads this graph: it registers the three layer types with ncnn."""
+    model = model.eval()
+    wr = _Writer()
+    size = model.args.input_size
+    wr.layer("Input", "input", [], ["in0"], f"0={size} 1={size} 2=3")
+
+    def flat(seq: nn.Sequential) -> tuple[np.ndarray, np.ndarray]:
+        w, b, _ = _fold(seq)
+        return w.reshape(w.shape[0], -1), b
+
+    w, b, c = _fold(model.stem)
+    x = wr.blob()
+    wr.layer("TinyfqConv3x3", "stem", ["in0"], [x],
+             f"0={w.shape[0]} 1={w.shape[1]} 2={c.stride[0]}")
+    wr.weights(w, b)
+    for i, blk in enumerate(model.blocks):
+        blk: Block
+        we, be = flat(blk.expand)
+        wd, bd = flat(blk.dw)
+        wp, bp = flat(blk.project)
+        y = wr.blob()
+        wr.layer("TinyfqBlock", f"block{i}", [x], [y],
+                 f"0={we.shape[1]} 1={we.shape[0]} 2={wp.shape[0]} "
+                 f"3={blk.dw[0].stride[0]} 4={int(blk.residual)}")
+        for wt, bias in ((we, be), (wd, bd), (wp, bp)):
+            wr.weights(wt, bias)
+        x = y
+    wh, bh = flat(model.head)
+    fc = model.fc
+    wr.layer("TinyfqHead", "head", [x], ["out0"], f"0={wh.shape[1]} 1={wh.shape[0]}")
+    wr.weights(wh, bh)
+    wr.weights(fc.weight.detach().double().numpy().reshape(-1), fc.bias.detach().double().numpy())
+    return wr.param_text(), bytes(wr.bin)
+
+
 def sidecar(model: TinyFQNet, version: str, extra: dict | None = None) -> dict:
     meta = {"format": "tinyfq-model/1", "name": "tinyfqnet", "version": version}
     meta |= preprocess_spec(model.args.input_size)
@@ -156,10 +203,16 @@ def sidecar(model: TinyFQNet, version: str, extra: dict | None = None) -> dict:
 
 
 def export(model: TinyFQNet, out_dir: Path, name: str, version: str, extra: dict | None = None,
-           pad_to: int = 4) -> dict[str, Path]:
+           pad_to: int = 4, graph: str = "fused") -> dict[str, Path]:
+    """Write <name>.ncnn.param/.bin and <name>.json. graph="fused": the library's fused layers
+    (fastest; needs tinyfq_native's runtime); "plain": stock ncnn layers (any ncnn runs it),
+    channels zero-padded to a multiple of pad_to."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    param, binary = to_ncnn(model, pad_to)
+    if graph not in ("fused", "plain"):
+        raise ValueError(f"graph must be 'fused' or 'plain', got {graph!r}")
+    param, binary = to_ncnn_fused(model) if graph == "fused" else to_ncnn(model, pad_to)
+    extra = (extra or {}) | {"graph": graph}
     paths = {"param": out_dir / f"{name}.ncnn.param", "bin": out_dir / f"{name}.ncnn.bin",
              "json": out_dir / f"{name}.json"}
     paths["param"].write_text(param)
@@ -180,11 +233,13 @@ def main(argv=None) -> None:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, default=Path("cpp/models"))
     p.add_argument("--name", default="default")
-    p.add_argument("--pad-to", type=int, default=4)
+    p.add_argument("--graph", choices=("fused", "plain"), default="fused",
+                   help="fused: tinyfq_native's fused layers (default); plain: stock ncnn layers")
+    p.add_argument("--pad-to", type=int, default=4, help="plain graph: pad channels to this")
     a = p.parse_args(argv)
     model, ck = load_checkpoint(a.checkpoint)
     extra = {k: ck[k] for k in ("label_model", "data", "training") if k in ck}
-    paths = export(model, a.out, a.name, ck.get("version", "0"), extra, a.pad_to)
+    paths = export(model, a.out, a.name, ck.get("version", "0"), extra, a.pad_to, a.graph)
     for v in paths.values():
         print(v)
 

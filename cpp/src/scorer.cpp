@@ -1,6 +1,7 @@
 // Scorer: tinyFQnet through ncnn. One ncnn::Net shared by all threads (ncnn nets are safe for
 // concurrent extractors); every score creates its own light-mode extractor with one thread.
 #include "internal.h"
+#include "fused.h"
 
 #include <atomic>
 #include <cstring>
@@ -43,6 +44,7 @@ void configure(ncnn::Net& net, const Options& opt) {
     net.opt.use_fp16_arithmetic = opt.fp16;
     net.opt.use_bf16_storage = false;
     net.opt.use_int8_inference = false;
+    fused::register_layers(net);   // the exporter's fused format; plain graphs need none
 }
 
 bool file_exists(const std::string& p) {

@@ -1,0 +1,67 @@
+// Fused tinyFQnet layers: the kernels behind the custom ncnn layers that the exporter's
+// "fused" format uses (TinyfqConv3x3, TinyfqBlock, TinyfqHead; see fused_layers.cpp).
+//
+// All tensors are planar fp32 (channel c, row y, column x at p[c * cs + y * rs + x]); every
+// convolution is followed by its bias and ReLU, as in tinyFQnet (Table 1: BN + ReLU after every
+// convolution, the projection included, folded by the exporter).
+//
+// Each kernel set has the same contract:
+//   reference  plain scalar loops, the twin every fast path is tested against
+//   generic    register-tiled with GCC vector extensions (8 floats; SSE2 pairs on baseline
+//              x86-64, NEON pairs on aarch64)
+//   avx2       the same source compiled for AVX2 + FMA, chosen at run time on CPUs that have it
+#pragma once
+
+#include <cstddef>
+
+namespace ncnn {
+class Net;
+}
+
+namespace tinyfq {
+namespace fused {
+
+struct Kernels {
+    const char* name;
+    // Dense 3x3 convolution, zero padding 1, stride 1 or 2, + bias + ReLU.
+    // in: cin planes of h x w (channel stride in_cs, row stride w). out: cout planes of
+    // ho x wo, ho = (h - 1) / stride + 1, wo likewise (channel stride out_cs, row stride wo).
+    // w: [cout][cin][3][3]. work: scratch of conv3x3_work(cin, ho, wo) floats.
+    void (*conv3x3)(const float* in, int cin, std::size_t in_cs, int h, int w, int stride,
+                    const float* wt, const float* bias, int cout, float* out, std::size_t out_cs,
+                    float* work);
+    // 1x1 convolution + bias + ReLU (+ residual added after the ReLU when res is not null).
+    // in: cin planes of h x w, contiguous rows (channel stride in_cs). out: channel co, row y,
+    // column x at out[co * out_cs + y * out_rs + x] (out_rs >= w lets it write into the inside
+    // of a zero-bordered buffer). res: like in, with cout planes and channel stride res_cs.
+    // w: [cout][cin].
+    void (*conv1x1)(const float* in, int cin, std::size_t in_cs, int h, int w, const float* wt,
+                    const float* bias, int cout, float* out, std::size_t out_cs, int out_rs,
+                    const float* res, std::size_t res_cs);
+    // Depthwise 3x3, stride 1 or 2, + bias + ReLU, reading a zero-bordered input: channel c's
+    // (h + 2) x (w + 2) plane starts at in + c * in_cs (the image itself at row 1, column 1).
+    // out: ho x wo planes, contiguous, channel stride out_cs. w: [c][3][3].
+    void (*dw3x3)(const float* in, std::size_t in_cs, int h, int w, int stride, const float* wt,
+                  const float* bias, int c, float* out, std::size_t out_cs);
+    // Head: 1x1 convolution cin -> mid + bias + ReLU, global average over n pixels, then the
+    // linear unit fc_w . avg + fc_b. Returns the logit (the layer applies the sigmoid).
+    float (*head)(const float* in, int cin, std::size_t in_cs, int n, const float* wt,
+                  const float* bias, int mid, const float* fc_w, float fc_b);
+};
+
+const Kernels& reference_kernels();
+const Kernels& generic_kernels();
+#if defined(__x86_64__) || defined(_M_X64)
+const Kernels& avx2_kernels();   // only call where the CPU has AVX2 and FMA
+#endif
+// The fastest set this CPU runs (reference when TINYFQ_REFERENCE=1 is set).
+const Kernels& best_kernels();
+
+// Register TinyfqConv3x3, TinyfqBlock and TinyfqHead with a net (before load_param).
+void register_layers(ncnn::Net& net);
+
+inline int out_size(int n, int stride) { return (n - 1) / stride + 1; }
+inline std::size_t conv3x3_work(int cin, int ho, int wo) { return std::size_t(cin) * 9 * ho * wo; }
+
+}  // namespace fused
+}  // namespace tinyfq

@@ -1,0 +1,267 @@
+// The fast fused kernels (contract in fused.h), written once with GCC vector extensions and
+// compiled per instruction set: fused_generic.cpp (the build's baseline: SSE2 on x86-64, NEON
+// on aarch64) and fused_avx2.cpp (-mavx2 -mfma). Everything here has internal linkage, so the
+// two compilations never share an inline function compiled for the wrong CPU.
+//
+// Layout choices: planar tensors, 8 pixels per vector. 1x1 convolutions keep a 4-channel x
+// 16-pixel tile of accumulators in registers (8 vectors) and stream the input channels through
+// it, so each weight is broadcast once per 16 pixels and each input vector is loaded once per
+// 4 output channels. Rows narrower than 16 pair vectors from consecutive rows. Columns that do
+// not fill a vector take the scalar path, which is the reference arithmetic.
+// (The including file includes <algorithm>, <cstddef> and <cstring> before its namespace.)
+
+namespace {
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef int i8 __attribute__((vector_size(32)));
+
+inline v8 load(const float* p) {
+    v8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
+inline v8 relu(v8 v) {
+    const v8 z = splat(0.f);
+    return v > z ? v : z;
+}
+inline float hsum(v8 v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+inline float relu1(float v) { return v > 0.f ? v : 0.f; }
+// Even / odd elements of the 16 floats (a, b).
+inline v8 evens(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{0, 2, 4, 6, 8, 10, 12, 14}); }
+inline v8 odds(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{1, 3, 5, 7, 9, 11, 13, 15}); }
+// (first, v[0], ..., v[6]): v shifted up one lane.
+inline v8 shift_in(float first, v8 v) {
+    return __builtin_shuffle(v, splat(first), i8{8, 0, 1, 2, 3, 4, 5, 6});
+}
+
+// ------------------------------------------------------------------ 1x1 convolution
+
+// CO output channels x K vectors of pixels (at input offsets ioff[k], output offsets ooff[k]).
+template <int CO, int K>
+inline void tile1x1(const float* in, int cin, std::size_t in_cs, const int* ioff,
+                    const float* wt, const float* bias, float* out, std::size_t out_cs,
+                    const int* ooff, const float* res, std::size_t res_cs) {
+    v8 acc[CO][K];
+    for (int j = 0; j < CO; ++j)
+        for (int k = 0; k < K; ++k) acc[j][k] = splat(bias[j]);
+    for (int ci = 0; ci < cin; ++ci) {
+        const float* p = in + ci * in_cs;
+        v8 x[K];
+        for (int k = 0; k < K; ++k) x[k] = load(p + ioff[k]);
+        for (int j = 0; j < CO; ++j) {
+            const v8 w = splat(wt[j * cin + ci]);
+            for (int k = 0; k < K; ++k) acc[j][k] += w * x[k];
+        }
+    }
+    for (int j = 0; j < CO; ++j)
+        for (int k = 0; k < K; ++k) {
+            v8 r = relu(acc[j][k]);
+            if (res) r += load(res + j * res_cs + ioff[k]);
+            store(out + j * out_cs + ooff[k], r);
+        }
+}
+
+template <int K>
+void tile1x1_all(const float* in, int cin, std::size_t in_cs, const int* ioff, const float* wt,
+                 const float* bias, int cout, float* out, std::size_t out_cs, const int* ooff,
+                 const float* res, std::size_t res_cs) {
+    int co = 0;
+    for (; co + 4 <= cout; co += 4)
+        tile1x1<4, K>(in, cin, in_cs, ioff, wt + co * cin, bias + co, out + co * out_cs, out_cs,
+                      ooff, res ? res + co * res_cs : nullptr, res_cs);
+    const float* w = wt + co * cin;
+    float* o = out + co * out_cs;
+    const float* r = res ? res + co * res_cs : nullptr;
+    switch (cout - co) {
+        case 3: tile1x1<3, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs); break;
+        case 2: tile1x1<2, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs); break;
+        case 1: tile1x1<1, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs); break;
+        default: break;
+    }
+}
+
+void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const float* wt,
+             const float* bias, int cout, float* out, std::size_t out_cs, int out_rs,
+             const float* res, std::size_t res_cs) {
+    const int nvx = w / 8;
+    int ioff[3], ooff[3], n = 0;
+    for (int y = 0; y < h; ++y)
+        for (int v = 0; v < nvx; ++v) {
+            ioff[n] = y * w + v * 8, ooff[n] = y * out_rs + v * 8;
+            if (++n == 3) {
+                tile1x1_all<3>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs);
+                n = 0;
+            }
+        }
+    if (n == 2) tile1x1_all<2>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs);
+    if (n == 1) tile1x1_all<1>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs);
+    if (nvx * 8 == w) return;
+    for (int co = 0; co < cout; ++co)   // columns that do not fill a vector
+        for (int y = 0; y < h; ++y)
+            for (int x = nvx * 8; x < w; ++x) {
+                float s = bias[co];
+                for (int ci = 0; ci < cin; ++ci) s += wt[co * cin + ci] * in[ci * in_cs + y * w + x];
+                s = relu1(s);
+                if (res) s += res[co * res_cs + y * w + x];
+                out[co * out_cs + y * out_rs + x] = s;
+            }
+}
+
+// ------------------------------------------------------------------ depthwise 3x3
+
+template <int S>
+void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
+             const float* bias, int c, float* out, std::size_t out_cs) {
+    const int ho = (h - 1) / S + 1, wo = (w - 1) / S + 1, rs = w + 2;
+    // Stride 2 reads 18 floats from column 2x of the bordered row: keep that inside the row.
+    const int nvx = S == 1 ? wo / 8 : (w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0);
+    for (int ch = 0; ch < c; ++ch) {
+        const float* p = in + ch * in_cs;
+        const float* k = wt + ch * 9;
+        float* o = out + ch * out_cs;
+        v8 kv[9];
+        for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
+        const v8 b = splat(bias[ch]);
+        for (int y = 0; y < ho; ++y) {
+            const float* r0 = p + y * S * rs;
+            for (int v = 0; v < nvx; ++v) {
+                const int x = v * 8;
+                v8 a[3];   // one accumulator per kernel row: three short FMA chains
+                for (int ky = 0; ky < 3; ++ky) {
+                    const float* q = r0 + ky * rs + S * x;
+                    if (S == 1) {
+                        a[ky] = kv[3 * ky] * load(q) + kv[3 * ky + 1] * load(q + 1) +
+                                kv[3 * ky + 2] * load(q + 2);
+                    } else {
+                        const v8 lo = load(q), hi = load(q + 8);
+                        a[ky] = kv[3 * ky] * evens(lo, hi) + kv[3 * ky + 1] * odds(lo, hi) +
+                                kv[3 * ky + 2] * evens(load(q + 2), load(q + 10));
+                    }
+                }
+                store(o + y * wo + x, relu((a[0] + b) + (a[1] + a[2])));
+            }
+            for (int x = nvx * 8; x < wo; ++x) {
+                float sum = bias[ch];
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) sum += k[ky * 3 + kx] * r0[ky * rs + x * S + kx];
+                o[y * wo + x] = relu1(sum);
+            }
+        }
+    }
+}
+
+void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const float* wt,
+           const float* bias, int c, float* out, std::size_t out_cs) {
+    if (stride == 1)
+        dw3x3_s<1>(in, in_cs, h, w, wt, bias, c, out, out_cs);
+    else
+        dw3x3_s<2>(in, in_cs, h, w, wt, bias, c, out, out_cs);
+}
+
+// ------------------------------------------------------------------ dense 3x3 (the stem)
+
+// The stem as im2col + the 1x1 kernel: the 9 * cin shifted (and, for stride 2, deinterleaved)
+// copies of the input are built once — three shuffles per input row vector instead of three
+// per output-channel group — and the 1x1 tiles then run at full FMA rate over them.
+void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride,
+             const float* wt, const float* bias, int cout, float* out, std::size_t out_cs,
+             float* work) {
+    const int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+    const std::size_t n = std::size_t(ho) * wo;
+    // A stride-2 vector at output column x reads input columns 2x - 1 .. 2x + 15.
+    const int nvx = stride == 2 && w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0;
+    for (int ci = 0; ci < cin; ++ci)
+        for (int ky = 0; ky < 3; ++ky) {
+            float* t = work + std::size_t(ci * 9 + ky * 3) * n;   // planes kx = 0, 1, 2
+            for (int y = 0; y < ho; ++y) {
+                const int iy = y * stride + ky - 1;
+                float* t0 = t + y * wo;
+                if (iy < 0 || iy >= h) {
+                    for (int kx = 0; kx < 3; ++kx) std::memset(t0 + kx * n, 0, sizeof(float) * wo);
+                    continue;
+                }
+                const float* r = in + ci * in_cs + iy * w;
+                for (int v = 0; v < nvx; ++v) {
+                    const int x = v * 8;
+                    const v8 lo = load(r + 2 * x), hi = load(r + 2 * x + 8);
+                    const v8 right = odds(lo, hi);
+                    store(t0 + x, shift_in(x > 0 ? r[2 * x - 1] : 0.f, right));
+                    store(t0 + n + x, evens(lo, hi));
+                    store(t0 + 2 * n + x, right);
+                }
+                for (int x = nvx * 8; x < wo; ++x)
+                    for (int kx = 0; kx < 3; ++kx) {
+                        const int ix = x * stride + kx - 1;
+                        t0[kx * n + x] = ix >= 0 && ix < w ? r[ix] : 0.f;
+                    }
+            }
+        }
+    // the weights [cout][cin][3][3] are already [cout][cin * 9] in im2col plane order
+    conv1x1(work, cin * 9, n, ho, wo, wt, bias, cout, out, out_cs, wo, nullptr, 0);
+}
+
+// ------------------------------------------------------------------ head
+
+// CO channels: sum over pixels [0, n8) of relu(conv), in vectors (K = 2, then 1).
+template <int CO>
+inline void head_tile(const float* in, int cin, std::size_t in_cs, int n8, const float* wt,
+                      const float* bias, v8* sums) {
+    int p = 0;
+    for (; p + 16 <= n8; p += 16) {
+        const int off[2] = {p, p + 8};
+        v8 acc[CO][2];
+        for (int j = 0; j < CO; ++j) acc[j][0] = acc[j][1] = splat(bias[j]);
+        for (int ci = 0; ci < cin; ++ci) {
+            const float* q = in + ci * in_cs;
+            const v8 x0 = load(q + off[0]), x1 = load(q + off[1]);
+            for (int j = 0; j < CO; ++j) {
+                const v8 wv = splat(wt[j * cin + ci]);
+                acc[j][0] += wv * x0;
+                acc[j][1] += wv * x1;
+            }
+        }
+        for (int j = 0; j < CO; ++j) sums[j] += relu(acc[j][0]) + relu(acc[j][1]);
+    }
+    for (; p < n8; p += 8) {
+        v8 acc[CO];
+        for (int j = 0; j < CO; ++j) acc[j] = splat(bias[j]);
+        for (int ci = 0; ci < cin; ++ci) {
+            const v8 x0 = load(in + ci * in_cs + p);
+            for (int j = 0; j < CO; ++j) acc[j] += splat(wt[j * cin + ci]) * x0;
+        }
+        for (int j = 0; j < CO; ++j) sums[j] += relu(acc[j]);
+    }
+}
+
+float head(const float* in, int cin, std::size_t in_cs, int n, const float* wt,
+           const float* bias, int mid, const float* fc_w, float fc_b) {
+    const int n8 = n / 8 * 8;
+    float logit = fc_b;
+    for (int co = 0; co < mid; co += 4) {
+        const int m = std::min(4, mid - co);
+        v8 sums[4] = {splat(0.f), splat(0.f), splat(0.f), splat(0.f)};
+        const float* w = wt + co * cin;
+        switch (m) {
+            case 4: head_tile<4>(in, cin, in_cs, n8, w, bias + co, sums); break;
+            case 3: head_tile<3>(in, cin, in_cs, n8, w, bias + co, sums); break;
+            case 2: head_tile<2>(in, cin, in_cs, n8, w, bias + co, sums); break;
+            default: head_tile<1>(in, cin, in_cs, n8, w, bias + co, sums); break;
+        }
+        for (int j = 0; j < m; ++j) {
+            float s = hsum(sums[j]);
+            for (int p = n8; p < n; ++p) {   // pixels that do not fill a vector
+                float a = bias[co + j];
+                for (int ci = 0; ci < cin; ++ci) a += w[j * cin + ci] * in[ci * in_cs + p];
+                s += relu1(a);
+            }
+            logit += fc_w[co + j] * (s / float(n));
+        }
+    }
+    return logit;
+}
+
+}  // namespace
