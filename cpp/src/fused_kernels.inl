@@ -113,6 +113,23 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
 
 // ------------------------------------------------------------------ depthwise 3x3
 
+// Stride 1, one column of vectors at a time, sliding down the rows: each bordered input row is
+// loaded once (three shifted vectors) and feeds the three output rows it belongs to, so an
+// output vector costs 3 loads and 9 FMAs with three independent accumulators in flight.
+void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b,
+                     float* o) {
+    v8 a0 = b, a1 = b;   // outputs y and y + 1 in progress (a0 is the oldest)
+    for (int r = 0; r < ho + 2; ++r) {
+        const float* q = p + r * rs + x;
+        const v8 l = load(q), m = load(q + 1), rr = load(q + 2);
+        // input row r is kernel row 2 of output r - 2, row 1 of r - 1, row 0 of r
+        const v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
+        a0 = a1 + kv[3] * l + kv[4] * m + kv[5] * rr;
+        a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
+        if (r >= 2) store(o + (r - 2) * wo + x, relu(done));
+    }
+}
+
 template <int S>
 void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
              const float* bias, int c, float* out, std::size_t out_cs) {
@@ -126,9 +143,11 @@ void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
         v8 kv[9];
         for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
         const v8 b = splat(bias[ch]);
+        if (S == 1)
+            for (int v = 0; v < nvx; ++v) dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o);
         for (int y = 0; y < ho; ++y) {
             const float* r0 = p + y * S * rs;
-            for (int v = 0; v < nvx; ++v) {
+            for (int v = 0; v < (S == 1 ? 0 : nvx); ++v) {
                 const int x = v * 8;
                 v8 a[3];   // one accumulator per kernel row: three short FMA chains
                 for (int ky = 0; ky < 3; ++ky) {
@@ -164,44 +183,67 @@ void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const f
 
 // ------------------------------------------------------------------ dense 3x3 (the stem)
 
-// The stem as im2col + the 1x1 kernel: the 9 * cin shifted (and, for stride 2, deinterleaved)
-// copies of the input are built once — three shuffles per input row vector instead of three
-// per output-channel group — and the 1x1 tiles then run at full FMA rate over them.
+// The stem as im2col + the 1x1 tiles: the 9 * cin shifted (for stride 2 also deinterleaved)
+// copies of the input are built once per row vector — three shuffles, instead of three per
+// output-channel group — in tile-major order (24 pixels x 9 * cin taps contiguous), so each
+// tile's pass over the taps reads one sequential block instead of 27 planes 4 KB apart.
 void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride,
              const float* wt, const float* bias, int cout, float* out, std::size_t out_cs,
              float* work) {
-    const int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
-    const std::size_t n = std::size_t(ho) * wo;
+    const int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1, taps = cin * 9;
     // A stride-2 vector at output column x reads input columns 2x - 1 .. 2x + 15.
     const int nvx = stride == 2 && w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0;
-    for (int ci = 0; ci < cin; ++ci)
-        for (int ky = 0; ky < 3; ++ky) {
-            float* t = work + std::size_t(ci * 9 + ky * 3) * n;   // planes kx = 0, 1, 2
-            for (int y = 0; y < ho; ++y) {
-                const int iy = y * stride + ky - 1;
-                float* t0 = t + y * wo;
-                if (iy < 0 || iy >= h) {
-                    for (int kx = 0; kx < 3; ++kx) std::memset(t0 + kx * n, 0, sizeof(float) * wo);
-                    continue;
-                }
-                const float* r = in + ci * in_cs + iy * w;
-                for (int v = 0; v < nvx; ++v) {
-                    const int x = v * 8;
-                    const v8 lo = load(r + 2 * x), hi = load(r + 2 * x + 8);
-                    const v8 right = odds(lo, hi);
-                    store(t0 + x, shift_in(x > 0 ? r[2 * x - 1] : 0.f, right));
-                    store(t0 + n + x, evens(lo, hi));
-                    store(t0 + 2 * n + x, right);
-                }
-                for (int x = nvx * 8; x < wo; ++x)
-                    for (int kx = 0; kx < 3; ++kx) {
-                        const int ix = x * stride + kx - 1;
-                        t0[kx * n + x] = ix >= 0 && ix < w ? r[ix] : 0.f;
+    // 1. vector columns, in tiles of up to three vectors (taps x 8 floats per vector)
+    const int nvec = ho * nvx;
+    for (int t0 = 0; t0 < nvec; t0 += 3) {
+        const int k = std::min(3, nvec - t0);
+        float* blk = work + std::size_t(t0) * taps * 8;   // [tap][k vectors of 8]
+        int ioff[3], ooff[3];
+        for (int j = 0; j < k; ++j) {
+            const int y = (t0 + j) / nvx, x = (t0 + j) % nvx * 8;
+            ioff[j] = j * 8, ooff[j] = y * wo + x;
+            for (int ci = 0; ci < cin; ++ci)
+                for (int ky = 0; ky < 3; ++ky) {
+                    float* d = blk + std::size_t((ci * 3 + ky) * 3) * k * 8 + j * 8;
+                    const int iy = 2 * y + ky - 1;
+                    if (iy < 0 || iy >= h) {
+                        const v8 z = splat(0.f);
+                        store(d, z), store(d + k * 8, z), store(d + 2 * k * 8, z);
+                        continue;
                     }
-            }
+                    const float* r = in + ci * in_cs + iy * w + 2 * x;
+                    const v8 lo = load(r), hi = load(r + 8);
+                    const v8 right = odds(lo, hi);
+                    store(d, shift_in(x > 0 ? r[-1] : 0.f, right));
+                    store(d + k * 8, evens(lo, hi));
+                    store(d + 2 * k * 8, right);
+                }
         }
-    // the weights [cout][cin][3][3] are already [cout][cin * 9] in im2col plane order
-    conv1x1(work, cin * 9, n, ho, wo, wt, bias, cout, out, out_cs, wo, nullptr, 0);
+        // the weights [cout][cin][3][3] are [cout][taps] in the block's tap order
+        if (k == 3)
+            tile1x1_all<3>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
+                           nullptr, 0);
+        else if (k == 2)
+            tile1x1_all<2>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
+                           nullptr, 0);
+        else
+            tile1x1_all<1>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
+                           nullptr, 0);
+    }
+    // 2. the columns that do not fill a vector, and stride 1: the reference arithmetic
+    for (int y = 0; y < ho; ++y)
+        for (int x = nvx * 8; x < wo; ++x)
+            for (int co = 0; co < cout; ++co) {
+                float s = bias[co];
+                for (int ci = 0; ci < cin; ++ci)
+                    for (int ky = 0; ky < 3; ++ky)
+                        for (int kx = 0; kx < 3; ++kx) {
+                            const int iy = y * stride + ky - 1, ix = x * stride + kx - 1;
+                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                            s += wt[co * taps + (ci * 3 + ky) * 3 + kx] * in[ci * in_cs + iy * w + ix];
+                        }
+                out[co * out_cs + y * wo + x] = relu1(s);
+            }
 }
 
 // ------------------------------------------------------------------ head
