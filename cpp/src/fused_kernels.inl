@@ -130,6 +130,27 @@ void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
     }
 }
 
+// Stride 2, likewise: input row 2y + 2 is kernel row 2 of output y and row 0 of output y + 1,
+// so its deinterleaved taps are built once.
+void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b,
+                     float* o) {
+    auto taps = [&](int r, v8& t0, v8& t1, v8& t2) {
+        const float* q = p + r * rs + 2 * x;
+        const v8 lo = load(q), hi = load(q + 8);
+        t0 = evens(lo, hi), t1 = odds(lo, hi), t2 = evens(load(q + 2), load(q + 10));
+    };
+    v8 t0, t1, t2;
+    taps(0, t0, t1, t2);
+    v8 acc = b + kv[0] * t0 + kv[1] * t1 + kv[2] * t2;
+    for (int y = 0; y < ho; ++y) {
+        taps(2 * y + 1, t0, t1, t2);
+        acc += kv[3] * t0 + kv[4] * t1 + kv[5] * t2;
+        taps(2 * y + 2, t0, t1, t2);
+        store(o + y * wo + x, relu(acc + kv[6] * t0 + kv[7] * t1 + kv[8] * t2));
+        acc = b + kv[0] * t0 + kv[1] * t1 + kv[2] * t2;
+    }
+}
+
 template <int S>
 void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
              const float* bias, int c, float* out, std::size_t out_cs) {
@@ -143,26 +164,14 @@ void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
         v8 kv[9];
         for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
         const v8 b = splat(bias[ch]);
-        if (S == 1)
-            for (int v = 0; v < nvx; ++v) dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o);
-        for (int y = 0; y < ho; ++y) {
+        for (int v = 0; v < nvx; ++v) {
+            if (S == 1)
+                dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o);
+            else
+                dw3x3_s2_column(p, rs, ho, wo, v * 8, kv, b, o);
+        }
+        for (int y = 0; y < ho; ++y) {   // columns that do not fill a vector
             const float* r0 = p + y * S * rs;
-            for (int v = 0; v < (S == 1 ? 0 : nvx); ++v) {
-                const int x = v * 8;
-                v8 a[3];   // one accumulator per kernel row: three short FMA chains
-                for (int ky = 0; ky < 3; ++ky) {
-                    const float* q = r0 + ky * rs + S * x;
-                    if (S == 1) {
-                        a[ky] = kv[3 * ky] * load(q) + kv[3 * ky + 1] * load(q + 1) +
-                                kv[3 * ky + 2] * load(q + 2);
-                    } else {
-                        const v8 lo = load(q), hi = load(q + 8);
-                        a[ky] = kv[3 * ky] * evens(lo, hi) + kv[3 * ky + 1] * odds(lo, hi) +
-                                kv[3 * ky + 2] * evens(load(q + 2), load(q + 10));
-                    }
-                }
-                store(o + y * wo + x, relu((a[0] + b) + (a[1] + a[2])));
-            }
             for (int x = nvx * 8; x < wo; ++x) {
                 float sum = bias[ch];
                 for (int ky = 0; ky < 3; ++ky)

@@ -4,6 +4,7 @@
 #include "fused.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -117,9 +118,17 @@ const Options& Scorer::options() const { return impl_->opt; }
 
 float Scorer::score_tensor(const float* chw) const {
     const int S = impl_->info.input_size;
-    ncnn::Mat in(S, S, 3);
-    if (in.empty()) throw Error("out of memory");
-    for (int c = 0; c < 3; ++c) std::memcpy(in.channel(c), chw + c * S * S, sizeof(float) * S * S);
+    // The layers only read their input: wrap the caller's tensor when its planes already sit
+    // where an ncnn Mat puts them (16-byte aligned, channel stride S * S); copy otherwise.
+    ncnn::Mat in;
+    if ((S * S) % 4 == 0 && reinterpret_cast<std::uintptr_t>(chw) % 16 == 0) {
+        in = ncnn::Mat(S, S, 3, const_cast<float*>(chw));
+    } else {
+        in.create(S, S, 3);
+        if (in.empty()) throw Error("out of memory");
+        for (int c = 0; c < 3; ++c)
+            std::memcpy(in.channel(c), chw + c * S * S, sizeof(float) * S * S);
+    }
     ncnn::Extractor ex = impl_->net.create_extractor();
     if (ex.input(impl_->info.input_blob.c_str(), in) != 0)
         throw Error("model has no input blob \"" + impl_->info.input_blob + "\"");
