@@ -23,8 +23,12 @@ inline v8 load(const float* p) {
 inline void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
 inline v8 relu(v8 v) {
+#if defined(__AVX__)
+    return __builtin_ia32_maxps256(v, splat(0.f));   // one instruction instead of compare + and
+#else
     const v8 z = splat(0.f);
     return v > z ? v : z;
+#endif
 }
 inline float hsum(v8 v) {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
@@ -42,7 +46,7 @@ inline v8 shift_in(float first, v8 v) {
 
 // CO output channels x K vectors of pixels (at input offsets ioff[k], output offsets ooff[k]).
 template <int CO, int K>
-inline void tile1x1(const float* in, int cin, std::size_t in_cs, const int* ioff,
+__attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std::size_t in_cs, const int* ioff,
                     const float* wt, const float* bias, float* out, std::size_t out_cs,
                     const int* ooff, const float* res, std::size_t res_cs) {
     v8 acc[CO][K];
