@@ -37,6 +37,12 @@ inline float relu1(float v) { return v > 0.f ? v : 0.f; }
 // Even / odd elements of the 16 floats (a, b).
 inline v8 evens(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{0, 2, 4, 6, 8, 10, 12, 14}); }
 inline v8 odds(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{1, 3, 5, 7, 9, 11, 13, 15}); }
+// The same, in the lane order (0, 2, 4, 6 | 1, 3, 5, 7) of the true result: one in-lane shuffle
+// (vshufps on AVX, uzp on NEON) instead of lane-crossing permutes. Vectors combined only with
+// each other may stay in this order; unperm() restores the true order (0 1 4 5 2 3 6 7).
+inline v8 evens_p(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{0, 2, 8, 10, 4, 6, 12, 14}); }
+inline v8 odds_p(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{1, 3, 9, 11, 5, 7, 13, 15}); }
+inline v8 unperm(v8 v) { return __builtin_shuffle(v, i8{0, 1, 4, 5, 2, 3, 6, 7}); }
 // (first, v[0], ..., v[6]): v shifted up one lane.
 inline v8 shift_in(float first, v8 v) {
     return __builtin_shuffle(v, splat(first), i8{8, 0, 1, 2, 3, 4, 5, 6});
@@ -141,8 +147,8 @@ void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
     auto taps = [&](int r, v8& t0, v8& t1, v8& t2) {
         const float* q = p + r * rs + 2 * x;
         const v8 lo = load(q), hi = load(q + 8);
-        t0 = evens(lo, hi), t1 = odds(lo, hi), t2 = evens(load(q + 2), load(q + 10));
-    };
+        t0 = evens_p(lo, hi), t1 = odds_p(lo, hi), t2 = evens_p(load(q + 2), load(q + 10));
+    };   // all in the evens_p lane order: the sums are, too, until unperm() at the store
     v8 t0, t1, t2;
     taps(0, t0, t1, t2);
     v8 acc = b + kv[0] * t0 + kv[1] * t1 + kv[2] * t2;
@@ -150,7 +156,7 @@ void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
         taps(2 * y + 1, t0, t1, t2);
         acc += kv[3] * t0 + kv[4] * t1 + kv[5] * t2;
         taps(2 * y + 2, t0, t1, t2);
-        store(o + y * wo + x, relu(acc + kv[6] * t0 + kv[7] * t1 + kv[8] * t2));
+        store(o + y * wo + x, unperm(relu(acc + kv[6] * t0 + kv[7] * t1 + kv[8] * t2)));
         acc = b + kv[0] * t0 + kv[1] * t1 + kv[2] * t2;
     }
 }

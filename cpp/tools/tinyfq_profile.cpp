@@ -1,0 +1,191 @@
+// tinyfq-profile: where one forward pass of the embedded model spends its time, stage by stage,
+// against this core's measured FMA peak (the floor for the network's arithmetic).
+//
+//   tinyfq-profile [--reps N]
+//
+// Each stage is one of the fused kernels (fused.h) timed alone on the shapes the embedded
+// model's layers use (read from its .param), best of 7 runs of N calls; "glue" is the rest of
+// Scorer::score_tensor (ncnn's extractor, blob allocation, borders of the workspace).
+#include "fused.h"
+#include "internal.h"
+#include "tinyfq/tinyfq.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace fz = tinyfq::fused;
+
+namespace {
+
+template <class F>
+double best_us(F f, int reps) {
+    double best = 1e30;
+    for (int r = 0; r < 7; ++r) {
+        const auto t = std::chrono::steady_clock::now();
+        for (int i = 0; i < reps; ++i) f();
+        const double us =
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t).count();
+        best = std::min(best, us / reps);
+    }
+    return best;
+}
+
+// Ten independent multiply-add chains, one vector register each (named, so they stay in
+// registers): the most floating-point work this core does per second.
+#define TINYFQ_PEAK_LOOP(V, FMA, CONSTRAINT, LANES)                                          \
+    const long n = 20000000;                                                               \
+    V a0 = m, a1 = c, a2 = m, a3 = c, a4 = m, a5 = c, a6 = m, a7 = c, a8 = m, a9 = c;      \
+    const auto t = std::chrono::steady_clock::now();                                       \
+    for (long k = 0; k < n; ++k) {                                                         \
+        a0 = FMA(a0), a1 = FMA(a1), a2 = FMA(a2), a3 = FMA(a3), a4 = FMA(a4);              \
+        a5 = FMA(a5), a6 = FMA(a6), a7 = FMA(a7), a8 = FMA(a8), a9 = FMA(a9);              \
+        __asm__ volatile("" : CONSTRAINT(a0), CONSTRAINT(a1), CONSTRAINT(a2), CONSTRAINT(a3), \
+                         CONSTRAINT(a4), CONSTRAINT(a5), CONSTRAINT(a6), CONSTRAINT(a7),    \
+                         CONSTRAINT(a8), CONSTRAINT(a9));                                   \
+    }                                                                                      \
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); \
+    return double(n) * 10 * LANES * 2 / s / 1e9;
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) double fma_peak_gflops() {
+    const __m256 m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
+#define TINYFQ_FMA(x) _mm256_fmadd_ps(x, m, c)
+#define TINYFQ_REG(x) "+x"(x)
+    TINYFQ_PEAK_LOOP(__m256, TINYFQ_FMA, TINYFQ_REG, 8)
+}
+#else
+double fma_peak_gflops() {   // NEON: 4 floats per register
+    typedef float v4 __attribute__((vector_size(16)));
+    const v4 m = v4{} + 0.9999f, c = v4{} + 1e-4f;
+#define TINYFQ_FMA(x) (x * m + c)
+#define TINYFQ_REG(x) "+w"(x)
+    TINYFQ_PEAK_LOOP(v4, TINYFQ_FMA, TINYFQ_REG, 4)
+}
+#endif
+
+struct Layer {
+    std::string type;
+    int p[5] = {0, 0, 0, 0, 0};
+};
+
+std::vector<Layer> parse_param(const char* text) {
+    std::vector<Layer> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        Layer l;
+        std::string name, tok;
+        int nin = 0, nout = 0;
+        if (!(ls >> l.type >> name >> nin >> nout)) continue;
+        for (int i = 0; i < nin + nout; ++i) ls >> tok;
+        while (ls >> tok) {
+            const auto eq = tok.find('=');
+            const int k = std::atoi(tok.substr(0, eq).c_str());
+            if (eq != std::string::npos && k >= 0 && k < 5) l.p[k] = std::atoi(tok.c_str() + eq + 1);
+        }
+        if (l.type.rfind("Tinyfq", 0) == 0) out.push_back(l);
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int reps = 2000;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
+            reps = std::max(1, std::atoi(argv[++i]));
+        } else {
+            std::fprintf(stderr, "usage: tinyfq-profile [--reps N]\n");
+            return 2;
+        }
+    }
+    const fz::Kernels& k = fz::best_kernels();
+    const tinyfq::detail::EmbeddedModel m = tinyfq::detail::embedded_model();
+    const std::vector<Layer> layers = parse_param(m.param);
+    if (layers.empty()) {
+        std::fprintf(stderr, "the embedded model is not a fused graph\n");
+        return 1;
+    }
+    tinyfq::Scorer scorer;
+    const int S = scorer.info().input_size;
+
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> u(-1.f, 1.f);
+    std::vector<float> x(3 * S * S), a(1 << 18), b(1 << 18), w(1 << 16), work(1 << 18);
+    for (auto* v : {&x, &a, &b, &w, &work})
+        for (float& f : *v) f = u(rng) * 0.5f;
+    volatile float sink = 0;
+    const double forward = best_us([&] { sink = scorer.score_tensor(x.data()); }, reps);
+    const double peak = fma_peak_gflops();
+
+    std::printf("kernels: %s; FMA peak on this core: %.1f GFLOP/s\n", k.name, peak);
+    std::printf("%-34s %9s %9s %9s %7s\n", "stage", "MFLOP", "us", "floor us", "% peak");
+    double total_flop = 0, total_us = 0;
+    auto row = [&](const std::string& what, double flop, double us) {
+        total_flop += flop, total_us += us;
+        const double floor = flop / (peak * 1e3);
+        std::printf("%-34s %9.3f %9.2f %9.2f %6.0f%%\n", what.c_str(), flop / 1e6, us, floor,
+                    100 * floor / us);
+    };
+    auto stride_of = [](int s) { return s > 0 ? s : 1; };
+    int h = S, wd = S, c = 3;
+    char buf[128];
+    for (const Layer& l : layers) {
+        if (l.type == "TinyfqConv3x3") {
+            const int cout = l.p[0], s = stride_of(l.p[2]);
+            const int ho = fz::out_size(h, s), wo = fz::out_size(wd, s);
+            std::snprintf(buf, sizeof buf, "stem 3x3 %d->%d s%d (%dx%d)", c, cout, s, h, wd);
+            row(buf, 2.0 * ho * wo * cout * c * 9, best_us([&] {
+                    k.conv3x3(x.data(), c, std::size_t(h) * wd, h, wd, s, w.data(), w.data(), cout,
+                              a.data(), std::size_t(ho) * wo + 16, work.data());
+                }, reps));
+            h = ho, wd = wo, c = cout;
+        } else if (l.type == "TinyfqBlock") {
+            const int hid = l.p[1], cout = l.p[2], s = stride_of(l.p[3]);
+            const int ho = fz::out_size(h, s), wo = fz::out_size(wd, s), rs = wd + 2;
+            const std::size_t ics = std::size_t(h) * wd + 16, ps = std::size_t(rs) * (h + 2) + 4,
+                              ms = std::size_t(ho) * wo + 16;
+            std::snprintf(buf, sizeof buf, "block %d->%d->%d s%d (%dx%d)", c, hid, cout, s, h, wd);
+            const std::string name = buf;
+            row(name + " expand", 2.0 * h * wd * hid * c, best_us([&] {
+                    k.conv1x1(a.data(), c, ics, h, wd, w.data(), w.data(), hid, work.data() + rs + 1,
+                              ps, rs, nullptr, 0);
+                }, reps));
+            row(name + " depthwise", 2.0 * ho * wo * hid * 9, best_us([&] {
+                    k.dw3x3(work.data(), ps, h, wd, s, w.data(), w.data(), hid, b.data(), ms);
+                }, reps));
+            row(name + " project", 2.0 * ho * wo * cout * hid, best_us([&] {
+                    k.conv1x1(b.data(), hid, ms, ho, wo, w.data(), w.data(), cout, a.data(), ms, wo,
+                              l.p[4] ? a.data() : nullptr, ms);
+                }, reps));
+            h = ho, wd = wo, c = cout;
+        } else if (l.type == "TinyfqHead") {
+            const int mid = l.p[1];
+            std::snprintf(buf, sizeof buf, "head 1x1 %d->%d + avg + fc (%dx%d)", c, mid, h, wd);
+            row(buf, 2.0 * h * wd * mid * c + 2.0 * mid, best_us([&] {
+                    sink = k.head(a.data(), c, std::size_t(h) * wd, h * wd, w.data(), w.data(), mid,
+                                  w.data(), 0.f);
+                }, reps));
+        }
+    }
+    std::printf("%-34s %9.3f %9.2f %9.2f %6.0f%%\n", "sum of stages", total_flop / 1e6, total_us,
+                total_flop / (peak * 1e3), 100 * total_flop / (peak * 1e3) / total_us);
+    std::printf("%-34s %9s %9.2f\n", "glue (ncnn extractor, blobs)", "", forward - total_us);
+    std::printf("%-34s %9.3f %9.2f %9.2f %6.0f%%\n", "forward (Scorer::score_tensor)",
+                total_flop / 1e6, forward, total_flop / (peak * 1e3),
+                100 * total_flop / (peak * 1e3) / forward);
+    return sink == 12345.f;   // keep the results alive
+}
