@@ -55,8 +55,9 @@ class Scorer:
         model: ``None`` for the trained default model compiled into the library, or a path to
             an exported model (``name.ncnn.param`` + ``name.ncnn.bin`` + ``name.json``; pass any
             of them, their stem, or their folder).
-        fp16: use fp16 storage/arithmetic where the CPU has it: faster on ARMv8.2+, scores
-            differ by ~1e-3. Off by default (fp32 matches PyTorch to ~1e-6).
+        fp16: use ncnn's fp16 storage/arithmetic where the CPU has it, for models exported as a
+            plain graph of stock ncnn layers: faster on ARMv8.2+, scores differ by ~1e-3. The
+            fused layers of the default model always compute in fp32 (PyTorch to ~1e-6).
 
     Images are numpy uint8 arrays as OpenCV gives them: (H, W, 3) BGR, (H, W) grey or
     (H, W, 4) BGRA; pass ``format="rgb"`` for RGB/RGBA. Without landmarks an image is taken as

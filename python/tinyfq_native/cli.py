@@ -309,7 +309,7 @@ def _scoring_options(s: argparse.ArgumentParser) -> None:
                    help="detect the largest face and its landmarks (MTCNN) in each photo")
     s.add_argument("--min-face", type=int, default=40, help="smallest face for --detect, pixels")
     s.add_argument("--model", help="exported model (.ncnn.param/.bin/.json); default: embedded")
-    s.add_argument("--fp16", action="store_true", help="fp16 arithmetic where available")
+    s.add_argument("--fp16", action="store_true", help="fp16 arithmetic where available (plain-graph models; the fused default is fp32)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

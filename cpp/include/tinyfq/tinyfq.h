@@ -66,7 +66,8 @@ ModelInfo parse_model_info(const std::string& json_text);
 
 struct Options {
     int workers = 0;        // default workers for batch scoring; 0 = hardware concurrency
-    bool fp16 = false;      // fp16 storage + arithmetic where the CPU has it (faster, ~1e-3)
+    bool fp16 = false;      // ncnn fp16 storage + arithmetic where the CPU has it (~1e-3), for
+                            // plain graphs; the fused layers (default model) are always fp32
 };
 
 // Preprocessing: one fused pass from 8-bit pixels to the normalised, planar (CHW) float input
