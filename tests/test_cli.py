@@ -34,8 +34,8 @@ def planted(tmp_path, data_root):
     good = src[0].read_bytes()
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])
-    # a JPEG whose header segments are garbage (damage inside the entropy-coded data decodes
-    # to a damaged picture in every decoder, and is scored like any picture)
+    # a JPEG whose header segments are garbage (damage inside the entropy-coded data: see
+    # test_decode.py; stb_image decodes it to a damaged picture, libjpeg reports it)
     (folder / "corrupt.jpg").write_bytes(good[:2] + bytes(range(256)) * 2 + good[514:])
     (folder / "notes.png").write_bytes(b"just some text, not a picture\n")
     (folder / "huge.png").write_bytes(_png_claiming(9000, 9000))
@@ -119,10 +119,24 @@ def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, labels_row
         assert float(a["score"]) == pytest.approx(float(b["score"]), abs=1e-5)
 
 
+def test_reduced_decode_flag(planted, tmp_path):
+    from tinyfq_native import _core
+
+    folder, good = planted
+    paths = [str(folder / g) for g in good]
+    full, reduced = tmp_path / "full.csv", tmp_path / "reduced.csv"
+    assert main(["score", *paths, "-o", str(full), "-q"]) == 0
+    assert main(["score", *paths, "-o", str(reduced), "-q", "--reduced-decode"]) == 0
+    d = [abs(float(a["score"]) - float(b["score"])) for a, b in zip(_rows(full), _rows(reduced))]
+    assert len(d) == len(good) and max(d) <= 0.2       # other pixels, close scores
+    assert max(d) > 0 or not _core.jpeg_decoder().startswith("libjpeg")
+
+
 def test_info_and_usage_errors(capsys):
     assert main(["info", "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
     assert facts["ncnn"].startswith("1.0.") and facts["input"]["size"] == 64
+    assert facts["jpeg_decoder"].split()[0] in ("libjpeg-turbo", "libjpeg", "stb_image")
     assert main(["score", "x.jpg", "--workers", "0"]) == 2
     r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "--help"],
                        capture_output=True, text=True)

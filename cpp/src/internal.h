@@ -10,6 +10,11 @@ void check_view(const ImageView& img);
 bool force_reference();
 void warp_inverse(const Landmarks& lm, const ModelInfo& info, double inv[6]);
 
+// The reduction k (1, 2, 4 or 8) that DecodeOptions asks for on a W x H JPEG: the largest
+// k <= opt.max_scale with ceil(W/k) >= opt.min_width and ceil(H/k) >= opt.min_height, or 1
+// when no minimum is set. (The libjpeg decoder confirms it with jpeg_calc_output_dimensions.)
+int reduced_scale(int width, int height, const DecodeOptions& opt);
+
 // The model compiled into the library (generated at build time from cpp/models/).
 struct EmbeddedModel {
     const char* param;

@@ -4,6 +4,7 @@
 #include "fused.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -208,16 +209,57 @@ void Scorer::score_batch(const ImageView* images, const Landmarks* landmarks, st
     });
 }
 
+namespace {
+
+// How far a face with these landmarks may be reduced at decoding: the largest k of 1, 2, 4, 8
+// with s / k >= 1, where s is the face's size in source pixels per template pixel (the scale
+// of the similarity fit the warp uses). The warp then still reads at least one decoded pixel
+// per input pixel, as it did at full resolution for any s >= 1.
+int face_reduction(const Landmarks& lm, const ModelInfo& info) {
+    float m[6];
+    try {
+        estimate_similarity(lm.xy, info.alignment_template, 5, m);   // image -> template
+    } catch (const InvalidInput&) {
+        return 1;   // the warp reports bad landmarks after the file has been read
+    }
+    const double s = 1.0 / std::hypot(double(m[0]), double(m[3]));
+    int k = 1;
+    while (k < 8 && s >= 2.0 * k) k *= 2;
+    return k;
+}
+
+}  // namespace
+
 void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, std::size_t n,
                          float* out, std::string* errors, int* kinds, int workers,
                          std::int64_t max_pixels) const {
+    const ModelInfo& info = impl_->info;
+    const bool reduce = impl_->opt.reduced_decode;
     detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
         out[i] = std::numeric_limits<float>::quiet_NaN();
         errors[i].clear();
         kinds[i] = 0;
         try {
-            const Image img = read_image(paths[i], max_pixels);
-            out[i] = landmarks ? score(img.view(), landmarks[i]) : score(img.view());
+            DecodeOptions dopt;
+            dopt.max_pixels = max_pixels;
+            if (reduce && !landmarks) {
+                // A crop is resized whole to the input size: any reduction that leaves at
+                // least that many pixels on both sides.
+                dopt.min_width = dopt.min_height = info.input_size;
+            } else if (reduce) {
+                dopt.max_scale = face_reduction(landmarks[i], info);
+                dopt.min_width = dopt.min_height = dopt.max_scale > 1 ? 1 : 0;
+            }
+            const Image img = read_image(paths[i], dopt);
+            if (!landmarks) {
+                out[i] = score(img.view());
+            } else {
+                // Decoded pixel j covers source pixels [k*j, k*j + k): x -> (x - (k-1)/2) / k.
+                Landmarks lm = landmarks[i];
+                const float k = float(img.scale), shift = 0.5f * (k - 1.f);
+                for (float& v : lm.xy) v = (v - shift) / k;
+                out[i] = score(img.view(), lm);
+            }
         } catch (const FileNotFound& e) {
             errors[i] = e.what(), kinds[i] = 1;
         } catch (const std::exception& e) {

@@ -39,6 +39,28 @@ static py::array decoded_array(tinyfq::Image&& img) {
     return py::array(py::dtype::of<std::uint8_t>(), shape, owner->pixels.data(), free_when_done);
 }
 
+static tinyfq::DecodeOptions decode_options(std::int64_t max_pixels, int min_width,
+                                            int min_height, int max_scale) {
+    if (min_width < 0 || min_height < 0)
+        throw py::value_error("min_width and min_height must be >= 0, got " +
+                              std::to_string(min_width) + " and " + std::to_string(min_height));
+    if (max_scale != 1 && max_scale != 2 && max_scale != 4 && max_scale != 8)
+        throw py::value_error("max_scale must be 1, 2, 4 or 8, got " + std::to_string(max_scale));
+    tinyfq::DecodeOptions opt;
+    opt.max_pixels = max_pixels;
+    opt.min_width = min_width;
+    opt.min_height = min_height;
+    opt.max_scale = max_scale;
+    return opt;
+}
+
+static py::object decoded(tinyfq::Image&& img, bool return_scale) {
+    const int k = img.scale;
+    py::array a = decoded_array(std::move(img));
+    if (return_scale) return py::make_tuple(a, k);
+    return std::move(a);
+}
+
 void bind_preprocess(py::module_& m) {
     m.def("preprocess", &preprocess, py::arg("image"), py::arg("landmarks") = py::none(),
           py::arg("model_json"), py::arg("format") = "bgr", py::arg("reference") = false,
@@ -57,29 +79,43 @@ void bind_preprocess(py::module_& m) {
           py::arg("src"), py::arg("dst"),
           "2x3 least-squares similarity transform mapping 5 src points onto 5 dst points.");
     m.def("decode_image",
-          [](py::bytes data, std::int64_t max_pixels) {
+          [](py::bytes data, std::int64_t max_pixels, int min_width, int min_height,
+             int max_scale, bool return_scale) {
               std::string buf = data;
+              const tinyfq::DecodeOptions opt =
+                  decode_options(max_pixels, min_width, min_height, max_scale);
               tinyfq::Image img;
               {
                   py::gil_scoped_release nogil;
                   img = tinyfq::decode_image(reinterpret_cast<const std::uint8_t*>(buf.data()),
-                                             buf.size(), max_pixels);
+                                             buf.size(), opt);
               }
-              return decoded_array(std::move(img));
+              return decoded(std::move(img), return_scale);
           },
           py::arg("data"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
-          "Decode JPEG/PNG/BMP/PNM bytes to an RGB (H, W, 3) or grey (H, W) uint8 array.");
+          py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
+          py::arg("return_scale") = false,
+          "Decode JPEG/PNG/BMP/PNM bytes to an RGB (H, W, 3) or grey (H, W) uint8 array. "
+          "min_width/min_height > 0: decode a JPEG at 1/k of its size, k the largest of 1, 2, "
+          "4, 8 (<= max_scale) that keeps ceil(W/k) x ceil(H/k) >= them (libjpeg builds). "
+          "return_scale: return (array, k).");
     m.def("read_image",
-          [](const std::string& path, std::int64_t max_pixels) {
+          [](const std::string& path, std::int64_t max_pixels, int min_width, int min_height,
+             int max_scale, bool return_scale) {
+              const tinyfq::DecodeOptions opt =
+                  decode_options(max_pixels, min_width, min_height, max_scale);
               tinyfq::Image img;
               {
                   py::gil_scoped_release nogil;
-                  img = tinyfq::read_image(path, max_pixels);
+                  img = tinyfq::read_image(path, opt);
               }
-              return decoded_array(std::move(img));
+              return decoded(std::move(img), return_scale);
           },
           py::arg("path"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
-          "Read an image file to an RGB (H, W, 3) or grey (H, W) uint8 array.");
+          py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
+          py::arg("return_scale") = false,
+          "Read an image file to an RGB (H, W, 3) or grey (H, W) uint8 array; the reduced "
+          "decoding arguments as in decode_image.");
 }
 
 }  // namespace tinyfq_py

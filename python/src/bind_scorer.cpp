@@ -9,10 +9,11 @@ namespace tinyfq_py {
 
 namespace {
 
-tinyfq::Options make_options(bool fp16, int workers) {
+tinyfq::Options make_options(bool fp16, int workers, bool reduced_decode) {
     tinyfq::Options o;
     o.fp16 = fp16;
     o.workers = workers;
+    o.reduced_decode = reduced_decode;
     return o;
 }
 
@@ -41,29 +42,34 @@ std::vector<tinyfq::Landmarks> landmark_list(const py::object& obj, std::size_t 
 
 void bind_scorer(py::module_& m) {
     py::class_<tinyfq::Scorer>(m, "Scorer", "tinyFQnet scorer (see tinyfq_native.Scorer).")
-        .def(py::init([](bool fp16, int workers) {
-                 return tinyfq::Scorer(make_options(fp16, workers));
+        .def(py::init([](bool fp16, int workers, bool reduced_decode) {
+                 return tinyfq::Scorer(make_options(fp16, workers, reduced_decode));
              }),
-             py::arg("fp16") = false, py::arg("workers") = 0,
+             py::arg("fp16") = false, py::arg("workers") = 0, py::arg("reduced_decode") = false,
              "The default model embedded in the library.")
         .def(py::init([](const std::string& param, const std::string& bin, const std::string& json,
-                         bool fp16, int workers) {
-                 return tinyfq::Scorer(param, bin, json, make_options(fp16, workers));
+                         bool fp16, int workers, bool reduced_decode) {
+                 return tinyfq::Scorer(param, bin, json,
+                                       make_options(fp16, workers, reduced_decode));
              }),
              py::arg("param"), py::arg("bin"), py::arg("json"), py::arg("fp16") = false,
-             py::arg("workers") = 0, "A model from .ncnn.param, .ncnn.bin and .json files.")
+             py::arg("workers") = 0, py::arg("reduced_decode") = false,
+             "A model from .ncnn.param, .ncnn.bin and .json files.")
         .def_static("from_memory",
                     [](const std::string& param, py::bytes bin, const std::string& json, bool fp16,
-                       int workers) {
+                       int workers, bool reduced_decode) {
                         const std::string b = bin;
                         return tinyfq::Scorer::from_memory(
                             param, reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), json,
-                            make_options(fp16, workers));
+                            make_options(fp16, workers, reduced_decode));
                     },
                     py::arg("param"), py::arg("bin"), py::arg("json"), py::arg("fp16") = false,
-                    py::arg("workers") = 0)
+                    py::arg("workers") = 0, py::arg("reduced_decode") = false)
         .def_property_readonly("model_json", [](const tinyfq::Scorer& s) { return s.info().json; })
         .def_property_readonly("input_size", [](const tinyfq::Scorer& s) { return s.info().input_size; })
+        .def_property_readonly("reduced_decode",
+                               [](const tinyfq::Scorer& s) { return s.options().reduced_decode; },
+                               "Whether score_files decodes JPEGs at reduced resolution.")
         .def("score",
              [](const tinyfq::Scorer& s, py::array image, py::object landmarks,
                 const std::string& format) {

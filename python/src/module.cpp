@@ -85,4 +85,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("embedded_model_json", &tinyfq::embedded_model_json,
           "JSON sidecar of the default model compiled into the library.");
     m.def("have_decoder", &tinyfq::have_decoder, "Whether this build can decode image files.");
+    m.def("jpeg_decoder", &tinyfq::jpeg_decoder,
+          "What decodes JPEG files: 'libjpeg-turbo X.Y.Z' (reduced-resolution decoding "
+          "available), 'stb_image' or 'none'.");
 }

@@ -58,6 +58,14 @@ class Scorer:
         fp16: use ncnn's fp16 storage/arithmetic where the CPU has it, for models exported as a
             plain graph of stock ncnn layers: faster on ARMv8.2+, scores differ by ~1e-3. The
             fused layers of the default model always compute in fp32 (PyTorch to ~1e-6).
+        reduced_decode: let :meth:`score_files` decode a JPEG at 1/2, 1/4 or 1/8 of its size
+            (libjpeg's DCT scaling) when the face keeps at least the model's resolution: a crop
+            at least ``input_size`` pixels on both sides, a face with landmarks at least one
+            pixel per template pixel. Less decoding work, but the scores move: the reduced
+            image is low-pass filtered, the full-size path resamples without a filter, and the
+            model notices (on LFW taken as crops |Δ| is 0.022 on average and up to 0.15;
+            ``bench/decode_lfw.py``). Off by default. Arrays passed to :meth:`score` and
+            :meth:`score_batch` are never affected.
 
     Images are numpy uint8 arrays as OpenCV gives them: (H, W, 3) BGR, (H, W) grey or
     (H, W, 4) BGRA; pass ``format="rgb"`` for RGB/RGBA. Without landmarks an image is taken as
@@ -67,12 +75,14 @@ class Scorer:
     release the GIL and run on ``workers`` threads (-1 = all cores).
     """
 
-    def __init__(self, model: PathLike | None = None, *, fp16: bool = False):
+    def __init__(self, model: PathLike | None = None, *, fp16: bool = False,
+                 reduced_decode: bool = False):
         if model is None:
-            self._native = _core.Scorer(fp16=fp16)
+            self._native = _core.Scorer(fp16=fp16, reduced_decode=reduced_decode)
         else:
             param, weights, sidecar = _model_files(model)
-            self._native = _core.Scorer(str(param), str(weights), str(sidecar), fp16=fp16)
+            self._native = _core.Scorer(str(param), str(weights), str(sidecar), fp16=fp16,
+                                        reduced_decode=reduced_decode)
         self.model = None if model is None else str(model)
         self.info: dict = json.loads(self._native.model_json)
 
@@ -83,6 +93,11 @@ class Scorer:
     @property
     def input_size(self) -> int:
         return self._native.input_size
+
+    @property
+    def reduced_decode(self) -> bool:
+        """Whether :meth:`score_files` may decode JPEGs at reduced resolution."""
+        return self._native.reduced_decode
 
     def score(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
               format: str = "bgr") -> float:
@@ -100,6 +115,7 @@ class Scorer:
                     landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
                     workers: int = -1, errors: str = "raise") -> np.ndarray:
         """Decode (JPEG/PNG/BMP/PNM) and score image files in parallel, in native code.
+        With ``reduced_decode``, JPEGs larger than the face needs are decoded at reduced size.
 
         ``errors="raise"``: the first bad file raises (FileNotFoundError for a missing file,
         ValueError for one that does not decode); ``errors="nan"``: bad files score NaN.

@@ -143,7 +143,7 @@ def _load(args):
     from tinyfq_native import Scorer
 
     try:
-        scorer = Scorer(args.model, fp16=args.fp16)
+        scorer = Scorer(args.model, fp16=args.fp16, reduced_decode=args.reduced_decode)
         landmarks = read_landmarks(args.landmarks) if args.landmarks else None
         if args.detect:
             from tinyfq_native.detect import FaceDetector
@@ -287,6 +287,7 @@ def cmd_info(args) -> int:
         "ncnn": _core.ncnn_version(),
         "cpu_features": _core.cpu_features(),
         "image_decoder": _core.have_decoder(),
+        "jpeg_decoder": _core.jpeg_decoder(),
         "hardware_workers": _core.hardware_workers(),
     }
     if args.json:
@@ -310,6 +311,10 @@ def _scoring_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--min-face", type=int, default=40, help="smallest face for --detect, pixels")
     s.add_argument("--model", help="exported model (.ncnn.param/.bin/.json); default: embedded")
     s.add_argument("--fp16", action="store_true", help="fp16 arithmetic where available (plain-graph models; the fused default is fp32)")
+    s.add_argument("--reduced-decode", action="store_true",
+                   help="decode JPEGs at 1/2, 1/4 or 1/8 of their size when the face keeps the "
+                   "model's resolution: less work, but scores move (LFW crops: 0.022 on "
+                   "average, up to 0.15); default: full size")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

@@ -68,6 +68,13 @@ struct Options {
     int workers = 0;        // default workers for batch scoring; 0 = hardware concurrency
     bool fp16 = false;      // ncnn fp16 storage + arithmetic where the CPU has it (~1e-3), for
                             // plain graphs; the fused layers (default model) are always fp32
+    // score_files: decode JPEGs at 1/2, 1/4 or 1/8 of their size when the face keeps at least
+    // the model's input resolution (see DecodeOptions and Scorer::score_files). Less decoding
+    // work, but not the same scores: the reduced image is low-pass filtered (close to a box
+    // filter), the full-size path resamples without one, and the model tells them apart: on
+    // LFW taken as crops, |reduced - full| is 0.022 on average and up to 0.15
+    // (bench/decode_lfw.json). Off by default. In-memory scoring is never affected.
+    bool reduced_decode = false;
 };
 
 // Preprocessing: one fused pass from 8-bit pixels to the normalised, planar (CHW) float input
@@ -87,21 +94,46 @@ void preprocess_warp_reference(const ImageView& img, const Landmarks& lm, const 
 // points onto `dst` points (n pairs of x, y). Returns the 2x3 matrix [a -b tx; b a ty].
 void estimate_similarity(const float* src, const float* dst, int n, float m[6]);
 
-// Decoded 8-bit image (BGR or GRAY as stored order, see format).
+// Decoded 8-bit image (RGB or GRAY, see format).
 struct Image {
     std::vector<std::uint8_t> pixels;
     int width = 0, height = 0;
     PixelFormat format = PixelFormat::RGB;
+    // The decoder reduced the source by this factor (1, 2, 4 or 8; see DecodeOptions). Decoded
+    // pixel i covers source pixels [scale*i, scale*i + scale), so a source coordinate x (pixel
+    // centres at integers) is at (x - (scale - 1) / 2) / scale in the decoded image.
+    int scale = 1;
     ImageView view() const;
 };
 
-// Decode JPEG/PNG/BMP/PNM from memory or a file. Throws FileNotFound, or Error with the reason
-// (empty, truncated, not an image, larger than max_pixels).
 constexpr std::int64_t kDefaultMaxPixels = 64LL * 1024 * 1024;
+
+// How to decode. A JPEG can be decoded at 1/2, 1/4 or 1/8 of its size straight from its DCT
+// coefficients (libjpeg's DCT scaling), several times faster than a full decode followed by a
+// resize. Only builds with libjpeg do this; PNG, BMP and PNM, and every format in builds
+// without libjpeg, are decoded at full size (scale 1).
+struct DecodeOptions {
+    std::int64_t max_pixels = kDefaultMaxPixels;  // limit on the source's width x height
+    // The smallest decoded size the caller needs: the decoder takes the largest reduction k of
+    // 1, 2, 4, 8 (and <= max_scale) whose output, ceil(W/k) x ceil(H/k), still has both sides
+    // >= min_width x min_height. 0 x 0 (the default) means full resolution.
+    int min_width = 0;
+    int min_height = 0;
+    int max_scale = 8;
+};
+
+// Decode JPEG/PNG/BMP/PNM from memory or a file. Throws FileNotFound, or Error with the reason
+// (empty, truncated, corrupt, not an image, larger than max_pixels).
+Image decode_image(const std::uint8_t* data, std::size_t size, const DecodeOptions& opt);
+Image read_image(const std::string& path, const DecodeOptions& opt);
 Image decode_image(const std::uint8_t* data, std::size_t size,
                    std::int64_t max_pixels = kDefaultMaxPixels);
 Image read_image(const std::string& path, std::int64_t max_pixels = kDefaultMaxPixels);
 bool have_decoder();
+// What decodes JPEG files: "libjpeg-turbo 2.1.5" (or "libjpeg 62") when the build linked
+// libjpeg, else "stb_image" (ncnn's), or "none". TINYFQ_DECODER=stb in the environment makes a
+// libjpeg build use stb_image too (to compare with builds that lack libjpeg).
+std::string jpeg_decoder();
 
 class Scorer {
 public:
@@ -133,6 +165,10 @@ public:
                      float* out, int workers = 0) const;
     // Decode and score files in parallel. Never throws for a bad file: out[i] is NaN and
     // errors[i] says why (empty when it scored); kinds[i] is 0 ok, 1 missing file, 2 invalid.
+    // With options().reduced_decode, a JPEG is decoded at 1/k of its size (k = 2, 4, 8) when
+    // that loses nothing the model sees: a crop keeps >= input_size pixels on both sides; a
+    // face with landmarks keeps >= 1 decoded pixel per template pixel (the landmarks are
+    // mapped into the reduced image).
     void score_files(const std::string* paths, const Landmarks* landmarks, std::size_t n,
                      float* out, std::string* errors, int* kinds, int workers = 0,
                      std::int64_t max_pixels = kDefaultMaxPixels) const;
