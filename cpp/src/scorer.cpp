@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include <allocator.h>
 #include <net.h>
 #include <cpu.h>
 #include <platform.h>
@@ -131,6 +132,12 @@ float Scorer::score_tensor(const float* chw) const {
             std::memcpy(in.channel(c), chw + c * S * S, sizeof(float) * S * S);
     }
     ncnn::Extractor ex = impl_->net.create_extractor();
+    // Blob and workspace memory from pools owned by the calling thread: ncnn's default pools
+    // are shared by the net and take a lock on every allocation, which the workers of a batch
+    // contend for.
+    static thread_local ncnn::UnlockedPoolAllocator blob_pool, work_pool;
+    ex.set_blob_allocator(&blob_pool);
+    ex.set_workspace_allocator(&work_pool);
     if (ex.input(impl_->info.input_blob.c_str(), in) != 0)
         throw Error("model has no input blob \"" + impl_->info.input_blob + "\"");
     ncnn::Mat out;

@@ -47,7 +47,7 @@ def expand(paths: list[str], recursive: bool) -> list[str]:
             else:
                 found = [os.path.join(p, f) for f in os.listdir(p)
                          if os.path.isfile(os.path.join(p, f))]
-            out += sorted(f for f in found if Path(f).suffix.lower() in IMAGE_EXTS)
+            out += sorted(f for f in found if os.path.splitext(f)[1].lower() in IMAGE_EXTS)
         elif not os.path.exists(p) and glob.has_magic(p):
             out += sorted(glob.glob(p, recursive=recursive))
         else:
@@ -167,22 +167,42 @@ def score_paths(scorer, paths: list[str], args, landmarks=None
                 bar.update(1)
                 yield row
             return
-        for chunk in _chunks(paths, 256):
-            lms = None
-            if landmarks is not None:
-                found = [landmarks.get(p, landmarks.get(os.path.abspath(p))) for p in chunk]
-                for p, lm in zip(chunk, found):
-                    if lm is None:
+        # The native scorer (GIL released) works on the next chunk while this thread writes
+        # the rows of the previous one, so the cores never wait for the output.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def prepared():
+            for chunk in _chunks(paths, 256):
+                missing, lms = [], None
+                if landmarks is not None:
+                    found = [landmarks.get(p, landmarks.get(os.path.abspath(p))) for p in chunk]
+                    missing = [p for p, lm in zip(chunk, found) if lm is None]
+                    chunk = [p for p, lm in zip(chunk, found) if lm is not None]
+                    lms = np.stack([lm for lm in found if lm is not None]) if chunk else None
+                yield chunk, lms, missing
+
+        def rows(chunk, lms, missing, result):
+            for p in missing:
+                yield p, None, "no landmarks for this file in " + args.landmarks
+            if chunk:
+                scores, messages, _ = result.result()
+                for p, s, m in zip(chunk, scores, messages):
+                    yield p, (None if m else float(s)), m
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for chunk, lms, missing in prepared():
+                job = (chunk, lms, missing, pool.submit(scorer.score_files_detailed, chunk, lms,
+                                                        workers=args.workers) if chunk else None)
+                if pending:
+                    for row in rows(*pending):
                         bar.update(1)
-                        yield p, None, "no landmarks for this file in " + args.landmarks
-                chunk = [p for p, lm in zip(chunk, found) if lm is not None]
-                lms = np.stack([lm for lm in found if lm is not None]) if chunk else None
-            if not chunk:
-                continue
-            scores, messages, _ = scorer.score_files_detailed(chunk, lms, workers=args.workers)
-            bar.update(len(chunk))
-            for p, s, m in zip(chunk, scores, messages):
-                yield p, (None if m else float(s)), m
+                        yield row
+                pending = job
+            if pending:
+                for row in rows(*pending):
+                    bar.update(1)
+                    yield row
     finally:
         bar.close()
 
