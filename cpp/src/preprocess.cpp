@@ -203,8 +203,11 @@ struct Axis {
 
 // Separable bilinear resize: blend the two source rows of an output row into a float row
 // (contiguous, vectorised by the compiler), then sample that row at the output columns.
+// Inlined into crop_kernel (baseline) and crop_kernel_avx2 (the same operations, 8 lanes;
+// no fused multiply-add, so both give the same numbers).
 template <int CH>
-void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& cm, float* out) {
+__attribute__((always_inline)) inline void crop_body(const ImageView& img, const ModelInfo& info,
+                                                     const ChannelMap& cm, float* out) {
     const int S = info.input_size, W = img.width;
     const Axis ax(W, S), ay(img.height, S);
     std::vector<float> row(static_cast<std::size_t>(W) * CH + CH);
@@ -234,6 +237,11 @@ void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& 
             }
         }
     }
+}
+
+template <int CH>
+void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& cm, float* out) {
+    crop_body<CH>(img, info, cm, out);
 }
 
 // One output pixel of the warp: bilinear, neighbours outside the image read as black.
@@ -279,6 +287,12 @@ inline void warp_pixel(const ImageView& img, const ChannelMap& cm, float sx, flo
 bool cpu_has_avx2() {
     static const bool yes = __builtin_cpu_supports("avx2");
     return yes;
+}
+
+template <int CH>
+__attribute__((target("avx2"))) void crop_kernel_avx2(const ImageView& img, const ModelInfo& info,
+                                                      const ChannelMap& cm, float* out) {
+    crop_body<CH>(img, info, cm, out);
 }
 
 // Byte `sh / 8` of each 32-bit lane, as floats.
@@ -391,6 +405,15 @@ void preprocess_crop(const ImageView& img, const ModelInfo& info, float* out) {
     if (detail::force_reference()) return preprocess_crop_reference(img, info, out);
     detail::check_view(img);
     const ChannelMap cm = channel_map(img.format, info);
+#if TINYFQ_HAVE_AVX2_WARP
+    if (cpu_has_avx2()) {
+        switch (channels(img.format)) {
+            case 1: return crop_kernel_avx2<1>(img, info, cm, out);
+            case 3: return crop_kernel_avx2<3>(img, info, cm, out);
+            default: return crop_kernel_avx2<4>(img, info, cm, out);
+        }
+    }
+#endif
     switch (channels(img.format)) {
         case 1: return crop_kernel<1>(img, info, cm, out);
         case 3: return crop_kernel<3>(img, info, cm, out);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -187,5 +188,18 @@ int main(int argc, char** argv) {
     std::printf("%-34s %9.3f %9.2f %9.2f %6.0f%%\n", "forward (Scorer::score_tensor)",
                 total_flop / 1e6, forward, total_flop / (peak * 1e3),
                 100 * total_flop / (peak * 1e3) / forward);
+    // Preprocessing to the normalised input (the fused kernels; C++ calls, no Python).
+    std::vector<std::uint8_t> crop(112 * 112 * 3), photo(250 * 250 * 3);
+    for (auto& p : crop) p = std::uint8_t(rng());
+    for (auto& p : photo) p = std::uint8_t(rng());
+    const tinyfq::ImageView cv{crop.data(), 112, 112, 112 * 3, tinyfq::PixelFormat::BGR};
+    const tinyfq::ImageView pv{photo.data(), 250, 250, 250 * 3, tinyfq::PixelFormat::BGR};
+    tinyfq::Landmarks lm;
+    const float pts[10] = {100, 115, 150, 115, 125, 140, 105, 165, 145, 165};
+    std::copy(pts, pts + 10, lm.xy);
+    std::printf("%-34s %9s %9.2f\n", "preprocess: crop 112x112 -> 64", "",
+                best_us([&] { tinyfq::preprocess_crop(cv, scorer.info(), x.data()); }, reps));
+    std::printf("%-34s %9s %9.2f\n", "preprocess: warp 250x250 + 5 pts", "",
+                best_us([&] { tinyfq::preprocess_warp(pv, lm, scorer.info(), x.data()); }, reps));
     return sink == 12345.f;   // keep the results alive
 }
