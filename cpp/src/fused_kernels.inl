@@ -4,10 +4,11 @@
 // two compilations never share an inline function compiled for the wrong CPU.
 //
 // Layout choices: planar tensors, 8 pixels per vector. 1x1 convolutions keep a 4-channel x
-// 16-pixel tile of accumulators in registers (8 vectors) and stream the input channels through
-// it, so each weight is broadcast once per 16 pixels and each input vector is loaded once per
-// 4 output channels. Rows narrower than 16 pair vectors from consecutive rows. Columns that do
-// not fill a vector take the scalar path, which is the reference arithmetic.
+// 24-pixel tile of accumulators in registers (12 vectors; with the 3 inputs and a broadcast
+// weight, all 16 AVX registers) and stream the input channels through it, so each weight is
+// broadcast once per 24 pixels and each input vector is loaded once per 4 output channels.
+// A tile's three vectors may come from different rows, so narrow planes fill tiles too.
+// Columns that do not fill a vector take the scalar path, which is the reference arithmetic.
 // (The including file includes <algorithm>, <cstddef> and <cstring> before its namespace.)
 
 namespace {
@@ -37,9 +38,9 @@ inline float relu1(float v) { return v > 0.f ? v : 0.f; }
 // Even / odd elements of the 16 floats (a, b).
 inline v8 evens(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{0, 2, 4, 6, 8, 10, 12, 14}); }
 inline v8 odds(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{1, 3, 5, 7, 9, 11, 13, 15}); }
-// The same, in the lane order (0, 2, 4, 6 | 1, 3, 5, 7) of the true result: one in-lane shuffle
-// (vshufps on AVX, uzp on NEON) instead of lane-crossing permutes. Vectors combined only with
-// each other may stay in this order; unperm() restores the true order (0 1 4 5 2 3 6 7).
+// The same elements in the order (e0 e1 e4 e5 e2 e3 e6 e7) of the true result e: one in-lane
+// shuffle (vshufps on AVX, uzp on NEON) instead of lane-crossing permutes. Vectors combined
+// only with each other may stay in this order; unperm() (its own inverse) restores e.
 inline v8 evens_p(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{0, 2, 8, 10, 4, 6, 12, 14}); }
 inline v8 odds_p(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{1, 3, 9, 11, 5, 7, 13, 15}); }
 inline v8 unperm(v8 v) { return __builtin_shuffle(v, i8{0, 1, 4, 5, 2, 3, 6, 7}); }
@@ -52,9 +53,11 @@ inline v8 shift_in(float first, v8 v) {
 
 // CO output channels x K vectors of pixels (at input offsets ioff[k], output offsets ooff[k]).
 template <int CO, int K>
-__attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std::size_t in_cs, const int* ioff,
-                    const float* wt, const float* bias, float* out, std::size_t out_cs,
-                    const int* ooff, const float* res, std::size_t res_cs) {
+__attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std::size_t in_cs,
+                                                   const int* ioff, const float* wt,
+                                                   const float* bias, float* out,
+                                                   std::size_t out_cs, const int* ooff,
+                                                   const float* res, std::size_t res_cs) {
     v8 acc[CO][K];
     for (int j = 0; j < CO; ++j)
         for (int k = 0; k < K; ++k) acc[j][k] = splat(bias[j]);
