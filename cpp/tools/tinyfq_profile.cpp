@@ -4,8 +4,9 @@
 //   tinyfq-profile [--reps N]
 //
 // Each stage is one of the fused kernels (fused.h) timed alone on the shapes the embedded
-// model's layers use (read from its .param), best of 7 runs of N calls; "glue" is the rest of
-// Scorer::score_tensor (ncnn's extractor, blob allocation, borders of the workspace).
+// model's layers use (read from its .param), best of 25 runs of N calls (default 400);
+// "glue" is the rest of Scorer::score_tensor (ncnn's extractor, blob allocation, borders of
+// the workspace). The preprocessing kernels are timed the same way.
 #include "fused.h"
 #include "internal.h"
 #include "tinyfq/tinyfq.h"
@@ -29,10 +30,12 @@ namespace fz = tinyfq::fused;
 
 namespace {
 
+// Best of 25 short runs: on a shared machine a burst of load elsewhere spoils a few runs,
+// rarely all of them.
 template <class F>
 double best_us(F f, int reps) {
     double best = 1e30;
-    for (int r = 0; r < 7; ++r) {
+    for (int r = 0; r < 25; ++r) {
         const auto t = std::chrono::steady_clock::now();
         for (int i = 0; i < reps; ++i) f();
         const double us =
@@ -104,7 +107,7 @@ std::vector<Layer> parse_param(const char* text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int reps = 2000;
+    int reps = 400;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = std::max(1, std::atoi(argv[++i]));
