@@ -137,6 +137,9 @@ def test_info_and_usage_errors(capsys):
     facts = json.loads(capsys.readouterr().out)
     assert facts["ncnn"].startswith("1.0.") and facts["input"]["size"] == 64
     assert facts["jpeg_decoder"].split()[0] in ("libjpeg-turbo", "libjpeg", "stb_image")
+    # the AVX2 kernels exactly where the CPU has AVX2 (and FMA)
+    expect = "avx2" if {"avx2", "fma"} <= set(facts["cpu_features"].split()) else "generic"
+    assert facts["network_kernels"] == expect
     assert main(["score", "x.jpg", "--workers", "0"]) == 2
     r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "--help"],
                        capture_output=True, text=True)

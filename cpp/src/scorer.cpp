@@ -324,6 +324,8 @@ std::string cpu_features() {
     return s.empty() ? "baseline" : s;
 }
 
+std::string network_kernels() { return fused::best_kernels().name; }
+
 std::string embedded_model_json() { return detail::embedded_model().json; }
 
 }  // namespace tinyfq

@@ -81,6 +81,8 @@ PYBIND11_MODULE(_core, m) {
     tinyfq_py::bind_preprocess(m);
     m.def("ncnn_version", &tinyfq::ncnn_version, "Version of the ncnn library compiled in.");
     m.def("cpu_features", &tinyfq::cpu_features, "CPU features ncnn detected at run time.");
+    m.def("network_kernels", &tinyfq::network_kernels,
+          "The build of the fused network kernels this CPU runs: avx2, generic or reference.");
     m.def("hardware_workers", &tinyfq::hardware_workers, "Number of hardware threads.");
     m.def("embedded_model_json", &tinyfq::embedded_model_json,
           "JSON sidecar of the default model compiled into the library.");

@@ -306,6 +306,7 @@ def cmd_info(args) -> int:
         "label_model": info.get("label_model"),
         "ncnn": _core.ncnn_version(),
         "cpu_features": _core.cpu_features(),
+        "network_kernels": _core.network_kernels(),
         "image_decoder": _core.have_decoder(),
         "jpeg_decoder": _core.jpeg_decoder(),
         "hardware_workers": _core.hardware_workers(),

@@ -183,6 +183,9 @@ private:
 // Library facts for `tinyfq info`.
 std::string ncnn_version();
 std::string cpu_features();
+// Which build of the fused network kernels this CPU runs: "avx2", "generic" (baseline SIMD:
+// SSE2 or NEON) or "reference" (TINYFQ_REFERENCE=1).
+std::string network_kernels();
 std::string embedded_model_json();
 int hardware_workers();
 
