@@ -1,5 +1,6 @@
 // Scorer: tinyFQnet through ncnn. One ncnn::Net shared by all threads (ncnn nets are safe for
-// concurrent extractors); every score creates its own light-mode extractor with one thread.
+// concurrent extractors); every score takes a light-mode, one-thread extractor of its own from
+// a pool of idle ones, and the blobs come from pools owned by the calling thread.
 #include "internal.h"
 #include "fused.h"
 
@@ -10,6 +11,7 @@
 #include <exception>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
