@@ -244,16 +244,16 @@ namespace {
 
 // How far a face with these landmarks may be reduced at decoding: the largest k of 1, 2, 4, 8
 // with s / k >= 1, where s is the face's size in source pixels per template pixel (the scale
-// of the similarity fit the warp uses). The warp then still reads at least one decoded pixel
+// of the warp's own inverse transform). The warp then still reads at least one decoded pixel
 // per input pixel, as it did at full resolution for any s >= 1.
 int face_reduction(const Landmarks& lm, const ModelInfo& info) {
-    float m[6];
+    double inv[6];   // template -> image
     try {
-        estimate_similarity(lm.xy, info.alignment_template, 5, m);   // image -> template
+        detail::warp_inverse(lm, info, inv);
     } catch (const InvalidInput&) {
         return 1;   // the warp reports bad landmarks after the file has been read
     }
-    const double s = 1.0 / std::hypot(double(m[0]), double(m[3]));
+    const double s = std::hypot(inv[0], inv[3]);
     int k = 1;
     while (k < 8 && s >= 2.0 * k) k *= 2;
     return k;
