@@ -170,18 +170,9 @@ def score_paths(scorer, paths: list[str], args, landmarks=None
         # The native scorer (GIL released) works on the next chunk while this thread writes
         # the rows of the previous one, so the cores never wait for the output.
         from concurrent.futures import ThreadPoolExecutor
+        from itertools import chain
 
-        def prepared():
-            for chunk in _chunks(paths, 256):
-                missing, lms = [], None
-                if landmarks is not None:
-                    found = [landmarks.get(p, landmarks.get(os.path.abspath(p))) for p in chunk]
-                    missing = [p for p, lm in zip(chunk, found) if lm is None]
-                    chunk = [p for p, lm in zip(chunk, found) if lm is not None]
-                    lms = np.stack([lm for lm in found if lm is not None]) if chunk else None
-                yield chunk, lms, missing
-
-        def rows(chunk, lms, missing, result):
+        def rows(chunk, missing, result):
             for p in missing:
                 yield p, None, "no landmarks for this file in " + args.landmarks
             if chunk:
@@ -190,19 +181,26 @@ def score_paths(scorer, paths: list[str], args, landmarks=None
                     yield p, (None if m else float(s)), m
 
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = None
-            for chunk, lms, missing in prepared():
-                job = (chunk, lms, missing, pool.submit(scorer.score_files_detailed, chunk, lms,
-                                                        workers=args.workers) if chunk else None)
-                if pending:
-                    for row in rows(*pending):
+            def submitted():
+                for chunk in _chunks(paths, 256):
+                    missing, lms = [], None
+                    if landmarks is not None:
+                        found = [landmarks.get(p, landmarks.get(os.path.abspath(p)))
+                                 for p in chunk]
+                        missing = [p for p, lm in zip(chunk, found) if lm is None]
+                        chunk = [p for p, lm in zip(chunk, found) if lm is not None]
+                        lms = np.stack([lm for lm in found if lm is not None]) if chunk else None
+                    yield chunk, missing, (pool.submit(scorer.score_files_detailed, chunk, lms,
+                                                       workers=args.workers) if chunk else None)
+
+            previous = None
+            # taking the next job submits it before the previous job's rows are written
+            for job in chain(submitted(), [None]):
+                if previous is not None:
+                    for row in rows(*previous):
                         bar.update(1)
                         yield row
-                pending = job
-            if pending:
-                for row in rows(*pending):
-                    bar.update(1)
-                    yield row
+                previous = job
     finally:
         bar.close()
 
