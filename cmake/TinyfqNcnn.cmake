@@ -54,13 +54,15 @@ function(_tinyfq_index_url out)
   endif()
   find_program(_py NAMES python3 python)
   if(_py)
-    execute_process(COMMAND ${_py} -m pip config get global.index-url
+    # -I: inside pip's isolated build environment (PYTHONPATH points at its own site) the
+    # interpreter cannot import pip; isolated mode sees the interpreter's own packages again.
+    execute_process(COMMAND ${_py} -I -m pip config get global.index-url
       OUTPUT_VARIABLE _u OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _rc)
     if(_rc EQUAL 0 AND _u)
       set(${out} "${_u}" PARENT_SCOPE)
       return()
     endif()
-    execute_process(COMMAND ${_py} -c
+    execute_process(COMMAND ${_py} -I -c
       "from pip._internal.models.index import PyPI; print(PyPI.simple_url)"
       OUTPUT_VARIABLE _u OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _rc)
     if(_rc EQUAL 0 AND _u)
