@@ -1,6 +1,10 @@
-# tinyfq_embed_model(<out.cpp> <param> <bin> <json>): a C++ source holding the three model files
-# as arrays, returned by tinyfq::detail::embedded_model().
+# tinyfq_embed_model(<out.cpp> <param> <bin> <json> [FUNCTION name]): a C++ source holding the
+# three model files as arrays, returned by tinyfq::detail::<name>() (default embedded_model).
 function(tinyfq_embed_model out param bin json)
+  cmake_parse_arguments(_e "" "FUNCTION" "" ${ARGN})
+  if(NOT _e_FUNCTION)
+    set(_e_FUNCTION embedded_model)
+  endif()
   file(READ "${bin}" _hex HEX)
   string(LENGTH "${_hex}" _n)
   math(EXPR _bytes "${_n} / 2")
@@ -26,7 +30,7 @@ const char kJson[] = {
 
 namespace tinyfq {
 namespace detail {
-EmbeddedModel embedded_model() { return {kParam, kBin, @_bytes@, kJson}; }
+EmbeddedModel @_e_FUNCTION@() { return {kParam, kBin, @_bytes@, kJson}; }
 }  // namespace detail
 }  // namespace tinyfq
 ]=] @ONLY)

@@ -21,9 +21,10 @@ endif()
 set(TINYFQ_NCNN_CACHE_DIR "${_cache_default}" CACHE PATH "where the ncnn source archive is cached")
 set(TINYFQ_PACKAGE_INDEX "" CACHE STRING "package index URL (default: pip's configuration)")
 
-# Layers tinyFQnet needs (see README): what the exporter writes plus what they create inside.
+# Layers the two embedded models need: what the exporter (tinyFQnet) and
+# scripts/convert_yunet.py (YuNet: also interp) write, plus what those layers create inside.
 set(TINYFQ_NCNN_LAYERS input convolution convolutiondepthwise split binaryop pooling
-    innerproduct relu sigmoid flatten packing padding cast)
+    innerproduct relu sigmoid flatten packing padding cast interp)
 
 if(TINYFQ_USE_SYSTEM_NCNN)
   find_package(ncnn CONFIG QUIET)

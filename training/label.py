@@ -34,7 +34,7 @@ def _init_worker(min_face_size: int) -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from tinyfq_native.detect import FaceDetector
+    from training.mtcnn import FaceDetector
     from training.facenet import FaceNet
 
     _worker["det"] = FaceDetector(min_face_size)

@@ -23,6 +23,8 @@ struct EmbeddedModel {
     const char* json;
 };
 EmbeddedModel embedded_model();
+// The YuNet face detector compiled into the library (cpp/models/yunet.*).
+EmbeddedModel embedded_detector();
 
 }  // namespace detail
 }  // namespace tinyfq

@@ -299,6 +299,44 @@ void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, s
     });
 }
 
+std::vector<ScoredFace> Scorer::score_faces(const Detector& detector, const ImageView& image,
+                                            bool all_faces) const {
+    std::vector<Face> faces = detector.detect(image);
+    if (!all_faces && faces.size() > 1) faces.resize(1);
+    std::vector<ScoredFace> out;
+    out.reserve(faces.size());
+    for (const Face& f : faces) out.push_back({f, score(image, f.landmarks)});
+    return out;
+}
+
+void Scorer::score_batch_faces(const Detector& detector, const ImageView* images,
+                               std::size_t n, std::vector<ScoredFace>* out, bool all_faces,
+                               int workers) const {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+        out[i] = score_faces(detector, images[i], all_faces);
+    });
+}
+
+void Scorer::score_files_faces(const Detector& detector, const std::string* paths,
+                               std::size_t n, std::vector<ScoredFace>* faces,
+                               std::string* errors, Status* status, bool all_faces,
+                               int workers, std::int64_t max_pixels) const {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+        faces[i].clear();
+        errors[i].clear();
+        status[i] = Status::ok;
+        try {
+            const Image img = read_image(paths[i], max_pixels);
+            faces[i] = score_faces(detector, img.view(), all_faces);
+            if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
+        } catch (const FileNotFound& e) {
+            errors[i] = e.what(), status[i] = Status::missing;
+        } catch (const std::exception& e) {
+            errors[i] = e.what(), status[i] = Status::invalid;
+        }
+    });
+}
+
 std::string ncnn_version() {
 #ifdef NCNN_VERSION_STRING
     return NCNN_VERSION_STRING;

@@ -1,11 +1,13 @@
 // tinyfq-score: score image files with the embedded default model, no Python needed.
 //
 //   tinyfq-score [--landmarks x1 y1 ... x5 y5] FILE...
+//   tinyfq-score --detect [--detect-size N] PHOTO...
 //   tinyfq-score --raw WIDTH HEIGHT FORMAT FILE...     (FORMAT: bgr rgb gray bgra rgba)
 //
 // Files are taken as aligned face crops (the ArcFace 112x112 template scaled to the crop),
-// unless --landmarks gives the five landmarks of a full photo. One CSV row per input on stdout:
-// path,score,status,message. Exit status 1 if any input failed.
+// unless --landmarks gives the five landmarks of a full photo or --detect finds the largest
+// face with the embedded YuNet detector. One CSV row per input on stdout:
+// path,score,status,message (status ok, no_face or error). Exit status 1 if any input failed.
 #include "tinyfq/tinyfq.h"
 
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,7 +31,7 @@ int usage() {
 }
 
 std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
     return q + "\"";
@@ -48,7 +51,8 @@ tinyfq::PixelFormat parse_format(const std::string& f) {
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "-h" || args[0] == "--help") return usage();
-    bool have_lm = false, raw = false;
+    bool have_lm = false, raw = false, detect = false;
+    tinyfq::DetectOptions dopt;
     tinyfq::Landmarks lm{};
     int rw = 0, rh = 0;
     tinyfq::PixelFormat rf = tinyfq::PixelFormat::BGR;
@@ -59,6 +63,14 @@ int main(int argc, char** argv) {
             for (int k = 0; k < 10; ++k) lm.xy[k] = std::stof(args[1 + k]);
             have_lm = true;
             i = 11;
+        } else if (args[0] == "--detect") {
+            detect = true;
+            i = 1;
+            if (args.size() > 2 && args[1] == "--detect-size") {
+                dopt.max_side = std::stoi(args[2]);
+                i = 3;
+            }
+            if (i >= args.size()) return usage();
         } else if (args[0] == "--raw") {
             if (args.size() < 5) return usage();
             rw = std::stoi(args[1]), rh = std::stoi(args[2]), rf = parse_format(args[3]);
@@ -75,6 +87,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     tinyfq::Scorer scorer;
+    std::unique_ptr<tinyfq::Detector> detector;
+    try {
+        if (detect) detector.reset(new tinyfq::Detector(dopt));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tinyfq-score: %s\n", e.what());
+        return 2;
+    }
     int failed = 0;
     std::printf("path,score,status,message\n");
     for (; i < args.size(); ++i) {
@@ -94,6 +113,15 @@ int main(int argc, char** argv) {
                                                std::to_string(v.stride * rh));
                 v.data = px.data();
                 q = scorer.score(v);
+            } else if (detector) {
+                const tinyfq::Image img = tinyfq::read_image(path);
+                const auto faces = scorer.score_faces(*detector, img.view());
+                if (faces.empty()) {
+                    std::printf("%s,,no_face,no face found\n", csv_field(path).c_str());
+                    std::fflush(stdout);
+                    continue;
+                }
+                q = faces[0].score;
             } else {
                 const tinyfq::Image img = tinyfq::read_image(path);
                 q = have_lm ? scorer.score(img.view(), lm) : scorer.score(img.view());

@@ -40,9 +40,12 @@ std::vector<tinyfq::Landmarks> landmark_list(const py::object& obj, std::size_t 
 
 }  // namespace
 
+void bind_scorer_faces(py::class_<tinyfq::Scorer>& cls);
+
 void bind_scorer(py::module_& m) {
-    py::class_<tinyfq::Scorer>(m, "Scorer", "tinyFQnet scorer (see tinyfq_native.Scorer).")
-        .def(py::init([](bool fp16, int workers, bool reduced_decode) {
+    py::class_<tinyfq::Scorer> cls(m, "Scorer", "tinyFQnet scorer (see tinyfq_native.Scorer).");
+    bind_scorer_faces(cls);
+    cls.def(py::init([](bool fp16, int workers, bool reduced_decode) {
                  return tinyfq::Scorer(make_options(fp16, workers, reduced_decode));
              }),
              py::arg("fp16") = false, py::arg("workers") = 0, py::arg("reduced_decode") = false,

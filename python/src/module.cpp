@@ -4,6 +4,7 @@
 namespace tinyfq_py {
 void bind_scorer(py::module_& m);
 void bind_preprocess(py::module_& m);
+void bind_detect(py::module_& m);
 
 std::string shape_of(const py::array& a) {
     std::string s = "(";
@@ -77,6 +78,7 @@ PYBIND11_MODULE(_core, m) {
             PyErr_SetString(PyExc_RuntimeError, e.what());
         }
     });
+    tinyfq_py::bind_detect(m);
     tinyfq_py::bind_scorer(m);
     tinyfq_py::bind_preprocess(m);
     m.def("ncnn_version", &tinyfq::ncnn_version, "Version of the ncnn library compiled in.");

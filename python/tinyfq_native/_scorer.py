@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence, Union
 
 import numpy as np
 
 from tinyfq_native import _core
+from tinyfq_native.detect import Detector, Face
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -42,6 +45,17 @@ def _model_files(model: PathLike) -> tuple[Path, Path, Path]:
     return files
 
 
+@dataclass(frozen=True)
+class FileFaces:
+    """What :meth:`Scorer.score_files_faces` found in one file: ``status`` is "ok",
+    "missing", "invalid" or "no_face"; ``message`` says why when it is not "ok"."""
+
+    path: str
+    status: str
+    message: str
+    faces: list[Face]
+
+
 def _workers(workers: int) -> int:
     if workers == 0 or workers < -1:
         raise ValueError(f"workers must be -1 (all cores) or a positive count, got {workers}")
@@ -71,12 +85,14 @@ class Scorer:
     (H, W, 4) BGRA; pass ``format="rgb"`` for RGB/RGBA. Without landmarks an image is taken as
     an aligned face crop (the ArcFace/insightface five-point 112×112 template, any size); with
     landmarks (5×2: left eye, right eye, nose, left and right mouth corner, in image pixels) it
-    is a full photo, warped to the model's template. Scorers are thread-safe; batch calls
-    release the GIL and run on ``workers`` threads (-1 = all cores).
+    is a full photo, warped to the model's template. With ``detect=True`` the face is found by
+    the native detector (``detector``, default :class:`Detector` ()) and warped by its landmarks.
+    Scorers are thread-safe; batch calls release the GIL and run on ``workers`` threads
+    (-1 = all cores).
     """
 
     def __init__(self, model: PathLike | None = None, *, fp16: bool = False,
-                 reduced_decode: bool = False):
+                 reduced_decode: bool = False, detector: Detector | None = None):
         if model is None:
             self._native = _core.Scorer(fp16=fp16, reduced_decode=reduced_decode)
         else:
@@ -85,6 +101,18 @@ class Scorer:
                                         reduced_decode=reduced_decode)
         self.model = None if model is None else str(model)
         self.info: dict = json.loads(self._native.model_json)
+        self._detector = detector
+
+    @property
+    def detector(self) -> Detector:
+        """The face detector used by ``detect=True`` calls (made on first use)."""
+        if self._detector is None:
+            self._detector = Detector()
+        return self._detector
+
+    def detect(self, image: np.ndarray, *, format: str = "bgr") -> list[Face]:
+        """The faces in a photo, largest first (see :class:`Detector`)."""
+        return self.detector.detect(image, format=format)
 
     def __repr__(self) -> str:
         return (f"Scorer(model={self.model or '<embedded default>'}, "
@@ -100,22 +128,53 @@ class Scorer:
         return self._native.reduced_decode
 
     def score(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
-              format: str = "bgr") -> float:
-        """Quality of one face in [0, 1]; higher means easier to recognise."""
-        return self._native.score(image, landmarks, format)
+              format: str = "bgr", detect: bool = False, all_faces: bool = False):
+        """Quality of one face in [0, 1]; higher means easier to recognise.
+
+        ``detect=True``: the largest face the detector finds in the photo (NaN when there is
+        none); with ``all_faces=True`` every face instead, as a list of :class:`Face` with
+        their scores, largest first.
+        """
+        if not detect:
+            if all_faces:
+                raise ValueError("all_faces=True needs detect=True")
+            return self._native.score(image, landmarks, format)
+        if landmarks is not None:
+            raise ValueError("pass landmarks or detect=True, not both")
+        rows = self._native.score_faces(self.detector._native, [image], all_faces, 1, format)[0]
+        if all_faces:
+            return [Face.from_row(r) for r in rows]
+        return float(rows[0, 15]) if len(rows) else math.nan
 
     def score_batch(self, images: Sequence[np.ndarray],
                     landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
-                    workers: int = -1, format: str = "bgr") -> np.ndarray:
+                    workers: int = -1, format: str = "bgr", detect: bool = False,
+                    all_faces: bool = False):
         """Qualities of many faces as a float32 array, scored in parallel. ``landmarks``: None
-        (all crops), an (N, 5, 2) array or a sequence of N (5, 2) arrays."""
-        return self._native.score_batch(list(images), landmarks, _workers(workers), format)
+        (all crops), an (N, 5, 2) array or a sequence of N (5, 2) arrays.
+
+        ``detect=True``: each image's largest face (NaN where none is found); with
+        ``all_faces=True`` a list per image of every :class:`Face`, scored.
+        """
+        if not detect:
+            if all_faces:
+                raise ValueError("all_faces=True needs detect=True")
+            return self._native.score_batch(list(images), landmarks, _workers(workers), format)
+        if landmarks is not None:
+            raise ValueError("pass landmarks or detect=True, not both")
+        rows = self._native.score_faces(self.detector._native, list(images), all_faces,
+                                        _workers(workers), format)
+        if all_faces:
+            return [[Face.from_row(r) for r in per] for per in rows]
+        return np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
 
     def score_files(self, paths: Iterable[PathLike],
                     landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
-                    workers: int = -1, errors: str = "raise") -> np.ndarray:
+                    workers: int = -1, errors: str = "raise", detect: bool = False) -> np.ndarray:
         """Decode (JPEG/PNG/BMP/PNM) and score image files in parallel, in native code.
         With ``reduced_decode``, JPEGs larger than the face needs are decoded at reduced size.
+        ``detect=True`` scores the largest face the detector finds in each photo (full-size
+        decoding; NaN where no face is found — :meth:`score_files_faces` says which).
 
         ``errors="raise"``: the first bad file raises (FileNotFoundError for a missing file,
         ValueError for one that does not decode); ``errors="nan"``: bad files score NaN.
@@ -123,21 +182,42 @@ class Scorer:
         """
         if errors not in ("raise", "nan"):
             raise ValueError(f"errors must be 'raise' or 'nan', got {errors!r}")
-        scores, messages, kinds = self.score_files_detailed(paths, landmarks, workers=workers)
+        scores, messages, kinds = self.score_files_detailed(paths, landmarks, workers=workers,
+                                                            detect=detect)
         if errors == "raise":
             for msg, kind in zip(messages, kinds):
                 if kind == 1:
                     raise FileNotFoundError(msg)
-                if kind:
+                if kind == 2:
                     raise ValueError(msg)
         return scores
 
     def score_files_detailed(self, paths: Iterable[PathLike], landmarks=None, *,
-                             workers: int = -1) -> tuple[np.ndarray, list[str], list[int]]:
+                             workers: int = -1, detect: bool = False
+                             ) -> tuple[np.ndarray, list[str], list[int]]:
         """(scores with NaN for failures, error message per file ('' when scored), kind per
-        file: 0 scored, 1 missing, 2 not decodable/invalid). Never raises for a bad file."""
-        return self._native.score_files([os.fspath(p) for p in paths], landmarks,
-                                        _workers(workers))
+        file: 0 scored, 1 missing, 2 not decodable/invalid, 3 no face found (``detect=True``)).
+        Never raises for a bad file."""
+        paths = [os.fspath(p) for p in paths]
+        if not detect:
+            return self._native.score_files(paths, landmarks, _workers(workers))
+        if landmarks is not None:
+            raise ValueError("pass landmarks or detect=True, not both")
+        rows, messages, status = self._native.score_files_faces(
+            self.detector._native, paths, False, _workers(workers))
+        scores = np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
+        return scores, messages, [int(s) for s in status]
+
+    def score_files_faces(self, paths: Iterable[PathLike], *, all_faces: bool = True,
+                          workers: int = -1) -> list[FileFaces]:
+        """Decode, detect and score files in parallel: per file its :class:`Face` list
+        (every face, or only the largest with ``all_faces=False``), largest first, each with
+        its score. Never raises for a bad file: see each result's ``status`` and ``message``."""
+        paths = [os.fspath(p) for p in paths]
+        rows, messages, status = self._native.score_files_faces(
+            self.detector._native, paths, all_faces, _workers(workers))
+        return [FileFaces(p, st.name, msg, [Face.from_row(r) for r in rs])
+                for p, rs, msg, st in zip(paths, rows, messages, status)]
 
     def preprocess(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
                    format: str = "bgr") -> np.ndarray:

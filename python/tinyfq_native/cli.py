@@ -1,6 +1,7 @@
 """The ``tinyfq`` command: score folders of face images, print model facts.
 
-    tinyfq score PATH... [-r] [-o out.csv|out.jsonl] [--workers N] [--landmarks FILE] [--detect]
+    tinyfq score PATH... [-r] [-o out.csv|out.jsonl] [--workers N] [--landmarks FILE]
+                 [--detect [--all-faces] [--detect-size N]]
     tinyfq select DIR -k K [-o out.csv] [--copy-to OUT | --link-to OUT] [--detect]
     tinyfq eval [--out docs/eval]
     tinyfq info
@@ -21,16 +22,18 @@ import numpy as np
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pnm"}
 FIELDS = ("path", "score", "status", "message")
+FACE_FIELDS = ("path", "face", "score", "status", "message", "x", "y", "w", "h", "confidence")
 SELECT_FIELDS = ("track", "rank", "path", "score", "status", "message")
 
 SCORE_HELP = """\
 Inputs are taken as ALIGNED FACE CROPS (the ArcFace/insightface five-point 112x112 template,
 at any size) unless --detect or --landmarks says otherwise. Photos that are not aligned crops
 (news photos, LFW, CelebA, camera frames) need --detect (finds the largest face and its five
-landmarks with MTCNN; pip install 'tinyfq-native[detect]') or --landmarks.
+landmarks with the YuNet detector built into the library) or --landmarks.
 
 One row per input (path, score, status, message), written as it goes; a bad file gets an
-error row and the run goes on. Exit status 1 if any input failed, 0 otherwise."""
+error row, a photo without a face a no_face row, and the run goes on. Exit status 1 if any
+input failed, 0 otherwise."""
 
 
 def expand(paths: list[str], recursive: bool) -> list[str]:
@@ -90,11 +93,12 @@ class RowWriter:
             self.csv.writerow(fields)
 
     def write(self, **row) -> None:
+        """A row of ``fields``; a field the row lacks is written empty (null in JSON)."""
         if self.fmt == "csv":
             self.csv.writerow([f"{v:.6f}" if isinstance(v, float) else ("" if v is None else v)
-                               for v in (row[f] for f in self.fields)])
+                               for v in (row.get(f) for f in self.fields)])
         else:
-            self.stream.write(json.dumps({f: row[f] for f in self.fields}) + "\n")
+            self.stream.write(json.dumps({f: row.get(f) for f in self.fields}) + "\n")
         self.stream.flush()
 
 
@@ -103,103 +107,98 @@ def _chunks(seq: list, n: int) -> Iterator[list]:
         yield seq[i:i + n]
 
 
-def _score_detect(scorer, paths: list[str], workers: int, min_face: int
-                  ) -> Iterator[tuple[str, float | None, str]]:
-    """Detect the largest face of each photo (threads, one detector each), then score it with
-    the native warp."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tinyfq_native import _core
-    from tinyfq_native.detect import FaceDetector
-
-    local = threading.local()
-
-    def one(path: str):
-        try:
-            rgb = _core.read_image(path)
-        except (FileNotFoundError, RuntimeError, ValueError) as e:
-            return path, None, str(e)
-        if rgb.ndim == 2:
-            rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        if not hasattr(local, "det"):
-            local.det = FaceDetector(min_face)
-        try:
-            face = local.det.largest(bgr)
-        except Exception as e:  # the detector's own failure on odd input
-            return path, None, f"face detection failed: {e}"
-        if face is None:
-            return path, None, "no face found"
-        return path, scorer.score(bgr, face.landmarks), ""
-
-    n = workers if workers > 0 else (os.cpu_count() or 1)
-    with ThreadPoolExecutor(n) as pool:
-        yield from pool.map(one, paths)
-
-
 def _load(args):
     """Scorer and landmarks table for the score/select commands; exits 2 on set-up errors."""
-    from tinyfq_native import Scorer
+    from tinyfq_native import Detector, Scorer
 
     try:
-        scorer = Scorer(args.model, fp16=args.fp16, reduced_decode=args.reduced_decode)
-        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+        detector = None
         if args.detect:
-            from tinyfq_native.detect import FaceDetector
-            FaceDetector(args.min_face)   # fail now, not per file, when the extra is missing
-    except (OSError, ValueError, RuntimeError, ImportError) as e:
+            detector = Detector(args.detect_size, min_face=args.min_face,
+                                score_threshold=args.face_threshold)
+        scorer = Scorer(args.model, fp16=args.fp16, reduced_decode=args.reduced_decode,
+                        detector=detector)
+        landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+    except (OSError, ValueError, RuntimeError) as e:
         print(f"tinyfq {args.command}: {e}", file=sys.stderr)
         raise SystemExit(2)
     return scorer, landmarks
 
 
-def score_paths(scorer, paths: list[str], args, landmarks=None
-                ) -> Iterator[tuple[str, float | None, str]]:
-    """(path, score or None, error message) for each path, in order, with a progress bar."""
+def _face_rows(path: str, result, all_faces: bool) -> Iterator[dict]:
+    """Rows for one file of score_files_faces: one per face (all_faces) or the largest."""
+    if result.status != "ok":
+        status = "no_face" if result.status == "no_face" else "error"
+        yield {"path": path, "score": None, "status": status, "message": result.message}
+        return
+    for i, face in enumerate(result.faces if all_faces else result.faces[:1]):
+        row = {"path": path, "score": face.score, "status": "ok", "message": ""}
+        if all_faces:
+            x, y, w, h = face.box
+            row |= {"face": i, "x": round(x, 2), "y": round(y, 2), "w": round(w, 2),
+                    "h": round(h, 2), "confidence": round(face.confidence, 4)}
+        yield row
+
+
+def score_paths(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]:
+    """One row dict (path, score or None, status, message; with --all-faces one per face, with
+    its index and box) per path, in input order, with a progress bar."""
+    from concurrent.futures import ThreadPoolExecutor
+    from itertools import chain
+
     from tqdm import tqdm
 
+    all_faces = getattr(args, "all_faces", False)
     bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=args.quiet,
                desc=args.command)
-    try:
+
+    def run(chunk, lms):
         if args.detect:
-            for row in _score_detect(scorer, paths, args.workers, args.min_face):
-                bar.update(1)
-                yield row
-            return
+            return scorer.score_files_faces(chunk, all_faces=all_faces, workers=args.workers)
+        return scorer.score_files_detailed(chunk, lms, workers=args.workers)
+
+    def rows(chunk, found, result):
+        results = iter(())
+        if result is not None:
+            if args.detect:
+                results = iter(result.result())
+            else:
+                scores, messages, _ = result.result()
+                results = iter(zip(scores, messages))
+        for p, lm in zip(chunk, found):
+            if lm is None:
+                yield {"path": p, "score": None, "status": "error",
+                       "message": "no landmarks for this file in " + args.landmarks}
+            elif args.detect:
+                yield from _face_rows(p, next(results), all_faces)
+            else:
+                s, m = next(results)
+                yield {"path": p, "score": None if m else float(s),
+                       "status": "error" if m else "ok", "message": m}
+
+    try:
         # The native scorer (GIL released) works on the next chunk while this thread writes
         # the rows of the previous one, so the cores never wait for the output.
-        from concurrent.futures import ThreadPoolExecutor
-        from itertools import chain
-
-        def rows(chunk, missing, result):
-            for p in missing:
-                yield p, None, "no landmarks for this file in " + args.landmarks
-            if chunk:
-                scores, messages, _ = result.result()
-                for p, s, m in zip(chunk, scores, messages):
-                    yield p, (None if m else float(s)), m
-
         with ThreadPoolExecutor(max_workers=1) as pool:
             def submitted():
                 for chunk in _chunks(paths, 256):
-                    missing, lms = [], None
+                    found = [True] * len(chunk)
+                    lms = None
                     if landmarks is not None:
                         found = [landmarks.get(p, landmarks.get(os.path.abspath(p)))
                                  for p in chunk]
-                        missing = [p for p, lm in zip(chunk, found) if lm is None]
-                        chunk = [p for p, lm in zip(chunk, found) if lm is not None]
-                        lms = np.stack([lm for lm in found if lm is not None]) if chunk else None
-                    yield chunk, missing, (pool.submit(scorer.score_files_detailed, chunk, lms,
-                                                       workers=args.workers) if chunk else None)
+                        lms = [lm for lm in found if lm is not None]
+                        lms = np.stack(lms) if lms else None
+                    todo = [p for p, lm in zip(chunk, found) if lm is not None]
+                    yield chunk, found, (pool.submit(run, todo, lms) if todo else None)
 
             previous = None
             # taking the next job submits it before the previous job's rows are written
             for job in chain(submitted(), [None]):
                 if previous is not None:
                     for row in rows(*previous):
-                        bar.update(1)
                         yield row
+                    bar.update(len(previous[0]))
                 previous = job
     finally:
         bar.close()
@@ -212,8 +211,11 @@ def _open_output(args):
     return stream, fmt
 
 
-def _exit_status(command: str, failed: int, total: int) -> int:
-    """1 when any input failed (said on stderr), else 0."""
+def _exit_status(command: str, failed: int, total: int, no_face: int = 0) -> int:
+    """1 when any input failed (said on stderr), else 0. Photos without a face are not
+    failures (their rows say no_face); their count is said on stderr."""
+    if no_face:
+        print(f"tinyfq {command}: no face found in {no_face} of {total} inputs", file=sys.stderr)
     if failed:
         print(f"tinyfq {command}: {failed} of {total} inputs failed", file=sys.stderr)
     return 1 if failed else 0
@@ -224,22 +226,25 @@ def cmd_score(args) -> int:
     if not paths:
         print("tinyfq score: no input files", file=sys.stderr)
         return 1
+    if args.all_faces and not args.detect:
+        print("tinyfq score: --all-faces needs --detect", file=sys.stderr)
+        return 2
     scorer, landmarks = _load(args)
     stream, fmt = _open_output(args)
-    failed = 0
+    failed = no_face = 0
     try:
-        writer = RowWriter(stream, fmt, FIELDS)
-        for path, score, msg in score_paths(scorer, paths, args, landmarks):
-            failed += score is None
-            writer.write(path=path, score=score, status="ok" if score is not None else "error",
-                         message=msg)
+        writer = RowWriter(stream, fmt, FACE_FIELDS if args.all_faces else FIELDS)
+        for row in score_paths(scorer, paths, args, landmarks):
+            failed += row["status"] == "error"
+            no_face += row["status"] == "no_face"
+            writer.write(**row)
     except KeyboardInterrupt:
         print("tinyfq score: interrupted", file=sys.stderr)
         return 130
     finally:
         if args.output:
             stream.close()
-    return _exit_status("score", failed, len(paths))
+    return _exit_status("score", failed, len(paths), no_face)
 
 
 def cmd_select(args) -> int:
@@ -259,9 +264,10 @@ def cmd_select(args) -> int:
         print("tinyfq select: no images found", file=sys.stderr)
         return 1
     scorer, landmarks = _load(args)
-    results = {p: (s, m) for p, s, m in score_paths(scorer, paths, args, landmarks)}
+    results = {r["path"]: (r["score"], r["message"], r["status"])
+               for r in score_paths(scorer, paths, args, landmarks)}
     stream, fmt = _open_output(args)
-    failed = 0
+    failed = no_face = 0
     try:
         writer = RowWriter(stream, fmt, SELECT_FIELDS)
         for track, ps in members.items():
@@ -282,13 +288,15 @@ def cmd_select(args) -> int:
                 writer.write(track=name, rank=rank, path=p, score=score, status="ok", message="")
             for p in ps:
                 if results[p][0] is None:
-                    failed += 1
-                    writer.write(track=name, rank="", path=p, score=None, status="error",
+                    status = results[p][2]
+                    failed += status == "error"
+                    no_face += status == "no_face"
+                    writer.write(track=name, rank="", path=p, score=None, status=status,
                                  message=results[p][1])
     finally:
         if args.output:
             stream.close()
-    return _exit_status("select", failed, len(paths))
+    return _exit_status("select", failed, len(paths), no_face)
 
 
 def cmd_info(args) -> int:
@@ -326,8 +334,15 @@ def _scoring_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--workers", type=int, default=-1, help="threads; -1 = all cores")
     s.add_argument("--landmarks", help="CSV/JSONL of five landmarks per file (photos, no --detect)")
     s.add_argument("--detect", action="store_true",
-                   help="detect the largest face and its landmarks (MTCNN) in each photo")
-    s.add_argument("--min-face", type=int, default=40, help="smallest face for --detect, pixels")
+                   help="find the largest face and its landmarks in each photo (the native "
+                   "YuNet detector) and score it")
+    s.add_argument("--detect-size", type=int, default=320, metavar="N",
+                   help="--detect: downscale photos so the longer side is at most N pixels "
+                   "before detection (default 320; LFW's 250x250 photos lose nothing at 160)")
+    s.add_argument("--min-face", type=float, default=0,
+                   help="--detect: ignore faces whose box is smaller than this, pixels")
+    s.add_argument("--face-threshold", type=float, default=0.6,
+                   help="--detect: lowest detector confidence kept (default 0.6)")
     s.add_argument("--model", help="exported model (.ncnn.param/.bin/.json); default: embedded")
     s.add_argument("--fp16", action="store_true", help="fp16 arithmetic where available (plain-graph models; the fused default is fp32)")
     s.add_argument("--reduced-decode", action="store_true",
@@ -345,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description=SCORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     _scoring_options(s)
+    s.add_argument("--all-faces", action="store_true",
+                   help="--detect: one row per face (index, box, confidence) instead of the "
+                   "largest face only")
     s.set_defaults(func=cmd_score)
     t = sub.add_parser("select", help="keep the k best frames of each sub-folder (track)",
                        description="Each sub-folder of DIR is a template or video track; writes "

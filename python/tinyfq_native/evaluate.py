@@ -72,7 +72,7 @@ def _init(min_face: int) -> None:
     import dlib
     import face_recognition_models as frm
 
-    from tinyfq_native.detect import FaceDetector
+    from training.mtcnn import FaceDetector
 
     _w["det"] = FaceDetector(min_face)
     _w["sp"] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())

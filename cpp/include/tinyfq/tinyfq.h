@@ -135,6 +135,68 @@ bool have_decoder();
 // libjpeg build use stb_image too (to compare with builds that lack libjpeg).
 std::string jpeg_decoder();
 
+// ---------------------------------------------------------------- face detection
+//
+// YuNet (Wu, Peng, Yu 2023; Apache-2.0, see NOTICE), a 75k-parameter anchor-free face detector
+// with five landmarks, converted to an ncnn graph by scripts/convert_yunet.py and embedded in
+// the library beside the quality model.
+
+// One detected face, in the pixel coordinates of the image it was found in.
+struct Face {
+    float x = 0, y = 0, w = 0, h = 0;   // box: top-left corner and size
+    float confidence = 0;               // sqrt(cls x obj), as OpenCV's FaceDetectorYN reports it
+    Landmarks landmarks{};              // the alignment template's order (see Landmarks)
+};
+
+struct DetectOptions {
+    // The image is downscaled (never upscaled) so that its longer side is at most max_side
+    // pixels, then padded to multiples of 32: the detector's cost grows with the square of
+    // this. YuNet's smallest anchors find faces of ~10 input pixels, so the default finds faces
+    // down to ~3% of the image's longer side; on LFW (250x250) 160 finds as many faces as 320
+    // (bench/README.md, detection rate by size).
+    int max_side = 320;
+    float score_threshold = 0.6f;   // candidates below this confidence are dropped
+    float nms_threshold = 0.3f;     // IoU above which the weaker of two boxes is dropped
+    float min_face = 0.f;           // boxes whose longer side is below this (image pixels) are dropped
+    int top_k = 1000;               // at most this many candidates enter NMS (highest first)
+};
+
+// The detector's input for an image: BGR 0-255 planar floats, padded to multiples of 32.
+struct DetectorInput {
+    std::vector<float> chw;         // 3 x height x width
+    int width = 0, height = 0;      // padded size
+    float scale_x = 1, scale_y = 1; // detector pixels per image pixel (resized / original)
+};
+
+class Detector {
+public:
+    explicit Detector(const DetectOptions& opt = DetectOptions());
+    ~Detector();
+    Detector(Detector&&) noexcept;
+    Detector& operator=(Detector&&) noexcept;
+
+    const DetectOptions& options() const;
+    // Faces in the image, largest box first (ties: higher confidence first). Thread-safe.
+    std::vector<Face> detect(const ImageView& image) const;
+    // The two halves of detect(), for tests against another runtime: the network input, and
+    // the faces found in it (mapped back to image pixels by the input's scales).
+    DetectorInput prepare(const ImageView& image) const;
+    std::vector<Face> detect_prepared(const DetectorInput& input) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// A face and its quality.
+struct ScoredFace {
+    Face face;
+    float score = 0;
+};
+
+// What became of one input of a batch.
+enum class Status : int { ok = 0, missing = 1, invalid = 2, no_face = 3 };
+
 class Scorer {
 public:
     // The trained default model embedded in the library.
@@ -172,6 +234,23 @@ public:
     void score_files(const std::string* paths, const Landmarks* landmarks, std::size_t n,
                      float* out, std::string* errors, int* kinds, int workers = 0,
                      std::int64_t max_pixels = kDefaultMaxPixels) const;
+
+    // Detect faces and score them: the largest face only (all_faces = false) or every face,
+    // largest first. Each face is warped by its detected landmarks. An image without a face
+    // gives an empty list.
+    std::vector<ScoredFace> score_faces(const Detector& detector, const ImageView& image,
+                                        bool all_faces = false) const;
+    // score_faces for n images on `workers` threads; out[i] receives image i's faces. The
+    // first exception thrown by any item is rethrown after all threads have joined.
+    void score_batch_faces(const Detector& detector, const ImageView* images, std::size_t n,
+                           std::vector<ScoredFace>* out, bool all_faces = false,
+                           int workers = 0) const;
+    // Decode files, detect and score, in parallel. Never throws for a bad file: faces[i] holds
+    // the scored faces, status[i] what happened and errors[i] why (empty when ok).
+    void score_files_faces(const Detector& detector, const std::string* paths, std::size_t n,
+                           std::vector<ScoredFace>* faces, std::string* errors, Status* status,
+                           bool all_faces = false, int workers = 0,
+                           std::int64_t max_pixels = kDefaultMaxPixels) const;
 
 private:
     struct Empty {};

@@ -1,0 +1,228 @@
+// Detector: YuNet through ncnn. Like the Scorer, one ncnn::Net is shared by all threads and
+// every call runs a light-mode, one-thread extractor with blob memory from pools owned by the
+// calling thread.
+//
+// The embedded graph (scripts/convert_yunet.py) ends at one 16-channel (C, H, W) map per
+// stride s in {8, 16, 32}, `head_<s>`: the model's four heads merged (the same arithmetic) into
+// channel 0 cls and 1 obj (logits), 2-5 bbox (centre offsets in stride units from the cell's
+// corner, log width, log height) and 6-15 kps (five (x, y) offsets in stride units). Decoding follows the model's own reference (YUNET in
+// libfacedetection.train's tools/compare_inference.py) with OpenCV's confidence,
+// sqrt(sigmoid(cls) * sigmoid(obj)).
+#include "internal.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include <allocator.h>
+#include <mat.h>
+#include <net.h>
+
+namespace tinyfq {
+
+struct Detector::Impl {
+    ncnn::Net net;
+    DetectOptions opt;
+};
+
+namespace {
+
+constexpr int kStrides[3] = {8, 16, 32};
+const char* const kHeads[3] = {"head_8", "head_16", "head_32"};
+enum { kCls = 0, kObj = 1, kBox = 2, kKps = 6, kHeadChannels = 16 };
+
+float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
+
+float iou(const Face& a, const Face& b) {
+    const float iw = std::max(0.f, std::min(a.x + a.w, b.x + b.w) - std::max(a.x, b.x));
+    const float ih = std::max(0.f, std::min(a.y + a.h, b.y + b.h) - std::max(a.y, b.y));
+    const float inter = iw * ih, uni = a.w * a.h + b.w * b.h - inter;
+    return uni > 0.f ? inter / uni : 0.f;
+}
+
+// The four bytes of a pixel that feed B, G, R (grey feeds all three).
+void bgr_offsets(PixelFormat f, int off[3]) {
+    switch (f) {
+        case PixelFormat::GRAY: off[0] = off[1] = off[2] = 0; break;
+        case PixelFormat::BGR:
+        case PixelFormat::BGRA: off[0] = 0, off[1] = 1, off[2] = 2; break;
+        case PixelFormat::RGB:
+        case PixelFormat::RGBA: off[0] = 2, off[1] = 1, off[2] = 0; break;
+    }
+}
+
+}  // namespace
+
+Detector::Detector(const DetectOptions& opt) : impl_(new Impl) {
+    if (opt.max_side < 32)
+        throw InvalidInput("detector max_side must be at least 32, got " +
+                           std::to_string(opt.max_side));
+    if (!(opt.score_threshold >= 0.f && opt.score_threshold <= 1.f))
+        throw InvalidInput("detector score_threshold must be in [0, 1], got " +
+                           std::to_string(opt.score_threshold));
+    if (!(opt.nms_threshold > 0.f && opt.nms_threshold <= 1.f))
+        throw InvalidInput("detector nms_threshold must be in (0, 1], got " +
+                           std::to_string(opt.nms_threshold));
+    if (!(opt.min_face >= 0.f) || opt.top_k < 1)
+        throw InvalidInput("detector min_face must be >= 0 and top_k >= 1");
+    impl_->opt = opt;
+    ncnn::Net& net = impl_->net;
+    net.opt.use_vulkan_compute = false;
+    net.opt.num_threads = 1;
+    net.opt.lightmode = true;
+    net.opt.use_fp16_storage = false;
+    net.opt.use_fp16_packed = false;
+    net.opt.use_fp16_arithmetic = false;
+    net.opt.use_bf16_storage = false;
+    net.opt.use_int8_inference = false;
+    const detail::EmbeddedModel m = detail::embedded_detector();
+    if (net.load_param_mem(m.param) != 0) throw Error("embedded detector: bad .param");
+    if (net.load_model(m.bin) != m.bin_size) throw Error("embedded detector: bad .bin");
+}
+
+Detector::~Detector() = default;
+Detector::Detector(Detector&&) noexcept = default;
+Detector& Detector::operator=(Detector&&) noexcept = default;
+
+const DetectOptions& Detector::options() const { return impl_->opt; }
+
+DetectorInput Detector::prepare(const ImageView& img) const {
+    detail::check_view(img);
+    const int W = img.width, H = img.height, ch = channels(img.format);
+    const double s = std::min(1.0, double(impl_->opt.max_side) / std::max(W, H));
+    const int nw = std::max(1, int(std::lround(W * s))), nh = std::max(1, int(std::lround(H * s)));
+    DetectorInput in;
+    in.width = (nw + 31) / 32 * 32;
+    in.height = (nh + 31) / 32 * 32;
+    in.scale_x = float(nw) / W;
+    in.scale_y = float(nh) / H;
+    const std::size_t plane = std::size_t(in.width) * in.height;
+    in.chw.assign(3 * plane, 0.f);
+    int off[3];
+    bgr_offsets(img.format, off);
+    float* dst[3] = {in.chw.data(), in.chw.data() + plane, in.chw.data() + 2 * plane};
+    if (nw == W && nh == H) {
+        for (int y = 0; y < H; ++y) {
+            const std::uint8_t* row = img.data + y * img.stride;
+            for (int c = 0; c < 3; ++c) {
+                float* d = dst[c] + std::size_t(y) * in.width;
+                for (int x = 0; x < W; ++x) d[x] = row[x * ch + off[c]];
+            }
+        }
+        return in;
+    }
+    // Bilinear with pixel centres aligned (cv2.resize INTER_LINEAR), separable: the horizontal
+    // taps are computed once.
+    const double fx = double(W) / nw, fy = double(H) / nh;
+    std::vector<int> x0(nw), x1(nw);
+    std::vector<float> wx(nw);
+    for (int x = 0; x < nw; ++x) {
+        const double sx = std::min(std::max((x + 0.5) * fx - 0.5, 0.0), double(W - 1));
+        x0[x] = int(sx) * ch, x1[x] = std::min(int(sx) + 1, W - 1) * ch;
+        wx[x] = float(sx - int(sx));
+    }
+    for (int y = 0; y < nh; ++y) {
+        const double sy = std::min(std::max((y + 0.5) * fy - 0.5, 0.0), double(H - 1));
+        const int y0 = int(sy), y1 = std::min(y0 + 1, H - 1);
+        const float wy = float(sy - y0);
+        const std::uint8_t* r0 = img.data + y0 * img.stride;
+        const std::uint8_t* r1 = img.data + y1 * img.stride;
+        for (int c = 0; c < 3; ++c) {
+            float* d = dst[c] + std::size_t(y) * in.width;
+            const int o = off[c];
+            for (int x = 0; x < nw; ++x) {
+                const float a = r0[x0[x] + o] + wx[x] * (r0[x1[x] + o] - r0[x0[x] + o]);
+                const float b = r1[x0[x] + o] + wx[x] * (r1[x1[x] + o] - r1[x0[x] + o]);
+                d[x] = a + wy * (b - a);
+            }
+        }
+    }
+    return in;
+}
+
+std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
+    const DetectOptions& opt = impl_->opt;
+    if (in.width % 32 || in.height % 32 || in.width < 32 || in.height < 32 ||
+        in.chw.size() != std::size_t(3) * in.width * in.height)
+        throw InvalidInput("detector input must be 3 x H x W with H, W multiples of 32, got " +
+                           std::to_string(in.chw.size()) + " values for " +
+                           std::to_string(in.width) + "x" + std::to_string(in.height));
+    ncnn::Mat x(in.width, in.height, 3);
+    if (x.empty()) throw Error("out of memory for the detector input");
+    const std::size_t plane = std::size_t(in.width) * in.height;
+    for (int c = 0; c < 3; ++c)
+        std::memcpy(x.channel(c), in.chw.data() + c * plane, sizeof(float) * plane);
+
+    ncnn::Extractor ex = impl_->net.create_extractor();
+    static thread_local ncnn::UnlockedPoolAllocator blob_pool, work_pool;
+    ex.set_blob_allocator(&blob_pool);
+    ex.set_workspace_allocator(&work_pool);
+    if (ex.input("in0", x) != 0) throw Error("detector graph has no input blob");
+
+    std::vector<Face> cand;
+    for (int k = 0; k < 3; ++k) {
+        ncnn::Mat packed, m;
+        if (ex.extract(kHeads[k], packed) != 0 || packed.empty())
+            throw Error(std::string("detector graph has no output ") + kHeads[k]);
+        if (packed.elempack != 1) {
+            ncnn::Option o = impl_->net.opt;
+            o.blob_allocator = &blob_pool;
+            ncnn::convert_packing(packed, m, 1, o);
+        } else {
+            m = packed;
+        }
+        const int s = kStrides[k], rows = in.height / s, cols = in.width / s;
+        if (m.w != cols || m.h != rows || m.c != kHeadChannels)
+            throw Error("detector output " + std::string(kHeads[k]) + " has an unexpected shape");
+        auto at = [&](int channel, int r, int c) { return m.channel(channel).row(r)[c]; };
+        for (int r = 0; r < rows; ++r) {
+            for (int c = 0; c < cols; ++c) {
+                const float cls = std::min(std::max(sigmoid(at(kCls, r, c)), 0.f), 1.f);
+                const float obj = std::min(std::max(sigmoid(at(kObj, r, c)), 0.f), 1.f);
+                const float score = std::sqrt(cls * obj);
+                if (!(score >= opt.score_threshold)) continue;
+                const float ax = float(c * s), ay = float(r * s);
+                const float cx = at(kBox, r, c) * s + ax;
+                const float cy = at(kBox + 1, r, c) * s + ay;
+                const float w = std::exp(at(kBox + 2, r, c)) * s;
+                const float h = std::exp(at(kBox + 3, r, c)) * s;
+                Face f;
+                f.confidence = score;
+                f.x = (cx - 0.5f * w) / in.scale_x;
+                f.y = (cy - 0.5f * h) / in.scale_y;
+                f.w = w / in.scale_x;
+                f.h = h / in.scale_y;
+                for (int p = 0; p < 5; ++p) {
+                    f.landmarks.xy[2 * p] = (at(kKps + 2 * p, r, c) * s + ax) / in.scale_x;
+                    f.landmarks.xy[2 * p + 1] = (at(kKps + 2 * p + 1, r, c) * s + ay) / in.scale_y;
+                }
+                if (!(std::max(f.w, f.h) >= opt.min_face)) continue;
+                cand.push_back(f);
+            }
+        }
+    }
+    // Greedy NMS: strongest first (ties: the order found), at most top_k candidates.
+    std::vector<std::size_t> order(cand.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return cand[a].confidence > cand[b].confidence;
+    });
+    if (order.size() > std::size_t(opt.top_k)) order.resize(opt.top_k);
+    std::vector<Face> kept;
+    for (std::size_t i : order) {
+        bool ok = true;
+        for (const Face& f : kept)
+            if (iou(cand[i], f) > opt.nms_threshold) { ok = false; break; }
+        if (ok) kept.push_back(cand[i]);
+    }
+    std::stable_sort(kept.begin(), kept.end(),
+                     [](const Face& a, const Face& b) { return a.w * a.h > b.w * b.h; });
+    return kept;
+}
+
+std::vector<Face> Detector::detect(const ImageView& image) const {
+    return detect_prepared(prepare(image));
+}
+
+}  // namespace tinyfq
