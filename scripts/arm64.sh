@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Cross-build the C++ core and tinyfq-score for aarch64, run the C++ tests under qemu, and check
-# that tinyfq-score under qemu matches the x86 build on the golden images.
+# Cross-build the C++ core and tinyfq-score for aarch64, run the C++ tests under qemu (the
+# detector's golden test among them), and check that tinyfq-score under qemu matches the x86
+# build on the golden images, as crops and with --detect.
 #   bash scripts/arm64.sh            (installs the cross toolchain and qemu with apt when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,17 @@ paste -d, build/golden-x86_64.csv build/golden-aarch64.csv | tail -n +2 | awk -F
   { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; n++
     if ($3 != "ok" || $7 != "ok") bad++ }
   END { printf "%d images, max |aarch64 - x86_64| = %.2g\n", n, m
+        exit (n == 0 || bad || m > 1e-4) }'
+echo "== tinyfq-score --detect: aarch64 (qemu) vs x86-64 on the detection golden photos"
+mapfile -t photos < <(tail -n +2 tests/golden/detect.csv | awk -F, '$1=="stb"{print $3}' | sort -u)
+ppaths=("${photos[@]/#/$DATA/}")
+TINYFQ_DECODER=stb build/cpp/cpp/tinyfq-score --detect "${ppaths[@]}" > build/detect-x86_64.csv
+qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/cpp/tinyfq-score --detect "${ppaths[@]}" \
+  > build/detect-aarch64.csv
+paste -d, build/detect-x86_64.csv build/detect-aarch64.csv | tail -n +2 | awk -F, '
+  { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; n++
+    if ($3 != "ok" || $7 != "ok") bad++ }
+  END { printf "%d photos detected and scored, max |aarch64 - x86_64| = %.2g\n", n, m
         exit (n == 0 || bad || m > 1e-4) }'
 ls -l build/aarch64/cpp/libtinyfq.a build/aarch64/cpp/tinyfq-score \
   build/aarch64/_deps/ncnn-build/src/libncnn.a | awk '{print $5, $9}'

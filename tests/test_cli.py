@@ -100,10 +100,9 @@ def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, labels_row
     rows = _rows(out)
     assert rc == 1 and [r["status"] for r in rows] == ["ok", "ok", "error"]
     # the same photos through --landmarks with the detector's landmarks
-    from tinyfq_native import _core
-    from tinyfq_native.detect import FaceDetector
+    from tinyfq_native import Detector, _core
 
-    det = FaceDetector()
+    det = Detector()
     lm_file = tmp_path / "lm.csv"
     with lm_file.open("w") as f:
         f.write("path," + ",".join(f"{a}{i}" for i in range(1, 6) for a in "xy") + "\n")

@@ -7,7 +7,7 @@ in numpy (tests/yunet_reference.py) — on the detector input the native code pr
 The C++ test `detect` (natively and under qemu-aarch64) compares the native detector with it:
 confidence within 1e-4, boxes and landmarks within 0.5 px. Rows: decoder (libjpeg or stb: the
 JPEG decoder whose pixels were used, as in golden.csv), max_side, path (relative to the data
-root), face (index, largest first), confidence, x, y, w, h, then l0x l0y ... l4x l4y.
+root), face (index, largest first), x, y, w, h, confidence, then l0x l0y ... l4x l4y.
 """
 import csv
 import json
@@ -59,7 +59,7 @@ def main() -> None:
     out = REPO / "tests" / "golden" / "detect.csv"
     with out.open("w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["decoder", "max_side", "path", "face", "confidence", "x", "y", "w", "h"]
+        w.writerow(["decoder", "max_side", "path", "face", "x", "y", "w", "h", "confidence"]
                    + [f"l{k}{a}" for k in range(5) for a in "xy"])
         w.writerows(rows)
     print(f"wrote {out}: {len(rows)} faces")
