@@ -24,6 +24,8 @@ namespace tinyfq {
 struct Detector::Impl {
     ncnn::Net net;
     DetectOptions opt;
+    // The network on a prepared input tensor, decoded, suppressed, mapped back to the image.
+    std::vector<Face> run(const ncnn::Mat& x, float scale_x, float scale_y) const;
 };
 
 namespace {
@@ -87,62 +89,100 @@ Detector& Detector::operator=(Detector&&) noexcept = default;
 
 const DetectOptions& Detector::options() const { return impl_->opt; }
 
-DetectorInput Detector::prepare(const ImageView& img) const {
+namespace {
+
+// Where an image goes in the detector input: resized to nw x nh, padded to pw x ph.
+struct Geometry {
+    int nw, nh, pw, ph;
+    float sx, sy;
+};
+
+Geometry geometry(const ImageView& img, int max_side) {
     detail::check_view(img);
+    const int W = img.width, H = img.height;
+    const double s = std::min(1.0, double(max_side) / std::max(W, H));
+    Geometry g;
+    g.nw = std::max(1, int(std::lround(W * s)));
+    g.nh = std::max(1, int(std::lround(H * s)));
+    g.pw = (g.nw + 31) / 32 * 32;
+    g.ph = (g.nh + 31) / 32 * 32;
+    g.sx = float(g.nw) / W;
+    g.sy = float(g.nh) / H;
+    return g;
+}
+
+// The BGR planes of the detector input (each pw x ph floats, rows pw apart), padding zeroed.
+void fill(const ImageView& img, const Geometry& g, float* const dst[3]) {
     const int W = img.width, H = img.height, ch = channels(img.format);
-    const double s = std::min(1.0, double(impl_->opt.max_side) / std::max(W, H));
-    const int nw = std::max(1, int(std::lround(W * s))), nh = std::max(1, int(std::lround(H * s)));
-    DetectorInput in;
-    in.width = (nw + 31) / 32 * 32;
-    in.height = (nh + 31) / 32 * 32;
-    in.scale_x = float(nw) / W;
-    in.scale_y = float(nh) / H;
-    const std::size_t plane = std::size_t(in.width) * in.height;
-    in.chw.assign(3 * plane, 0.f);
     int off[3];
     bgr_offsets(img.format, off);
-    float* dst[3] = {in.chw.data(), in.chw.data() + plane, in.chw.data() + 2 * plane};
-    if (nw == W && nh == H) {
+    for (int c = 0; c < 3; ++c) {
+        for (int y = 0; y < g.nh; ++y)
+            std::fill(dst[c] + std::size_t(y) * g.pw + g.nw, dst[c] + std::size_t(y + 1) * g.pw, 0.f);
+        std::fill(dst[c] + std::size_t(g.nh) * g.pw, dst[c] + std::size_t(g.ph) * g.pw, 0.f);
+    }
+    if (g.nw == W && g.nh == H) {
         for (int y = 0; y < H; ++y) {
             const std::uint8_t* row = img.data + y * img.stride;
             for (int c = 0; c < 3; ++c) {
-                float* d = dst[c] + std::size_t(y) * in.width;
+                float* d = dst[c] + std::size_t(y) * g.pw;
                 for (int x = 0; x < W; ++x) d[x] = row[x * ch + off[c]];
             }
         }
-        return in;
+        return;
     }
     // Bilinear with pixel centres aligned (cv2.resize INTER_LINEAR), separable: the horizontal
     // taps are computed once.
-    const double fx = double(W) / nw, fy = double(H) / nh;
-    std::vector<int> x0(nw), x1(nw);
-    std::vector<float> wx(nw);
-    for (int x = 0; x < nw; ++x) {
+    const double fx = double(W) / g.nw, fy = double(H) / g.nh;
+    std::vector<int> x0(g.nw), x1(g.nw);
+    std::vector<float> wx(g.nw);
+    for (int x = 0; x < g.nw; ++x) {
         const double sx = std::min(std::max((x + 0.5) * fx - 0.5, 0.0), double(W - 1));
         x0[x] = int(sx) * ch, x1[x] = std::min(int(sx) + 1, W - 1) * ch;
         wx[x] = float(sx - int(sx));
     }
-    for (int y = 0; y < nh; ++y) {
+    for (int y = 0; y < g.nh; ++y) {
         const double sy = std::min(std::max((y + 0.5) * fy - 0.5, 0.0), double(H - 1));
         const int y0 = int(sy), y1 = std::min(y0 + 1, H - 1);
         const float wy = float(sy - y0);
         const std::uint8_t* r0 = img.data + y0 * img.stride;
         const std::uint8_t* r1 = img.data + y1 * img.stride;
         for (int c = 0; c < 3; ++c) {
-            float* d = dst[c] + std::size_t(y) * in.width;
+            float* d = dst[c] + std::size_t(y) * g.pw;
             const int o = off[c];
-            for (int x = 0; x < nw; ++x) {
+            for (int x = 0; x < g.nw; ++x) {
                 const float a = r0[x0[x] + o] + wx[x] * (r0[x1[x] + o] - r0[x0[x] + o]);
                 const float b = r1[x0[x] + o] + wx[x] * (r1[x1[x] + o] - r1[x0[x] + o]);
                 d[x] = a + wy * (b - a);
             }
         }
     }
+}
+
+}  // namespace
+
+DetectorInput Detector::prepare(const ImageView& img) const {
+    const Geometry g = geometry(img, impl_->opt.max_side);
+    DetectorInput in;
+    in.width = g.pw, in.height = g.ph, in.scale_x = g.sx, in.scale_y = g.sy;
+    const std::size_t plane = std::size_t(g.pw) * g.ph;
+    in.chw.resize(3 * plane);
+    float* const dst[3] = {in.chw.data(), in.chw.data() + plane, in.chw.data() + 2 * plane};
+    fill(img, g, dst);
     return in;
 }
 
+std::vector<Face> Detector::detect(const ImageView& image) const {
+    // Straight into the network's input tensor (no intermediate copy).
+    const Geometry g = geometry(image, impl_->opt.max_side);
+    ncnn::Mat x(g.pw, g.ph, 3);
+    if (x.empty()) throw Error("out of memory for the detector input");
+    float* const dst[3] = {x.channel(0), x.channel(1), x.channel(2)};
+    fill(image, g, dst);
+    return impl_->run(x, g.sx, g.sy);
+}
+
 std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
-    const DetectOptions& opt = impl_->opt;
     if (in.width % 32 || in.height % 32 || in.width < 32 || in.height < 32 ||
         in.chw.size() != std::size_t(3) * in.width * in.height)
         throw InvalidInput("detector input must be 3 x H x W with H, W multiples of 32, got " +
@@ -153,8 +193,11 @@ std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
     const std::size_t plane = std::size_t(in.width) * in.height;
     for (int c = 0; c < 3; ++c)
         std::memcpy(x.channel(c), in.chw.data() + c * plane, sizeof(float) * plane);
+    return impl_->run(x, in.scale_x, in.scale_y);
+}
 
-    ncnn::Extractor ex = impl_->net.create_extractor();
+std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float scale_y) const {
+    ncnn::Extractor ex = net.create_extractor();
     static thread_local ncnn::UnlockedPoolAllocator blob_pool, work_pool;
     ex.set_blob_allocator(&blob_pool);
     ex.set_workspace_allocator(&work_pool);
@@ -166,13 +209,13 @@ std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
         if (ex.extract(kHeads[k], packed) != 0 || packed.empty())
             throw Error(std::string("detector graph has no output ") + kHeads[k]);
         if (packed.elempack != 1) {
-            ncnn::Option o = impl_->net.opt;
+            ncnn::Option o = net.opt;
             o.blob_allocator = &blob_pool;
             ncnn::convert_packing(packed, m, 1, o);
         } else {
             m = packed;
         }
-        const int s = kStrides[k], rows = in.height / s, cols = in.width / s;
+        const int s = kStrides[k], rows = x.h / s, cols = x.w / s;
         if (m.w != cols || m.h != rows || m.c != kHeadChannels)
             throw Error("detector output " + std::string(kHeads[k]) + " has an unexpected shape");
         auto at = [&](int channel, int r, int c) { return m.channel(channel).row(r)[c]; };
@@ -189,13 +232,13 @@ std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
                 const float h = std::exp(at(kBox + 3, r, c)) * s;
                 Face f;
                 f.confidence = score;
-                f.x = (cx - 0.5f * w) / in.scale_x;
-                f.y = (cy - 0.5f * h) / in.scale_y;
-                f.w = w / in.scale_x;
-                f.h = h / in.scale_y;
+                f.x = (cx - 0.5f * w) / scale_x;
+                f.y = (cy - 0.5f * h) / scale_y;
+                f.w = w / scale_x;
+                f.h = h / scale_y;
                 for (int p = 0; p < 5; ++p) {
-                    f.landmarks.xy[2 * p] = (at(kKps + 2 * p, r, c) * s + ax) / in.scale_x;
-                    f.landmarks.xy[2 * p + 1] = (at(kKps + 2 * p + 1, r, c) * s + ay) / in.scale_y;
+                    f.landmarks.xy[2 * p] = (at(kKps + 2 * p, r, c) * s + ax) / scale_x;
+                    f.landmarks.xy[2 * p + 1] = (at(kKps + 2 * p + 1, r, c) * s + ay) / scale_y;
                 }
                 if (!(std::max(f.w, f.h) >= opt.min_face)) continue;
                 cand.push_back(f);
@@ -219,10 +262,6 @@ std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
     std::stable_sort(kept.begin(), kept.end(),
                      [](const Face& a, const Face& b) { return a.w * a.h > b.w * b.h; });
     return kept;
-}
-
-std::vector<Face> Detector::detect(const ImageView& image) const {
-    return detect_prepared(prepare(image));
 }
 
 }  // namespace tinyfq
