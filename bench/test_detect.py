@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from bench.conftest import DATA, REPO
-from bench.test_folder import _run, _timing_enabled
+from bench.test_folder import _run, _timing_enabled, lfw_subset
 
 LFW = DATA / "lfw" / "images"
 results: dict[str, dict] = {}
@@ -32,12 +32,7 @@ def lfw_folder(request, tmp_path_factory):
     n = int(limit) if limit else (None if _timing_enabled(request.config) else 200)
     if n is None:
         return LFW, 13233
-    files = sorted(LFW.rglob("*.jpg"))[:n]
-    root = tmp_path_factory.mktemp("lfw-detect")
-    for f in files:
-        (root / f.parent.name).mkdir(exist_ok=True)
-        (root / f.parent.name / f.name).symlink_to(f)
-    return root, len(files)
+    return lfw_subset(tmp_path_factory.mktemp("lfw-detect"), n)
 
 
 @pytest.mark.parametrize("size", [160, 256])

@@ -51,8 +51,12 @@ def folder(request, tmp_path_factory):
     n = int(limit) if limit else (None if _timing_enabled(request.config) else SUBSET)
     if n is None:
         return LFW, LFW_IMAGES
+    return lfw_subset(tmp_path_factory.mktemp("lfw-subset"), n)
+
+
+def lfw_subset(root: Path, n: int) -> tuple[Path, int]:
+    """The first n LFW photos linked into root/<person>/, and their number."""
     files = sorted(LFW.rglob("*.jpg"))[:n]
-    root = tmp_path_factory.mktemp("lfw-subset")
     for f in files:
         (root / f.parent.name).mkdir(exist_ok=True)
         (root / f.parent.name / f.name).symlink_to(f)

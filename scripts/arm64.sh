@@ -28,6 +28,15 @@ aarch64-linux-gnu-readelf -h build/aarch64/cpp/tinyfq-score | grep -q AArch64
 echo "== C++ tests under qemu-aarch64"
 ctest --test-dir build/aarch64 --output-on-failure --no-tests=error
 
+# compare X86.csv AARCH64.csv WHAT: tinyfq-score rows of both builds, all ok, scores within 1e-4
+compare() {
+  paste -d, "$1" "$2" | tail -n +2 | awk -F, -v what="$3" '
+    { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; n++
+      if ($3 != "ok" || $7 != "ok") bad++ }
+    END { printf "%d %s, max |aarch64 - x86_64| = %.2g\n", n, what, m
+          exit (n == 0 || bad || m > 1e-4) }'
+}
+
 echo "== tinyfq-score: aarch64 (qemu) vs x86-64 on the golden images"
 mapfile -t imgs < <(tail -n +2 tests/golden/golden.csv | awk -F, '$2=="crop"{print $1}')
 paths=("${imgs[@]/#/$DATA/}")
@@ -36,22 +45,14 @@ paths=("${imgs[@]/#/$DATA/}")
 TINYFQ_DECODER=stb build/cpp/cpp/tinyfq-score "${paths[@]}" > build/golden-x86_64.csv
 qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/cpp/tinyfq-score "${paths[@]}" \
   > build/golden-aarch64.csv
-paste -d, build/golden-x86_64.csv build/golden-aarch64.csv | tail -n +2 | awk -F, '
-  { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; n++
-    if ($3 != "ok" || $7 != "ok") bad++ }
-  END { printf "%d images, max |aarch64 - x86_64| = %.2g\n", n, m
-        exit (n == 0 || bad || m > 1e-4) }'
+compare build/golden-x86_64.csv build/golden-aarch64.csv "images"
 echo "== tinyfq-score --detect: aarch64 (qemu) vs x86-64 on the detection golden photos"
 mapfile -t photos < <(tail -n +2 tests/golden/detect.csv | awk -F, '$1=="stb"{print $3}' | sort -u)
 ppaths=("${photos[@]/#/$DATA/}")
 TINYFQ_DECODER=stb build/cpp/cpp/tinyfq-score --detect "${ppaths[@]}" > build/detect-x86_64.csv
 qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/cpp/tinyfq-score --detect "${ppaths[@]}" \
   > build/detect-aarch64.csv
-paste -d, build/detect-x86_64.csv build/detect-aarch64.csv | tail -n +2 | awk -F, '
-  { d = $2 - $6; if (d < 0) d = -d; if (d > m) m = d; n++
-    if ($3 != "ok" || $7 != "ok") bad++ }
-  END { printf "%d photos detected and scored, max |aarch64 - x86_64| = %.2g\n", n, m
-        exit (n == 0 || bad || m > 1e-4) }'
+compare build/detect-x86_64.csv build/detect-aarch64.csv "photos detected and scored"
 ls -l build/aarch64/cpp/libtinyfq.a build/aarch64/cpp/tinyfq-score \
   build/aarch64/_deps/ncnn-build/src/libncnn.a | awk '{print $5, $9}'
 echo "== aarch64: all passed"

@@ -97,19 +97,7 @@ void bind_scorer(py::module_& m) {
                 const std::string& format) {
                  const std::size_t n = images.size();
                  std::vector<py::array> keep;
-                 std::vector<tinyfq::ImageView> views;
-                 keep.reserve(n);
-                 views.reserve(n);
-                 for (std::size_t i = 0; i < n; ++i) {
-                     py::object item = images[i];
-                     if (!py::isinstance<py::array>(item))
-                         throw py::value_error("images[" + std::to_string(i) +
-                                               "] is not a numpy array but " +
-                                               std::string(py::str(py::type::of(item))));
-                     keep.push_back(py::reinterpret_borrow<py::array>(item));
-                     views.push_back(image_view(keep.back(), format,
-                                                ("images[" + std::to_string(i) + "]").c_str()));
-                 }
+                 const std::vector<tinyfq::ImageView> views = image_views(images, format, keep);
                  const std::vector<tinyfq::Landmarks> lms = landmark_list(landmarks, n);
                  py::array_t<float> out{py::ssize_t(n)};
                  float* dst = out.mutable_data();

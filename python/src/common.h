@@ -19,6 +19,10 @@ tinyfq::PixelFormat parse_format(const std::string& fmt, int channels);
 // by a packed copy when its strides cannot be honoured as they are (the caller keeps `arr`
 // alive for as long as the view is used).
 tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char* what);
+// Views of every image of a sequence (checked as image_view does, named images[i]); `keep`
+// holds the arrays, or their packed copies, for as long as the views are used.
+std::vector<tinyfq::ImageView> image_views(const py::sequence& images, const std::string& fmt,
+                                           std::vector<py::array>& keep);
 tinyfq::Landmarks landmarks_from(const py::handle& obj, const char* what);
 std::string shape_of(const py::array& a);
 // The normalised (3, S, S) input of `image` (a crop, or a photo with landmarks) for `info`.

@@ -53,6 +53,24 @@ tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char*
     return v;
 }
 
+std::vector<tinyfq::ImageView> image_views(const py::sequence& images, const std::string& fmt,
+                                           std::vector<py::array>& keep) {
+    const std::size_t n = images.size();
+    std::vector<tinyfq::ImageView> views;
+    keep.clear();
+    keep.reserve(n);   // image_view may swap an element for a packed copy: no reallocation
+    views.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        py::object item = images[i];
+        if (!py::isinstance<py::array>(item))
+            throw py::value_error("images[" + std::to_string(i) + "] is not a numpy array but " +
+                                  std::string(py::str(py::type::of(item))));
+        keep.push_back(py::reinterpret_borrow<py::array>(item));
+        views.push_back(image_view(keep.back(), fmt, ("images[" + std::to_string(i) + "]").c_str()));
+    }
+    return views;
+}
+
 tinyfq::Landmarks landmarks_from(const py::handle& obj, const char* what) {
     auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
     if (!a || a.size() != 10)
