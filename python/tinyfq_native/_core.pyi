@@ -1,8 +1,35 @@
 """Type stubs of the native extension tinyfq_native._core."""
+import enum
 from typing import Literal, Sequence, overload
 
 import numpy as np
 import numpy.typing as npt
+
+class Status(enum.Enum):
+    ok = 0
+    missing = 1
+    invalid = 2
+    no_face = 3
+
+class Detector:
+    def __init__(self, max_side: int = 320, score_threshold: float = 0.6,
+                 nms_threshold: float = 0.3, min_face: float = 0.0, top_k: int = 1000) -> None: ...
+    @property
+    def max_side(self) -> int: ...
+    @property
+    def score_threshold(self) -> float: ...
+    @property
+    def nms_threshold(self) -> float: ...
+    @property
+    def min_face(self) -> float: ...
+    @property
+    def top_k(self) -> int: ...
+    def detect(self, image: npt.NDArray[np.uint8], format: str = "bgr"
+               ) -> npt.NDArray[np.float32]: ...
+    def prepare(self, image: npt.NDArray[np.uint8], format: str = "bgr"
+                ) -> tuple[npt.NDArray[np.float32], float, float]: ...
+    def detect_prepared(self, tensor: npt.ArrayLike, scale_x: float = 1.0,
+                        scale_y: float = 1.0) -> npt.NDArray[np.float32]: ...
 
 class Scorer:
     @overload
@@ -31,6 +58,12 @@ class Scorer:
     def preprocess(self, image: npt.NDArray[np.uint8], landmarks: npt.ArrayLike | None = None,
                    format: str = "bgr", reference: bool = False) -> npt.NDArray[np.float32]: ...
     def score_tensor(self, tensor: npt.ArrayLike) -> float | npt.NDArray[np.float32]: ...
+    def score_faces(self, detector: Detector, images: Sequence[npt.NDArray[np.uint8]],
+                    all_faces: bool = False, workers: int = 0, format: str = "bgr"
+                    ) -> list[npt.NDArray[np.float32]]: ...
+    def score_files_faces(self, detector: Detector, paths: Sequence[str],
+                          all_faces: bool = False, workers: int = 0, max_pixels: int = ...
+                          ) -> tuple[list[npt.NDArray[np.float32]], list[str], list[Status]]: ...
 
 def preprocess(image: npt.NDArray[np.uint8], landmarks: npt.ArrayLike | None = None, *,
                model_json: str, format: str = "bgr",
