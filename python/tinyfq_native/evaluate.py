@@ -72,9 +72,9 @@ def _init(min_face: int) -> None:
     import dlib
     import face_recognition_models as frm
 
-    from training.mtcnn import FaceDetector
+    from tinyfq_native import Detector
 
-    _w["det"] = FaceDetector(min_face)
+    _w["det"] = Detector(min_face=min_face)   # the runtime's detector, as `--detect` aligns
     _w["sp"] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
     _w["net"] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
     _w["dlib"] = dlib
