@@ -102,7 +102,61 @@ def _merge_heads(layers: list[str], weights: bytes) -> tuple[list[str], bytearra
     return new_layers, new_weights
 
 
-def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True) -> dict:
+def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
+    """The library's own layers (cpp/src/fused_layers.cpp) for the convolutions: the stem as
+    TinyfqConv3x3, and each 1x1 convolution without activation whose only reader is a
+    stride-1 depthwise 3x3 as one TinyfqPwDw (the 1x1 output stays in the layer's workspace);
+    and each nearest x2 upsampling followed by an addition as one TinyfqUpAdd. The weights are
+    the same bytes in the same order ([tag][weights][bias] per convolution)."""
+    spans = _layer_weights(layers, weights)
+    parts = [line.split() for line in layers]
+    params = [dict(kv.split("=") for kv in p[4 + int(p[2]) + int(p[3]):]) for p in parts]
+    readers: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(parts):
+        for b in p[4:4 + int(p[2])]:
+            readers[b].append(i)
+    out_layers, out_weights, skip = [], bytearray(), set()
+    for i, (p, prm) in enumerate(zip(parts, params)):
+        if i in skip:
+            continue
+        off, size = spans[i]
+        kind, name, src, dst = p[0], p[1], p[4], p[5] if len(p) > 5 else None
+        if kind == "Convolution" and prm["1"] == "3" and prm.get("9") == "1":
+            cout = int(prm["0"])
+            cin = int(prm["6"]) // (cout * 9)
+            out_layers.append(f"TinyfqConv3x3 {name} 1 1 {src} {dst} 0={cout} 1={cin} "
+                              f"2={prm.get('3', '1')}")
+            out_weights += weights[off:off + size]
+            continue
+        nxt = readers[dst][0] if kind == "Convolution" and len(readers[dst]) == 1 else None
+        if (nxt is not None and prm["1"] == "1" and "9" not in prm
+                and parts[nxt][0] == "ConvolutionDepthWise" and params[nxt]["1"] == "3"
+                and params[nxt].get("3", "1") == "1" and params[nxt]["7"] == prm["0"]):
+            cout = int(prm["0"])
+            cin = int(prm["6"]) // cout
+            relu = 1 if params[nxt].get("9") == "1" else 0
+            out_layers.append(f"TinyfqPwDw {name}+{parts[nxt][1]} 1 1 {src} {parts[nxt][5]} "
+                              f"0={cin} 1={cout} 2={relu}")
+            noff, nsize = spans[nxt]
+            out_weights += weights[off:off + size] + weights[noff:noff + nsize]
+            skip.add(nxt)
+            continue
+        if kind == "Interp" and len(readers[dst]) == 1 and parts[readers[dst][0]][0] == "BinaryOp":
+            add = readers[dst][0]
+            a, b = parts[add][4], parts[add][5]
+            fine = b if a == dst else a
+            out_layers.append(f"TinyfqUpAdd {name}+{parts[add][1]} 2 1 {fine} {src} "
+                              f"{parts[add][6]}")
+            skip.add(add)
+            continue
+        assert kind not in ("Convolution", "ConvolutionDepthWise"), f"left unfused: {layers[i]}"
+        out_layers.append(layers[i])
+        out_weights += weights[off:off + size]
+    return out_layers, out_weights
+
+
+def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
+            graph: str = "fused") -> dict:
     import onnx
     from onnx import numpy_helper
 
@@ -218,6 +272,9 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True) -> dict:
 
     if merge_heads:
         layers, weights = _merge_heads(layers, weights)
+    if graph == "fused":
+        assert merge_heads, "the fused graph is made from merged heads"
+        layers, weights = _fuse(layers, weights)
 
     blobs = set()
     for line in layers:
@@ -243,6 +300,7 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True) -> dict:
         "parameters": n_params,
         "input": {"blob": "in0", "layout": "CHW", "channels": "BGR", "range": "0-255",
                   "multiple_of": 32},
+        "graph": graph,
         "outputs": (["head_8", "head_16", "head_32"] if merge_heads else outputs),
         "output_channels": ("cls (logit), obj (logit), bbox (4), kps (10)" if merge_heads
                             else "one blob per ONNX output"),
@@ -258,10 +316,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("onnx", type=Path, help="yunet_n_dynamic.onnx")
     p.add_argument("out", type=Path, help="output stem, e.g. cpp/models/yunet")
+    p.add_argument("--graph", choices=("fused", "plain"), default="fused",
+                   help="fused (default, embedded): the library's TinyfqConv3x3 / TinyfqPwDw "
+                   "layers; plain: stock ncnn layers only (any ncnn runs it)")
     p.add_argument("--separate-heads", action="store_true",
-                   help="keep the twelve head outputs apart (the ONNX graph's layout)")
+                   help="plain graph with the twelve head outputs apart (the ONNX layout)")
     args = p.parse_args(argv)
-    meta = convert(args.onnx, args.out, merge_heads=not args.separate_heads)
+    graph = "plain" if args.separate_heads else args.graph
+    meta = convert(args.onnx, args.out, merge_heads=not args.separate_heads, graph=graph)
     print(f"wrote {args.out}.ncnn.param/.bin/.json: {meta['parameters']} parameters, "
           f"source sha256 {meta['source_sha256']}", file=sys.stderr)
     return 0

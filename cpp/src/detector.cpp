@@ -2,16 +2,20 @@
 // every call runs a light-mode, one-thread extractor with blob memory from pools owned by the
 // calling thread.
 //
-// The embedded graph (scripts/convert_yunet.py) ends at one 16-channel (C, H, W) map per
+// The embedded graph (scripts/convert_yunet.py) runs on the library's own layers for its
+// convolutions (TinyfqConv3x3, TinyfqPwDw: 1x1 -> depthwise 3x3 in one call) and its pyramid
+// merges (TinyfqUpAdd), with ncnn's pooling between them, and ends at one 16-channel map per
 // stride s in {8, 16, 32}, `head_<s>`: the model's four heads merged (the same arithmetic) into
 // channel 0 cls and 1 obj (logits), 2-5 bbox (centre offsets in stride units from the cell's
-// corner, log width, log height) and 6-15 kps (five (x, y) offsets in stride units). Decoding follows the model's own reference (YUNET in
-// libfacedetection.train's tools/compare_inference.py) with OpenCV's confidence,
-// sqrt(sigmoid(cls) * sigmoid(obj)).
+// corner, log width, log height) and 6-15 kps (five (x, y) offsets in stride units).
+// Decoding follows the model's own reference (YUNET in libfacedetection.train's
+// tools/compare_inference.py) with OpenCV's confidence, sqrt(sigmoid(cls) * sigmoid(obj)).
 #include "internal.h"
+#include "fused.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <numeric>
 
@@ -78,6 +82,11 @@ Detector::Detector(const DetectOptions& opt) : impl_(new Impl) {
     net.opt.use_fp16_arithmetic = false;
     net.opt.use_bf16_storage = false;
     net.opt.use_int8_inference = false;
+    // The graph's convolutions are the library's own layers (planar, elempack 1); the stock
+    // layers between them (pooling, upsampling, addition) then run unpacked too, instead of
+    // converting every blob to ncnn's packed layout and back.
+    net.opt.use_packing_layout = false;
+    fused::register_layers(net);
     const detail::EmbeddedModel m = detail::embedded_detector();
     if (net.load_param_mem(m.param) != 0) throw Error("embedded detector: bad .param");
     if (net.load_model(m.bin) != m.bin_size) throw Error("embedded detector: bad .bin");
@@ -188,9 +197,14 @@ std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
         throw InvalidInput("detector input must be 3 x H x W with H, W multiples of 32, got " +
                            std::to_string(in.chw.size()) + " values for " +
                            std::to_string(in.width) + "x" + std::to_string(in.height));
+    // The layers only read their input: wrap the caller's planes where they sit as an ncnn Mat
+    // would put them (16-byte aligned; planes of a multiple of 32 x 32 pixels need no padding).
+    const std::size_t plane = std::size_t(in.width) * in.height;
+    if (reinterpret_cast<std::uintptr_t>(in.chw.data()) % 16 == 0)
+        return impl_->run(ncnn::Mat(in.width, in.height, 3, const_cast<float*>(in.chw.data())),
+                          in.scale_x, in.scale_y);
     ncnn::Mat x(in.width, in.height, 3);
     if (x.empty()) throw Error("out of memory for the detector input");
-    const std::size_t plane = std::size_t(in.width) * in.height;
     for (int c = 0; c < 3; ++c)
         std::memcpy(x.channel(c), in.chw.data() + c * plane, sizeof(float) * plane);
     return impl_->run(x, in.scale_x, in.scale_y);

@@ -2,8 +2,9 @@
 // "fused" format uses (TinyfqConv3x3, TinyfqBlock, TinyfqHead; see fused_layers.cpp).
 //
 // All tensors are planar fp32 (channel c, row y, column x at p[c * cs + y * rs + x]); every
-// convolution is followed by its bias and ReLU, as in tinyFQnet (Table 1: BN + ReLU after every
-// convolution, the projection included, folded by the exporter).
+// convolution adds its bias and, where `act` is set, applies ReLU: tinyFQnet has BN + ReLU after
+// every convolution (Table 1, folded by the exporter); the YuNet detector (TinyfqPwDw) has
+// linear 1x1 convolutions and linear heads.
 //
 // Each kernel set has the same contract:
 //   reference  plain scalar loops, the twin every fast path is tested against
@@ -30,19 +31,19 @@ struct Kernels {
     void (*conv3x3)(const float* in, int cin, std::size_t in_cs, int h, int w, int stride,
                     const float* wt, const float* bias, int cout, float* out, std::size_t out_cs,
                     float* work);
-    // 1x1 convolution + bias + ReLU (+ residual added after the ReLU when res is not null).
+    // 1x1 convolution + bias (+ ReLU when act) (+ residual added after it when res is not null).
     // in: cin planes of h x w, contiguous rows (channel stride in_cs). out: channel co, row y,
     // column x at out[co * out_cs + y * out_rs + x] (out_rs >= w lets it write into the inside
     // of a zero-bordered buffer). res: like in, with cout planes and channel stride res_cs.
     // w: [cout][cin].
     void (*conv1x1)(const float* in, int cin, std::size_t in_cs, int h, int w, const float* wt,
                     const float* bias, int cout, float* out, std::size_t out_cs, int out_rs,
-                    const float* res, std::size_t res_cs);
-    // Depthwise 3x3, stride 1 or 2, + bias + ReLU, reading a zero-bordered input: channel c's
+                    const float* res, std::size_t res_cs, bool act);
+    // Depthwise 3x3, stride 1 or 2, + bias (+ ReLU when act), reading a zero-bordered input: channel c's
     // (h + 2) x (w + 2) plane starts at in + c * in_cs (the image itself at row 1, column 1).
     // out: ho x wo planes, contiguous, channel stride out_cs. w: [c][3][3].
     void (*dw3x3)(const float* in, std::size_t in_cs, int h, int w, int stride, const float* wt,
-                  const float* bias, int c, float* out, std::size_t out_cs);
+                  const float* bias, int c, float* out, std::size_t out_cs, bool act);
     // Head: 1x1 convolution cin -> mid + bias + ReLU, global average over n pixels, then the
     // linear unit fc_w . avg + fc_b. Returns the logit (the layer applies the sigmoid).
     float (*head)(const float* in, int cin, std::size_t in_cs, int n, const float* wt,
@@ -57,7 +58,7 @@ const Kernels& avx2_kernels();   // only call where the CPU has AVX2 and FMA
 // The fastest set this CPU runs (reference when TINYFQ_REFERENCE=1 is set).
 const Kernels& best_kernels();
 
-// Register TinyfqConv3x3, TinyfqBlock and TinyfqHead with a net (before load_param).
+// Register TinyfqConv3x3, TinyfqBlock, TinyfqHead and TinyfqPwDw with a net (before load_param).
 void register_layers(ncnn::Net& net);
 
 inline int out_size(int n, int stride) { return (n - 1) / stride + 1; }

@@ -57,7 +57,8 @@ __attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std
                                                    const int* ioff, const float* wt,
                                                    const float* bias, float* out,
                                                    std::size_t out_cs, const int* ooff,
-                                                   const float* res, std::size_t res_cs) {
+                                                   const float* res, std::size_t res_cs,
+                                                   bool act) {
     v8 acc[CO][K];
     for (int j = 0; j < CO; ++j)
         for (int k = 0; k < K; ++k) acc[j][k] = splat(bias[j]);
@@ -72,7 +73,7 @@ __attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std
     }
     for (int j = 0; j < CO; ++j)
         for (int k = 0; k < K; ++k) {
-            v8 r = relu(acc[j][k]);
+            v8 r = act ? relu(acc[j][k]) : acc[j][k];
             if (res) r += load(res + j * res_cs + ioff[k]);
             store(out + j * out_cs + ooff[k], r);
         }
@@ -81,44 +82,57 @@ __attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std
 template <int K>
 void tile1x1_all(const float* in, int cin, std::size_t in_cs, const int* ioff, const float* wt,
                  const float* bias, int cout, float* out, std::size_t out_cs, const int* ooff,
-                 const float* res, std::size_t res_cs) {
+                 const float* res, std::size_t res_cs, bool act = true) {
     int co = 0;
     for (; co + 4 <= cout; co += 4)
         tile1x1<4, K>(in, cin, in_cs, ioff, wt + co * cin, bias + co, out + co * out_cs, out_cs,
-                      ooff, res ? res + co * res_cs : nullptr, res_cs);
+                      ooff, res ? res + co * res_cs : nullptr, res_cs, act);
     const float* w = wt + co * cin;
     float* o = out + co * out_cs;
     const float* r = res ? res + co * res_cs : nullptr;
     switch (cout - co) {
-        case 3: tile1x1<3, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs); break;
-        case 2: tile1x1<2, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs); break;
-        case 1: tile1x1<1, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs); break;
+        case 3: tile1x1<3, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act); break;
+        case 2: tile1x1<2, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act); break;
+        case 1: tile1x1<1, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act); break;
         default: break;
     }
 }
 
 void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const float* wt,
              const float* bias, int cout, float* out, std::size_t out_cs, int out_rs,
-             const float* res, std::size_t res_cs) {
-    const int nvx = w / 8;
+             const float* res, std::size_t res_cs, bool act) {
+    if (out_rs == w && h > 1 && w % 8) {
+        // Rows that do not fill whole vectors, but the output is as contiguous as the input:
+        // one row of h * w pixels fills them (only the last vector's worth is left over).
+        conv1x1(in, cin, in_cs, 1, h * w, wt, bias, cout, out, out_cs, h * w, res, res_cs, act);
+        return;
+    }
+    // Vectors per row: the whole ones, and where the row is wider than a vector but not a
+    // multiple of it, one more ending at the row's end (it recomputes a few pixels of the last
+    // whole vector, with the same arithmetic: same values).
+    const int nvx = w / 8, nv = nvx + (w % 8 && w > 8 ? 1 : 0);
     int ioff[3], ooff[3], n = 0;
     for (int y = 0; y < h; ++y)
-        for (int v = 0; v < nvx; ++v) {
-            ioff[n] = y * w + v * 8, ooff[n] = y * out_rs + v * 8;
+        for (int v = 0; v < nv; ++v) {
+            const int x = v < nvx ? v * 8 : w - 8;
+            ioff[n] = y * w + x, ooff[n] = y * out_rs + x;
             if (++n == 3) {
-                tile1x1_all<3>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs);
+                tile1x1_all<3>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs,
+                               act);
                 n = 0;
             }
         }
-    if (n == 2) tile1x1_all<2>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs);
-    if (n == 1) tile1x1_all<1>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs);
-    if (nvx * 8 == w) return;
-    for (int co = 0; co < cout; ++co)   // columns that do not fill a vector
+    if (n == 2)
+        tile1x1_all<2>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs, act);
+    if (n == 1)
+        tile1x1_all<1>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs, act);
+    if (nvx * 8 == w || nv > nvx) return;
+    for (int co = 0; co < cout; ++co)   // rows narrower than a vector
         for (int y = 0; y < h; ++y)
             for (int x = nvx * 8; x < w; ++x) {
                 float s = bias[co];
                 for (int ci = 0; ci < cin; ++ci) s += wt[co * cin + ci] * in[ci * in_cs + y * w + x];
-                s = relu1(s);
+                if (act) s = relu1(s);
                 if (res) s += res[co * res_cs + y * w + x];
                 out[co * out_cs + y * out_rs + x] = s;
             }
@@ -130,7 +144,7 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
 // loaded once (three shifted vectors) and feeds the three output rows it belongs to, so an
 // output vector costs 3 loads and 9 FMAs with three independent accumulators in flight.
 void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b,
-                     float* o) {
+                     float* o, bool act) {
     v8 a0 = b, a1 = b;   // outputs y and y + 1 in progress (a0 is the oldest)
     for (int r = 0; r < ho + 2; ++r) {
         const float* q = p + r * rs + x;
@@ -139,14 +153,14 @@ void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
         const v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
         a0 = a1 + kv[3] * l + kv[4] * m + kv[5] * rr;
         a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
-        if (r >= 2) store(o + (r - 2) * wo + x, relu(done));
+        if (r >= 2) store(o + (r - 2) * wo + x, act ? relu(done) : done);
     }
 }
 
 // Stride 2, likewise: input row 2y + 2 is kernel row 2 of output y and row 0 of output y + 1,
 // so its deinterleaved taps are built once.
 void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b,
-                     float* o) {
+                     float* o, bool act) {
     auto taps = [&](int r, v8& t0, v8& t1, v8& t2) {
         const float* q = p + r * rs + 2 * x;
         const v8 lo = load(q), hi = load(q + 8);
@@ -159,14 +173,15 @@ void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
         taps(2 * y + 1, t0, t1, t2);
         acc += kv[3] * t0 + kv[4] * t1 + kv[5] * t2;
         taps(2 * y + 2, t0, t1, t2);
-        store(o + y * wo + x, unperm(relu(acc + kv[6] * t0 + kv[7] * t1 + kv[8] * t2)));
+        const v8 sum = acc + kv[6] * t0 + kv[7] * t1 + kv[8] * t2;
+        store(o + y * wo + x, unperm(act ? relu(sum) : sum));
         acc = b + kv[0] * t0 + kv[1] * t1 + kv[2] * t2;
     }
 }
 
 template <int S>
 void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
-             const float* bias, int c, float* out, std::size_t out_cs) {
+             const float* bias, int c, float* out, std::size_t out_cs, bool act) {
     const int ho = (h - 1) / S + 1, wo = (w - 1) / S + 1, rs = w + 2;
     // Stride 2 reads 18 floats from column 2x of the bordered row: keep that inside the row.
     const int nvx = S == 1 ? wo / 8 : (w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0);
@@ -179,28 +194,32 @@ void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
         const v8 b = splat(bias[ch]);
         for (int v = 0; v < nvx; ++v) {
             if (S == 1)
-                dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o);
+                dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o, act);
             else
-                dw3x3_s2_column(p, rs, ho, wo, v * 8, kv, b, o);
+                dw3x3_s2_column(p, rs, ho, wo, v * 8, kv, b, o, act);
         }
-        for (int y = 0; y < ho; ++y) {   // columns that do not fill a vector
+        // Stride 1, rows wider than a vector: one more column of vectors ending at the row's
+        // end covers the rest (recomputing a few outputs of the last one: same values).
+        const bool overlap = S == 1 && wo % 8 && wo > 8;
+        if (overlap) dw3x3_s1_column(p, rs, ho, wo, wo - 8, kv, b, o, act);
+        for (int y = 0; y < ho && !overlap; ++y) {   // columns that do not fill a vector
             const float* r0 = p + y * S * rs;
             for (int x = nvx * 8; x < wo; ++x) {
                 float sum = bias[ch];
                 for (int ky = 0; ky < 3; ++ky)
                     for (int kx = 0; kx < 3; ++kx) sum += k[ky * 3 + kx] * r0[ky * rs + x * S + kx];
-                o[y * wo + x] = relu1(sum);
+                o[y * wo + x] = act ? relu1(sum) : sum;
             }
         }
     }
 }
 
 void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const float* wt,
-           const float* bias, int c, float* out, std::size_t out_cs) {
+           const float* bias, int c, float* out, std::size_t out_cs, bool act) {
     if (stride == 1)
-        dw3x3_s<1>(in, in_cs, h, w, wt, bias, c, out, out_cs);
+        dw3x3_s<1>(in, in_cs, h, w, wt, bias, c, out, out_cs, act);
     else
-        dw3x3_s<2>(in, in_cs, h, w, wt, bias, c, out, out_cs);
+        dw3x3_s<2>(in, in_cs, h, w, wt, bias, c, out, out_cs, act);
 }
 
 // ------------------------------------------------------------------ dense 3x3 (the stem)

@@ -8,6 +8,12 @@
 //                  in a small workspace that stays in cache instead of two ncnn blobs
 //   TinyfqHead     0=cin 1=mid                  1x1 conv + ReLU, global average, linear unit,
 //                                               sigmoid: one score
+//   TinyfqPwDw     0=cin 1=cout 2=relu          1x1 conv (linear) -> depthwise 3x3, stride 1
+//                                               (+ ReLU when relu): the YuNet detector's unit
+//                                               (scripts/convert_yunet.py), the 1x1 output in
+//                                               the workspace instead of an ncnn blob
+//   TinyfqUpAdd    (two inputs: fine, coarse)   fine + the coarse map upsampled x2 (nearest):
+//                                               YuNet's feature pyramid merge, one pass
 //
 // Weights follow ncnn's convention: each weight array with a 4-byte type tag (fp32 written by
 // the exporter), each bias raw. Inputs and outputs are fp32 with elempack 1 (the layers leave
@@ -17,6 +23,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include <layer.h>
 #include <net.h>
@@ -122,12 +129,13 @@ public:
             std::memset(p + (h + 1) * rs, 0, sizeof(float) * rs);
             for (int y = 1; y <= h; ++y) p[y * rs] = p[y * rs + w + 1] = 0.f;
         }
-        k.conv1x1(in, cin_, in.cstep, h, w, we_, be_, hidden_, pad + rs + 1, ps, rs, nullptr, 0);
-        k.dw3x3(pad, ps, h, w, stride_, wd_, bd_, hidden_, mid, ms);
+        k.conv1x1(in, cin_, in.cstep, h, w, we_, be_, hidden_, pad + rs + 1, ps, rs, nullptr, 0,
+                  true);
+        k.dw3x3(pad, ps, h, w, stride_, wd_, bd_, hidden_, mid, ms, true);
         create_planar(out, wo, ho, cout_, opt.blob_allocator);
         if (out.empty()) return -100;
         k.conv1x1(mid, hidden_, ms, ho, wo, wp_, bp_, cout_, out, out.cstep, wo,
-                  residual_ ? static_cast<const float*>(in) : nullptr, in.cstep);
+                  residual_ ? static_cast<const float*>(in) : nullptr, in.cstep, true);
         return 0;
     }
 
@@ -169,6 +177,99 @@ private:
     ncnn::Mat wc_, bc_, wf_, bf_;
 };
 
+class PwDw : public ncnn::Layer {
+public:
+    PwDw() { one_blob_only = true; }
+
+    int load_param(const ncnn::ParamDict& pd) override {
+        cin_ = pd.get(0, 0), cout_ = pd.get(1, 0), relu_ = pd.get(2, 1) != 0;
+        return cin_ > 0 && cout_ > 0 ? 0 : -1;
+    }
+    int load_model(const ncnn::ModelBin& mb) override {
+        wp_ = mb.load(cout_ * cin_, 0);
+        bp_ = mb.load(cout_, 1);
+        wd_ = mb.load(cout_ * 9, 0);
+        bd_ = mb.load(cout_, 1);
+        for (const ncnn::Mat* m : {&wp_, &bp_, &wd_, &bd_})
+            if (m->empty()) return -100;
+        return 0;
+    }
+    int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
+        if (!is_planar_fp32(in, cin_)) return -1;
+        const Kernels& k = best_kernels();
+        const int h = in.h, w = in.w, rs = w + 2;
+        const std::size_t ps = plane_stride(std::size_t(rs) * (h + 2));
+        // Widths that are not a multiple of 8 (the coarse levels of most input sizes): the 1x1
+        // runs on contiguous planes, whole vectors across rows, and its rows are copied into
+        // the bordered planes; otherwise it writes into them directly.
+        const bool flat = w % 8 != 0 && h > 1;
+        const std::size_t fs = flat ? plane_stride(std::size_t(h) * w) : 0;
+        ncnn::Mat work(int(ps * cout_ + fs * cout_), 4u, opt.workspace_allocator);
+        if (work.empty()) return -100;
+        float* pad = work;
+        for (int c = 0; c < cout_; ++c) {   // the zero border around each 1x1 output plane
+            float* p = pad + c * ps;
+            std::memset(p, 0, sizeof(float) * rs);
+            std::memset(p + (h + 1) * rs, 0, sizeof(float) * rs);
+            for (int y = 1; y <= h; ++y) p[y * rs] = p[y * rs + w + 1] = 0.f;
+        }
+        if (flat) {
+            float* tmp = pad + ps * cout_;
+            k.conv1x1(in, cin_, in.cstep, h, w, wp_, bp_, cout_, tmp, fs, w, nullptr, 0, false);
+            for (int c = 0; c < cout_; ++c)
+                for (int y = 0; y < h; ++y)
+                    std::memcpy(pad + c * ps + (y + 1) * rs + 1, tmp + c * fs + y * w,
+                                sizeof(float) * w);
+        } else {
+            k.conv1x1(in, cin_, in.cstep, h, w, wp_, bp_, cout_, pad + rs + 1, ps, rs, nullptr, 0,
+                      false);
+        }
+        create_planar(out, w, h, cout_, opt.blob_allocator);
+        if (out.empty()) return -100;
+        k.dw3x3(pad, ps, h, w, 1, wd_, bd_, cout_, out, out.cstep, relu_);
+        return 0;
+    }
+
+private:
+    int cin_ = 0, cout_ = 0;
+    bool relu_ = true;
+    ncnn::Mat wp_, bp_, wd_, bd_;
+};
+
+class UpAdd : public ncnn::Layer {
+public:
+    UpAdd() { one_blob_only = false; }
+
+    int forward(const std::vector<ncnn::Mat>& in, std::vector<ncnn::Mat>& out,
+                const ncnn::Option& opt) const override {
+        if (in.size() != 2 || out.size() != 1) return -1;
+        const ncnn::Mat& fine = in[0];
+        const ncnn::Mat& coarse = in[1];
+        if (!is_planar_fp32(fine, fine.c) || !is_planar_fp32(coarse, fine.c) ||
+            coarse.w * 2 != fine.w || coarse.h * 2 != fine.h)
+            return -1;
+        ncnn::Mat& o = out[0];
+        create_planar(o, fine.w, fine.h, fine.c, opt.blob_allocator);
+        if (o.empty()) return -100;
+        const int w = fine.w, h = fine.h;
+        for (int c = 0; c < fine.c; ++c) {
+            const float* f = fine.channel(c);
+            const float* q = coarse.channel(c);
+            float* d = o.channel(c);
+            for (int y = 0; y < h; ++y) {
+                const float* fr = f + y * w;
+                const float* qr = q + (y / 2) * (w / 2);
+                float* dr = d + y * w;
+                for (int x = 0; x < w / 2; ++x) {
+                    dr[2 * x] = fr[2 * x] + qr[x];
+                    dr[2 * x + 1] = fr[2 * x + 1] + qr[x];
+                }
+            }
+        }
+        return 0;
+    }
+};
+
 template <class L>
 ncnn::Layer* create(void*) {
     return new L;
@@ -180,6 +281,8 @@ void register_layers(ncnn::Net& net) {
     net.register_custom_layer("TinyfqConv3x3", create<Conv3x3>);
     net.register_custom_layer("TinyfqBlock", create<Block>);
     net.register_custom_layer("TinyfqHead", create<Head>);
+    net.register_custom_layer("TinyfqPwDw", create<PwDw>);
+    net.register_custom_layer("TinyfqUpAdd", create<UpAdd>);
 }
 
 }  // namespace fused

@@ -31,20 +31,20 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
 
 void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const float* wt,
              const float* bias, int cout, float* out, std::size_t out_cs, int out_rs,
-             const float* res, std::size_t res_cs) {
+             const float* res, std::size_t res_cs, bool act) {
     for (int co = 0; co < cout; ++co)
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x) {
                 float s = bias[co];
                 for (int ci = 0; ci < cin; ++ci) s += wt[co * cin + ci] * in[ci * in_cs + y * w + x];
-                s = relu(s);
+                if (act) s = relu(s);
                 if (res) s += res[co * res_cs + y * w + x];
                 out[co * out_cs + y * out_rs + x] = s;
             }
 }
 
 void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const float* wt,
-           const float* bias, int c, float* out, std::size_t out_cs) {
+           const float* bias, int c, float* out, std::size_t out_cs, bool act) {
     const int ho = out_size(h, stride), wo = out_size(w, stride), rs = w + 2;
     for (int ch = 0; ch < c; ++ch)
         for (int y = 0; y < ho; ++y)
@@ -54,7 +54,7 @@ void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const f
                     for (int kx = 0; kx < 3; ++kx)
                         s += wt[ch * 9 + ky * 3 + kx] *
                              in[ch * in_cs + (y * stride + ky) * rs + x * stride + kx];
-                out[ch * out_cs + y * wo + x] = relu(s);
+                out[ch * out_cs + y * wo + x] = act ? relu(s) : s;
             }
 }
 

@@ -324,22 +324,25 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
                     for (int x = 1; x <= w; ++x) pad[ch * pcs + y * (w + 2) + x] = randv(rng, 1)[0];
             auto wd = randv(rng, std::size_t(c) * 9), bd = randv(rng, c);
             const std::size_t dcs = std::size_t(ho) * wo + 1;
-            std::vector<float> d1(dcs * c, 7.f), d2 = d1;
-            fast.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d1.data(), dcs);
-            ref.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d2.data(), dcs);
-            upd(d1, d2);
+            for (bool act : {true, false}) {   // with ReLU (tinyFQnet), linear (YuNet's heads)
+                std::vector<float> d1(dcs * c, 7.f), d2 = d1;
+                fast.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d1.data(), dcs, act);
+                ref.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d2.data(), dcs, act);
+                upd(d1, d2);
+            }
         }
         // 1x1 into a wider row stride, with and without the residual
         const int cin = int(1 + rng() % 45), cout = int(1 + rng() % 45), rs = w + int(rng() % 3);
         const std::size_t ics = std::size_t(h) * w + rng() % 4, ocs = std::size_t(h) * rs + 5;
         auto in = randv(rng, ics * cin), wt = randv(rng, std::size_t(cout) * cin, -0.3f, 0.3f),
              b = randv(rng, cout), res = randv(rng, ics * cout);
-        for (const float* r : {static_cast<const float*>(nullptr), static_cast<const float*>(res.data())}) {
-            std::vector<float> o1(ocs * cout, 7.f), o2 = o1;
-            fast.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o1.data(), ocs, rs, r, ics);
-            ref.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o2.data(), ocs, rs, r, ics);
-            upd(o1, o2);
-        }
+        for (const float* r : {static_cast<const float*>(nullptr), static_cast<const float*>(res.data())})
+            for (bool act : {true, false}) {
+                std::vector<float> o1(ocs * cout, 7.f), o2 = o1;
+                fast.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o1.data(), ocs, rs, r, ics, act);
+                ref.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o2.data(), ocs, rs, r, ics, act);
+                upd(o1, o2);
+            }
         // head
         const int mid = int(1 + rng() % 260);
         auto wh = randv(rng, std::size_t(mid) * cin, -0.3f, 0.3f), bh = randv(rng, mid),

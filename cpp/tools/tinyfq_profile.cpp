@@ -166,14 +166,14 @@ int main(int argc, char** argv) {
             const std::string name = buf;
             row(name + " expand", 2.0 * h * wd * hid * c, best_us([&] {
                     k.conv1x1(a.data(), c, ics, h, wd, w.data(), w.data(), hid, work.data() + rs + 1,
-                              ps, rs, nullptr, 0);
+                              ps, rs, nullptr, 0, true);
                 }, reps));
             row(name + " depthwise", 2.0 * ho * wo * hid * 9, best_us([&] {
-                    k.dw3x3(work.data(), ps, h, wd, s, w.data(), w.data(), hid, b.data(), ms);
+                    k.dw3x3(work.data(), ps, h, wd, s, w.data(), w.data(), hid, b.data(), ms, true);
                 }, reps));
             row(name + " project", 2.0 * ho * wo * cout * hid, best_us([&] {
                     k.conv1x1(b.data(), hid, ms, ho, wo, w.data(), w.data(), cout, a.data(), ms, wo,
-                              l.p[4] ? a.data() : nullptr, ms);
+                              l.p[4] ? a.data() : nullptr, ms, true);
                 }, reps));
             h = ho, wd = wo, c = cout;
         } else if (l.type == "TinyfqHead") {
