@@ -17,6 +17,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <numeric>
 
 #include <allocator.h>
@@ -26,10 +28,46 @@
 namespace tinyfq {
 
 struct Detector::Impl {
-    ncnn::Net net;
+    // Blob and workspace memory for one call at a time, the network input included. Idle
+    // pools are kept by the detector, not by threads (batch calls start new threads), and every
+    // large buffer of a call comes from them: allocated from the C library's heap instead, the
+    // ~MB-sized input of each photo left holes that the small results kept alive between
+    // calls, and a 2-worker run over LFW at the default size grew to 250 MB.
+    struct Pools {
+        ncnn::UnlockedPoolAllocator blob, work;
+    };
+    mutable std::mutex idle_mu;
+    mutable std::vector<std::unique_ptr<Pools>> idle;
+
+    ncnn::Net net;   // after the pools: destroyed first
     DetectOptions opt;
+
+    // A pool pair for the duration of one call.
+    class Lease {
+    public:
+        explicit Lease(const Impl& impl) : impl_(impl) {
+            std::lock_guard<std::mutex> lock(impl_.idle_mu);
+            if (!impl_.idle.empty()) p_ = std::move(impl_.idle.back()), impl_.idle.pop_back();
+        }
+        ~Lease() {
+            std::lock_guard<std::mutex> lock(impl_.idle_mu);
+            impl_.idle.push_back(std::move(p_));
+        }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        Pools& pools() {
+            if (!p_) p_.reset(new Pools);
+            return *p_;
+        }
+
+    private:
+        const Impl& impl_;
+        std::unique_ptr<Pools> p_;
+    };
+
     // The network on a prepared input tensor, decoded, suppressed, mapped back to the image.
-    std::vector<Face> run(const ncnn::Mat& x, float scale_x, float scale_y) const;
+    // Every ncnn object of the call is gone when it returns, before the lease ends.
+    std::vector<Face> run(const ncnn::Mat& x, float scale_x, float scale_y, Pools& pools) const;
 };
 
 namespace {
@@ -184,11 +222,17 @@ DetectorInput Detector::prepare(const ImageView& img) const {
 std::vector<Face> Detector::detect(const ImageView& image) const {
     // Straight into the network's input tensor (no intermediate copy).
     const Geometry g = geometry(image, impl_->opt.max_side);
-    ncnn::Mat x(g.pw, g.ph, 3);
-    if (x.empty()) throw Error("out of memory for the detector input");
-    float* const dst[3] = {x.channel(0), x.channel(1), x.channel(2)};
-    fill(image, g, dst);
-    return impl_->run(x, g.sx, g.sy);
+    Impl::Lease lease(*impl_);
+    Impl::Pools& pools = lease.pools();
+    std::vector<Face> faces;
+    {
+        ncnn::Mat x(g.pw, g.ph, 3, 4u, &pools.blob);
+        if (x.empty()) throw Error("out of memory for the detector input");
+        float* const dst[3] = {x.channel(0), x.channel(1), x.channel(2)};
+        fill(image, g, dst);
+        faces = impl_->run(x, g.sx, g.sy, pools);
+    }   // x goes back to the pool before the lease ends
+    return faces;
 }
 
 std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
@@ -200,21 +244,28 @@ std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
     // The layers only read their input: wrap the caller's planes where they sit as an ncnn Mat
     // would put them (16-byte aligned; planes of a multiple of 32 x 32 pixels need no padding).
     const std::size_t plane = std::size_t(in.width) * in.height;
-    if (reinterpret_cast<std::uintptr_t>(in.chw.data()) % 16 == 0)
-        return impl_->run(ncnn::Mat(in.width, in.height, 3, const_cast<float*>(in.chw.data())),
-                          in.scale_x, in.scale_y);
-    ncnn::Mat x(in.width, in.height, 3);
-    if (x.empty()) throw Error("out of memory for the detector input");
-    for (int c = 0; c < 3; ++c)
-        std::memcpy(x.channel(c), in.chw.data() + c * plane, sizeof(float) * plane);
-    return impl_->run(x, in.scale_x, in.scale_y);
+    Impl::Lease lease(*impl_);
+    Impl::Pools& pools = lease.pools();
+    std::vector<Face> faces;
+    if (reinterpret_cast<std::uintptr_t>(in.chw.data()) % 16 == 0) {
+        const ncnn::Mat x(in.width, in.height, 3, const_cast<float*>(in.chw.data()));
+        faces = impl_->run(x, in.scale_x, in.scale_y, pools);
+    } else {
+        ncnn::Mat x(in.width, in.height, 3, 4u, &pools.blob);
+        if (x.empty()) throw Error("out of memory for the detector input");
+        for (int c = 0; c < 3; ++c)
+            std::memcpy(x.channel(c), in.chw.data() + c * plane, sizeof(float) * plane);
+        faces = impl_->run(x, in.scale_x, in.scale_y, pools);
+    }
+    return faces;
 }
 
-std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float scale_y) const {
+std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float scale_y,
+                                      Pools& pools) const {
     ncnn::Extractor ex = net.create_extractor();
-    static thread_local ncnn::UnlockedPoolAllocator blob_pool, work_pool;
+    ncnn::UnlockedPoolAllocator& blob_pool = pools.blob;
     ex.set_blob_allocator(&blob_pool);
-    ex.set_workspace_allocator(&work_pool);
+    ex.set_workspace_allocator(&pools.work);
     if (ex.input("in0", x) != 0) throw Error("detector graph has no input blob");
 
     std::vector<Face> cand;
