@@ -106,7 +106,8 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
     """The library's own layers (cpp/src/fused_layers.cpp) for the convolutions: the stem as
     TinyfqConv3x3, and each 1x1 convolution without activation whose only reader is a
     stride-1 depthwise 3x3 as one TinyfqPwDw (the 1x1 output stays in the layer's workspace);
-    and each nearest x2 upsampling followed by an addition as one TinyfqUpAdd. The weights are
+    each nearest x2 upsampling followed by an addition as one TinyfqUpAdd, and the 2x2 max
+    pooling as TinyfqMaxPool2 (any even size: the input is a multiple of 32). The weights are
     the same bytes in the same order ([tag][weights][bias] per convolution)."""
     spans = _layer_weights(layers, weights)
     parts = [line.split() for line in layers]
@@ -140,6 +141,9 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
             noff, nsize = spans[nxt]
             out_weights += weights[off:off + size] + weights[noff:noff + nsize]
             skip.add(nxt)
+            continue
+        if kind == "Pooling" and prm == {"0": "0", "1": "2", "2": "2", "5": "1"}:
+            out_layers.append(f"TinyfqMaxPool2 {name} 1 1 {src} {dst}")
             continue
         if kind == "Interp" and len(readers[dst]) == 1 and parts[readers[dst][0]][0] == "BinaryOp":
             add = readers[dst][0]

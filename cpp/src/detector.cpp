@@ -236,26 +236,35 @@ std::vector<Face> Detector::detect(const ImageView& image) const {
 }
 
 std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
-    if (in.width % 32 || in.height % 32 || in.width < 32 || in.height < 32 ||
-        in.chw.size() != std::size_t(3) * in.width * in.height)
+    if (in.chw.size() != std::size_t(3) * in.width * in.height)
+        throw InvalidInput("detector input holds " + std::to_string(in.chw.size()) +
+                           " values, not 3 x " + std::to_string(in.height) + " x " +
+                           std::to_string(in.width));
+    return detect_prepared(in.chw.data(), in.width, in.height, in.scale_x, in.scale_y);
+}
+
+std::vector<Face> Detector::detect_prepared(const float* chw, int width, int height,
+                                            float scale_x, float scale_y) const {
+    if (!chw || width % 32 || height % 32 || width < 32 || height < 32)
         throw InvalidInput("detector input must be 3 x H x W with H, W multiples of 32, got " +
-                           std::to_string(in.chw.size()) + " values for " +
-                           std::to_string(in.width) + "x" + std::to_string(in.height));
+                           std::to_string(width) + "x" + std::to_string(height));
+    if (!(scale_x > 0.f && scale_y > 0.f))
+        throw InvalidInput("detector input scales must be positive");
     // The layers only read their input: wrap the caller's planes where they sit as an ncnn Mat
     // would put them (16-byte aligned; planes of a multiple of 32 x 32 pixels need no padding).
-    const std::size_t plane = std::size_t(in.width) * in.height;
+    const std::size_t plane = std::size_t(width) * height;
     Impl::Lease lease(*impl_);
     Impl::Pools& pools = lease.pools();
     std::vector<Face> faces;
-    if (reinterpret_cast<std::uintptr_t>(in.chw.data()) % 16 == 0) {
-        const ncnn::Mat x(in.width, in.height, 3, const_cast<float*>(in.chw.data()));
-        faces = impl_->run(x, in.scale_x, in.scale_y, pools);
+    if (reinterpret_cast<std::uintptr_t>(chw) % 16 == 0) {
+        const ncnn::Mat x(width, height, 3, const_cast<float*>(chw));
+        faces = impl_->run(x, scale_x, scale_y, pools);
     } else {
-        ncnn::Mat x(in.width, in.height, 3, 4u, &pools.blob);
+        ncnn::Mat x(width, height, 3, 4u, &pools.blob);
         if (x.empty()) throw Error("out of memory for the detector input");
         for (int c = 0; c < 3; ++c)
-            std::memcpy(x.channel(c), in.chw.data() + c * plane, sizeof(float) * plane);
-        faces = impl_->run(x, in.scale_x, in.scale_y, pools);
+            std::memcpy(x.channel(c), chw + c * plane, sizeof(float) * plane);
+        faces = impl_->run(x, scale_x, scale_y, pools);
     }
     return faces;
 }

@@ -62,7 +62,8 @@ const Kernels& best_kernels();
 void register_layers(ncnn::Net& net);
 
 inline int out_size(int n, int stride) { return (n - 1) / stride + 1; }
-inline std::size_t conv3x3_work(int cin, int ho, int wo) { return std::size_t(cin) * 9 * ho * wo; }
+// conv3x3's scratch: one block of im2col taps for three output vectors, reused (ho, wo unused).
+inline std::size_t conv3x3_work(int cin, int /*ho*/, int /*wo*/) { return std::size_t(cin) * 9 * 24; }
 
 }  // namespace fused
 }  // namespace tinyfq

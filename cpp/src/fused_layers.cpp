@@ -14,6 +14,7 @@
 //                                               the workspace instead of an ncnn blob
 //   TinyfqUpAdd    (two inputs: fine, coarse)   fine + the coarse map upsampled x2 (nearest):
 //                                               YuNet's feature pyramid merge, one pass
+//   TinyfqMaxPool2                              2x2 max pooling, stride 2 (even sizes)
 //
 // Weights follow ncnn's convention: each weight array with a 4-byte type tag (fp32 written by
 // the exporter), each bias raw. Inputs and outputs are fp32 with elempack 1 (the layers leave
@@ -21,6 +22,7 @@
 #include "fused.h"
 #include "internal.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -270,6 +272,31 @@ public:
     }
 };
 
+class MaxPool2 : public ncnn::Layer {
+public:
+    MaxPool2() { one_blob_only = true; }
+
+    int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
+        if (!is_planar_fp32(in, in.c) || in.w % 2 || in.h % 2) return -1;
+        const int w = in.w, wo = in.w / 2, ho = in.h / 2;
+        create_planar(out, wo, ho, in.c, opt.blob_allocator);
+        if (out.empty()) return -100;
+        for (int c = 0; c < in.c; ++c) {
+            const float* p = in.channel(c);
+            float* o = out.channel(c);
+            for (int y = 0; y < ho; ++y) {
+                const float* r0 = p + 2 * y * w;
+                const float* r1 = r0 + w;
+                float* d = o + y * wo;
+                for (int x = 0; x < wo; ++x)
+                    d[x] = std::max(std::max(r0[2 * x], r0[2 * x + 1]),
+                                    std::max(r1[2 * x], r1[2 * x + 1]));
+            }
+        }
+        return 0;
+    }
+};
+
 template <class L>
 ncnn::Layer* create(void*) {
     return new L;
@@ -283,6 +310,7 @@ void register_layers(ncnn::Net& net) {
     net.register_custom_layer("TinyfqHead", create<Head>);
     net.register_custom_layer("TinyfqPwDw", create<PwDw>);
     net.register_custom_layer("TinyfqUpAdd", create<UpAdd>);
+    net.register_custom_layer("TinyfqMaxPool2", create<MaxPool2>);
 }
 
 }  // namespace fused

@@ -92,14 +92,12 @@ void bind_detect(py::module_& m) {
                 float sy) {
                  if (t.ndim() != 3 || t.shape(0) != 3)
                      throw py::value_error("input must have shape (3, H, W), got " + shape_of(t));
-                 tinyfq::DetectorInput in;
-                 in.height = int(t.shape(1)), in.width = int(t.shape(2));
-                 in.scale_x = sx, in.scale_y = sy;
-                 in.chw.assign(t.data(), t.data() + t.size());
+                 const float* chw = t.data();
+                 const int h = int(t.shape(1)), w = int(t.shape(2));
                  std::vector<tinyfq::Face> faces;
                  {
-                     py::gil_scoped_release nogil;
-                     faces = d.detect_prepared(in);
+                     py::gil_scoped_release nogil;   // t (held by the caller) is read in place
+                     faces = d.detect_prepared(chw, w, h, sx, sy);
                  }
                  return face_rows(faces);
              },

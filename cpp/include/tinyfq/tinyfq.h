@@ -182,6 +182,10 @@ public:
     // the faces found in it (mapped back to image pixels by the input's scales).
     DetectorInput prepare(const ImageView& image) const;
     std::vector<Face> detect_prepared(const DetectorInput& input) const;
+    // The same on a caller's 3 x height x width planar tensor (read in place when 16-byte
+    // aligned; height and width multiples of 32).
+    std::vector<Face> detect_prepared(const float* chw, int width, int height, float scale_x,
+                                      float scale_y) const;
 
 private:
     struct Impl;
