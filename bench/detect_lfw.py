@@ -4,8 +4,8 @@
 
 For every LFW photo (13,233, 250x250) and each detector size (the longer side the photo is
 downscaled to, then padded to multiples of 32): whether a face is found, and, for the photos
-whose MTCNN landmarks are in training/labels/labels.csv (the detector that made the committed
-labels), the mean distance between the two detectors' five landmarks over the inter-ocular
+whose MTCNN landmarks are in training/labels/landmarks-mtcnn.csv (the detector of the first
+labels, kept by training.relandmark), the mean distance between the two detectors' five landmarks over the inter-ocular
 distance (MTCNN's eye centres) for the largest face. Writes <out>.json and a figure <out>.png.
 """
 import argparse
@@ -23,9 +23,10 @@ DATA = REPO.parent / "shared" / "data"
 
 
 def mtcnn_landmarks() -> dict[str, np.ndarray]:
-    with (REPO / "training" / "labels" / "labels.csv").open() as f:
+    """MTCNN's landmarks of the labelled photos (kept by training.relandmark)."""
+    with (REPO / "training" / "labels" / "landmarks-mtcnn.csv").open() as f:
         return {r["relpath"]: np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
-                for r in csv.DictReader(f) if r["copy"] == "0" and r["relpath"].startswith("lfw/")}
+                for r in csv.DictReader(f) if r["relpath"].startswith("lfw/")}
 
 
 def main(argv=None) -> int:
@@ -103,7 +104,7 @@ def main(argv=None) -> int:
         ax[1].text(str(s), e["nme_vs_mtcnn_mean"], f"{e['nme_vs_mtcnn_mean']:.3f}", ha="center",
                    va="bottom", fontsize=9)
     ax[1].set_xlabel("detector size (longer side, px)")
-    ax[1].set_ylabel("mean landmark distance to MTCNN / inter-ocular")
+    ax[1].set_ylabel("landmark distance to MTCNN (÷ eye distance)")
     fig.suptitle(f"YuNet (native) on all {len(files):,} LFW photos")
     fig.tight_layout()
     fig.savefig(args.out + ".png", dpi=110)

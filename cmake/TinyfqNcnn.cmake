@@ -21,10 +21,11 @@ endif()
 set(TINYFQ_NCNN_CACHE_DIR "${_cache_default}" CACHE PATH "where the ncnn source archive is cached")
 set(TINYFQ_PACKAGE_INDEX "" CACHE STRING "package index URL (default: pip's configuration)")
 
-# Layers the two embedded models need: what the exporter (tinyFQnet) and
-# scripts/convert_yunet.py (YuNet: also interp) write, plus what those layers create inside.
+# Layers tinyFQnet needs (see README): what the exporter writes plus what they create inside.
+# The embedded YuNet detector (scripts/convert_yunet.py) runs on the library's own layers and
+# ncnn's input and split, so it needs none more.
 set(TINYFQ_NCNN_LAYERS input convolution convolutiondepthwise split binaryop pooling
-    innerproduct relu sigmoid flatten packing padding cast interp)
+    innerproduct relu sigmoid flatten packing padding cast)
 
 if(TINYFQ_USE_SYSTEM_NCNN)
   find_package(ncnn CONFIG QUIET)

@@ -12,7 +12,8 @@ Degraded copies take their original's landmarks (they were made from the same pi
 
     python -m training.relandmark            # rewrites training/labels/labels.csv in place
 
-Then sample and train as usual. The provenance file records the step and its counts.
+Then sample and train as usual. The provenance file records the step and its counts;
+``landmarks-mtcnn.csv`` beside the labels keeps the landmarks it replaced (MTCNN's).
 """
 from __future__ import annotations
 
@@ -67,6 +68,15 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
         for rel, face, _ in tqdm(pool.map(one, originals), total=len(originals),
                                  desc="relandmark", unit="img", file=sys.stderr):
             found[rel] = face
+    # The landmarks being replaced are kept as a record (MTCNN's, the first time), for the
+    # detector comparison in bench/detect_lfw.py.
+    record = labels.parent / "landmarks-mtcnn.csv"
+    if not record.exists():
+        with record.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["relpath", "det_score", "box", "landmarks"])
+            w.writerows([r["relpath"], r["det_score"], r["box"], r["landmarks"]]
+                        for r in rows if r["copy"] == "0")
     kept, shifts = [], []
     for r in rows:
         face = found.get(r["relpath"])
