@@ -139,6 +139,7 @@ def test_info_and_usage_errors(capsys):
     # the AVX2 kernels exactly where the CPU has AVX2 (and FMA)
     expect = "avx2" if {"avx2", "fma"} <= set(facts["cpu_features"].split()) else "generic"
     assert facts["network_kernels"] == expect
+    assert facts["detector"].startswith("yunet_n (Apache-2.0") and "104ee26c71d5" in facts["detector"]
     assert main(["score", "x.jpg", "--workers", "0"]) == 2
     r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "--help"],
                        capture_output=True, text=True)

@@ -219,3 +219,21 @@ def test_cli_detect_rows_all_faces_and_no_face(data_root, tmp_path):
             assert float(r["w"]) == pytest.approx(f.box[2], abs=0.01)
             assert float(r["score"]) == pytest.approx(f.score, abs=2e-6)
     assert main(["score", "--all-faces", str(folder), "-q", "-o", str(out)]) == 2
+
+
+def test_embedded_detector_is_the_recorded_conversion():
+    """The sidecar compiled in is cpp/models/yunet.json, and its hashes are those of the
+    committed graph and of the ONNX release it was converted from."""
+    import hashlib
+    import json
+
+    from tests.conftest import REPO
+    from tests.yunet_reference import ONNX
+
+    models = REPO / "cpp" / "models"
+    meta = json.loads(_core.embedded_detector_json())
+    assert meta == json.loads((models / "yunet.json").read_text())
+    assert meta["bin_sha256"] == hashlib.sha256((models / "yunet.ncnn.bin").read_bytes()).hexdigest()
+    assert meta["graph"] == "fused" and meta["licence"].startswith("Apache-2.0")
+    if ONNX.exists():
+        assert meta["source_sha256"] == hashlib.sha256(ONNX.read_bytes()).hexdigest()

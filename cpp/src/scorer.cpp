@@ -368,4 +368,6 @@ std::string network_kernels() { return fused::best_kernels().name; }
 
 std::string embedded_model_json() { return detail::embedded_model().json; }
 
+std::string embedded_detector_json() { return detail::embedded_detector().json; }
+
 }  // namespace tinyfq

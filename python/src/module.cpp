@@ -106,6 +106,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("hardware_workers", &tinyfq::hardware_workers, "Number of hardware threads.");
     m.def("embedded_model_json", &tinyfq::embedded_model_json,
           "JSON sidecar of the default model compiled into the library.");
+    m.def("embedded_detector_json", &tinyfq::embedded_detector_json,
+          "Provenance of the face detector compiled into the library (source, sha256, licence).");
     m.def("have_decoder", &tinyfq::have_decoder, "Whether this build can decode image files.");
     m.def("jpeg_decoder", &tinyfq::jpeg_decoder,
           "What decodes JPEG files: 'libjpeg-turbo X.Y.Z' (reduced-resolution decoding "

@@ -304,6 +304,7 @@ def cmd_info(args) -> int:
 
     scorer = Scorer(args.model)
     info = dict(scorer.info)
+    detector = json.loads(_core.embedded_detector_json())
     facts = {
         "model": args.model or "<embedded default>",
         "version": info.get("version"),
@@ -313,6 +314,9 @@ def cmd_info(args) -> int:
         "ncnn": _core.ncnn_version(),
         "cpu_features": _core.cpu_features(),
         "network_kernels": _core.network_kernels(),
+        "detector": "{} ({}), {:,} weights, from {} sha256 {}".format(
+            detector["name"], detector["licence"].split(" (")[0], detector["parameters"],
+            detector["source"], detector["source_sha256"][:12]),
         "image_decoder": _core.have_decoder(),
         "jpeg_decoder": _core.jpeg_decoder(),
         "hardware_workers": _core.hardware_workers(),

@@ -270,6 +270,8 @@ std::string cpu_features();
 // SSE2 or NEON) or "reference" (TINYFQ_REFERENCE=1).
 std::string network_kernels();
 std::string embedded_model_json();
+// The embedded detector's provenance sidecar (cpp/models/yunet.json: source, sha256, licence).
+std::string embedded_detector_json();
 int hardware_workers();
 
 }  // namespace tinyfq
