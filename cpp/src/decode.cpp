@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
@@ -299,9 +300,23 @@ Image decode_image(const std::uint8_t* data, std::size_t size, std::int64_t max_
 }
 
 Image read_image(const std::string& path, const DecodeOptions& opt) {
+    if (path.find('\0') != std::string::npos)
+        throw InvalidInput("path contains a NUL character: " + path.substr(0, path.find('\0')));
     struct stat st;
-    if (::stat(path.c_str(), &st) != 0) throw FileNotFound("no such file: " + path);
+    if (::stat(path.c_str(), &st) != 0) {
+        const int e = errno;
+        if (e == ENOENT || e == ENOTDIR) throw FileNotFound("no such file: " + path);
+        throw Error(std::string("cannot access (") + std::strerror(e) + "): " + path);
+    }
     if (S_ISDIR(st.st_mode)) throw Error("is a directory: " + path);
+    // Never open a FIFO, socket or device: reading one can block forever or never end.
+    if (!S_ISREG(st.st_mode))
+        throw Error(std::string("not a regular file (") +
+                    (S_ISFIFO(st.st_mode)   ? "a FIFO"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                  : "a special file") +
+                    "): " + path);
     if (static_cast<std::uint64_t>(st.st_size) > kMaxFileBytes)
         throw Error("file too large to decode (" + std::to_string(st.st_size) + " bytes): " + path);
     std::ifstream f(path, std::ios::binary);

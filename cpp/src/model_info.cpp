@@ -19,6 +19,9 @@ struct Value {
 };
 
 class Reader {
+    static constexpr int kMaxDepth = 32;
+    int depth_ = 0;
+
 public:
     explicit Reader(const std::string& s) : s_(s) {}
     Value document() {
@@ -65,6 +68,14 @@ private:
         return out;
     }
     Value value() {
+        // The sidecar is a few levels deep; a bound keeps a hostile file from exhausting the
+        // stack (each level is a recursive call).
+        struct Depth {
+            int& d;
+            explicit Depth(int& d_) : d(d_) { ++d; }
+            ~Depth() { --d; }
+        } depth(depth_);
+        if (depth_ > kMaxDepth) fail("nested more than 32 levels deep");
         ws();
         if (i_ >= s_.size()) fail("unexpected end");
         Value v;

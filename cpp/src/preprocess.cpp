@@ -251,6 +251,12 @@ inline void warp_pixel(const ImageView& img, const ChannelMap& cm, float sx, flo
     const int W = img.width, H = img.height;
     const std::ptrdiff_t stride = img.stride;
     const float fx = std::floor(sx), fy = std::floor(sy);
+    // Far outside the image (or NaN): black, before any float -> int conversion (which would
+    // overflow, undefined behaviour, for coordinates beyond the int range).
+    if (!(fx >= -2.f && fy >= -2.f && fx <= float(W) && fy <= float(H))) {
+        *dst0 = cm.bias[0], *dst1 = cm.bias[1], *dst2 = cm.bias[2];   // black, normalised
+        return;
+    }
     const int x0 = int(fx), y0 = int(fy);
     const float wx = sx - fx, wy = sy - fy;
     float v[3];

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include <allocator.h>
+#include <datareader.h>
 #include <net.h>
 #include <cpu.h>
 #include <platform.h>
@@ -27,7 +29,7 @@ struct Scorer::Impl {
     ncnn::Net net;
     ModelInfo info;
     Options opt;
-    std::vector<unsigned char> bin;   // owned weights when loaded from caller memory
+    std::vector<unsigned char> bin;   // the weights of a model from files or memory (ncnn references them)
     // Idle extractors, reused: making one costs ~9k instructions (ncnn's Option constructor
     // counts the CPU's cores every time), ~5% of a forward pass. Declared after the net, so
     // they go first.
@@ -60,6 +62,52 @@ void configure(ncnn::Net& net, const Options& opt) {
 bool file_exists(const std::string& p) {
     std::ifstream f(p);
     return bool(f);
+}
+
+// Weights from memory with a bound: ncnn's own memory reader reads as far as the graph asks,
+// past the end of a short buffer. This one stops there and remembers it, and the caller checks
+// that the graph used every byte (a .bin of another graph or a damaged one fails to load).
+class BoundedReader : public ncnn::DataReader {
+public:
+    BoundedReader(const unsigned char* p, std::size_t n) : p_(p), left_(n) {}
+    std::size_t read(void* buf, std::size_t size) const override {
+        if (size > left_) return short_ = true, 0;
+        std::memcpy(buf, p_, size);
+        p_ += size, left_ -= size;
+        return size;
+    }
+    std::size_t reference(std::size_t size, const void** buf) const override {
+        if (size > left_) return short_ = true, 0;
+        *buf = p_;
+        p_ += size, left_ -= size;
+        return size;
+    }
+    bool exhausted_early() const { return short_; }
+    std::size_t left() const { return left_; }
+
+private:
+    mutable const unsigned char* p_;
+    mutable std::size_t left_;
+    mutable bool short_ = false;
+};
+
+// Load `bin` (kept alive by the caller: ncnn references it) into `net`, or say why not.
+void load_weights(ncnn::Net& net, const std::vector<unsigned char>& bin, const std::string& what) {
+    BoundedReader dr(bin.data(), bin.size());
+    if (net.load_model(dr) != 0 || dr.exhausted_early())
+        throw Error(what + ": the weights end before the graph's layers do (" +
+                    std::to_string(bin.size()) + " bytes; truncated, or not this graph's .bin)");
+    if (dr.left() != 0)
+        throw Error(what + ": " + std::to_string(dr.left()) + " of " +
+                    std::to_string(bin.size()) +
+                    " bytes of weights are left over after the graph's layers (not this "
+                    "graph's .bin)");
+}
+
+std::vector<unsigned char> read_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw FileNotFound("no such file: " + path);
+    return std::vector<unsigned char>((std::istreambuf_iterator<char>(f)), {});
 }
 
 }  // namespace
@@ -98,9 +146,8 @@ Scorer::Scorer(const std::string& param_path, const std::string& bin_path,
     configure(impl_->net, opt);
     if (impl_->net.load_param(param_path.c_str()) != 0)
         throw Error("cannot load ncnn param file (not a valid .param?): " + param_path);
-    if (impl_->net.load_model(bin_path.c_str()) != 0)
-        throw Error("cannot load ncnn weights (truncated or not matching the .param?): " +
-                    bin_path);
+    impl_->bin = read_bytes(bin_path);
+    load_weights(impl_->net, impl_->bin, bin_path);
     validate(*this, impl_->info);
 }
 
@@ -115,9 +162,7 @@ Scorer Scorer::from_memory(const std::string& param_text, const std::uint8_t* bi
     s.impl_->bin.assign(bin, bin + bin_size);
     if (s.impl_->net.load_param_mem(param_text.c_str()) != 0)
         throw Error("cannot parse ncnn param text");
-    if (s.impl_->net.load_model(s.impl_->bin.data()) != bin_size)
-        throw Error("ncnn weights do not match the param (size " + std::to_string(bin_size) +
-                    ")");
+    load_weights(s.impl_->net, s.impl_->bin, "model weights");
     validate(s, s.impl_->info);
     return s;
 }
@@ -218,9 +263,16 @@ void parallel_for(std::size_t n, int workers, F fn) {
     if (workers == 1) {
         work();
     } else {
+        // The calling thread is one of the workers. When the system refuses a thread (a
+        // container's thread limit, an address-space limit), the batch runs on the threads
+        // that did start: fewer workers, never std::terminate on a joinable thread.
         std::vector<std::thread> pool;
-        pool.reserve(workers);
-        for (int t = 0; t < workers; ++t) pool.emplace_back(work);
+        try {
+            pool.reserve(workers - 1);
+            for (int t = 1; t < workers; ++t) pool.emplace_back(work);
+        } catch (const std::exception&) {   // std::system_error, std::bad_alloc
+        }
+        work();
         for (auto& t : pool) t.join();
     }
     if (first) std::rethrow_exception(first);

@@ -21,6 +21,10 @@ std::vector<tinyfq::Landmarks> landmark_list(const py::object& obj, std::size_t 
     std::vector<tinyfq::Landmarks> out;
     if (obj.is_none()) return out;
     if (py::isinstance<py::array>(obj)) {
+        const char kind = py::reinterpret_borrow<py::array>(obj).dtype().kind();
+        if (kind != 'f' && kind != 'i' && kind != 'u')
+            throw py::value_error("landmarks must hold real numbers, got dtype " +
+                                  std::string(py::str(py::reinterpret_borrow<py::array>(obj).dtype())));
         auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
         if (!a || a.ndim() != 3 || a.shape(0) != py::ssize_t(n) || a.shape(1) != 5 || a.shape(2) != 2)
             throw py::value_error("landmarks must have shape (" + std::to_string(n) +

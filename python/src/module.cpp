@@ -43,7 +43,19 @@ tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char*
     // Packed pixels within a row are required; any positive row stride is honoured as is.
     const bool packed = arr.strides(0) > 0 && arr.strides(1) == ch &&
                         (arr.ndim() == 2 || arr.strides(2) == 1);
-    if (!packed) arr = py::array::ensure(arr, py::array::c_style | py::array::forcecast);
+    if (!packed) {
+        // A packed copy; numpy's failure (a huge broadcast view needs a huge copy) comes back
+        // as an empty handle with the error cleared: say what happened instead of reading it.
+        py::array copy = py::array::ensure(arr, py::array::c_style | py::array::forcecast);
+        if (!copy) {
+            PyErr_SetString(PyExc_MemoryError,
+                            (std::string(what) + " of shape " + shape_of(arr) +
+                             " has strides that need a packed copy, and the copy could not be "
+                             "made (out of memory)").c_str());
+            throw py::error_already_set();
+        }
+        arr = copy;
+    }
     tinyfq::ImageView v;
     v.data = static_cast<const std::uint8_t*>(arr.data());
     v.height = int(arr.shape(0));
@@ -72,10 +84,18 @@ std::vector<tinyfq::ImageView> image_views(const py::sequence& images, const std
 }
 
 tinyfq::Landmarks landmarks_from(const py::handle& obj, const char* what) {
-    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
-    if (!a || a.size() != 10)
+    // Exactly (5, 2) real numbers: a transposed (2, 5) or flat (10,) array would be read in
+    // the wrong order, a complex one would lose its imaginary part.
+    const py::array raw = py::array::ensure(obj);
+    if (!raw || raw.ndim() != 2 || raw.shape(0) != 5 || raw.shape(1) != 2)
         throw py::value_error(std::string(what) + " must be 5 (x, y) points, shape (5, 2), got " +
-                              (a ? shape_of(a) : std::string(py::str(py::type::of(obj)))));
+                              (raw ? shape_of(raw) : std::string(py::str(py::type::of(obj)))));
+    const char kind = raw.dtype().kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u')
+        throw py::value_error(std::string(what) + " must hold real numbers, got dtype " +
+                              std::string(py::str(raw.dtype())));
+    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(raw);
+    if (!a) throw py::value_error(std::string(what) + ": cannot convert to float32");
     tinyfq::Landmarks lm;
     std::copy(a.data(), a.data() + 10, lm.xy);
     return lm;

@@ -56,6 +56,15 @@ class FileFaces:
     faces: list[Face]
 
 
+def _paths(paths) -> list[str]:
+    """A list of path strings; a single path (a str, bytes or PathLike) is refused, since
+    iterating over it would give its characters."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise TypeError(f"paths must be a sequence of paths, not a single path ({paths!r}); "
+                        "wrap it in a list")
+    return [os.fspath(p) for p in paths]
+
+
 def _workers(workers: int) -> int:
     if workers == 0 or workers < -1:
         raise ValueError(f"workers must be -1 (all cores) or a positive count, got {workers}")
@@ -198,7 +207,7 @@ class Scorer:
         """(scores with NaN for failures, error message per file ('' when scored), kind per
         file: 0 scored, 1 missing, 2 not decodable/invalid, 3 no face found (``detect=True``)).
         Never raises for a bad file."""
-        paths = [os.fspath(p) for p in paths]
+        paths = _paths(paths)
         if not detect:
             return self._native.score_files(paths, landmarks, _workers(workers))
         if landmarks is not None:
@@ -213,7 +222,7 @@ class Scorer:
         """Decode, detect and score files in parallel: per file its :class:`Face` list
         (every face, or only the largest with ``all_faces=False``), largest first, each with
         its score. Never raises for a bad file: see each result's ``status`` and ``message``."""
-        paths = [os.fspath(p) for p in paths]
+        paths = _paths(paths)
         rows, messages, status = self._native.score_files_faces(
             self.detector._native, paths, all_faces, _workers(workers))
         return [FileFaces(p, st.name, msg, [Face.from_row(r) for r in rs])

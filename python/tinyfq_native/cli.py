@@ -52,7 +52,8 @@ def expand(paths: list[str], recursive: bool) -> list[str]:
                          if os.path.isfile(os.path.join(p, f))]
             out += sorted(f for f in found if os.path.splitext(f)[1].lower() in IMAGE_EXTS)
         elif not os.path.exists(p) and glob.has_magic(p):
-            out += sorted(glob.glob(p, recursive=recursive))
+            # a pattern that matches nothing stays, so that it gets its own error row
+            out += sorted(glob.glob(p, recursive=recursive)) or [p]
         else:
             out.append(p)
     seen: set[str] = set()
@@ -83,20 +84,27 @@ def read_landmarks(path: str) -> dict[str, np.ndarray]:
     return table
 
 
+def csv_field(value) -> str:
+    """One CSV field: quoted when it holds a comma, a quote or a line break (CR as well as LF:
+    the csv module quotes only the characters of its own line terminator)."""
+    s = f"{value:.6f}" if isinstance(value, float) else ("" if value is None else str(value))
+    if any(c in s for c in ',"\r\n'):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
 class RowWriter:
     """CSV or JSON-lines rows, flushed as they are written."""
 
     def __init__(self, stream, fmt: str, fields: tuple[str, ...]):
         self.stream, self.fmt, self.fields = stream, fmt, fields
         if fmt == "csv":
-            self.csv = csv.writer(stream, lineterminator="\n")
-            self.csv.writerow(fields)
+            stream.write(",".join(fields) + "\n")
 
     def write(self, **row) -> None:
         """A row of ``fields``; a field the row lacks is written empty (null in JSON)."""
         if self.fmt == "csv":
-            self.csv.writerow([f"{v:.6f}" if isinstance(v, float) else ("" if v is None else v)
-                               for v in (row.get(f) for f in self.fields)])
+            self.stream.write(",".join(csv_field(row.get(f)) for f in self.fields) + "\n")
         else:
             self.stream.write(json.dumps({f: row.get(f) for f in self.fields}) + "\n")
         self.stream.flush()

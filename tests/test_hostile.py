@@ -1,0 +1,179 @@
+"""Hostile input (issue "Hostile input"): each reproducer of a crash, hang, lost row or silent
+nonsense, with the clear error or correct row it gets now. Reproducers that crashed the process
+run in a child, so a regression fails this test instead of killing the run."""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+from tinyfq_native import Scorer, _core
+from tinyfq_native.cli import main
+
+MODELS = REPO / "cpp" / "models"
+
+
+def _child(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout, cwd=str(REPO))
+
+
+def test_huge_broadcast_array_is_a_memory_error_not_a_segfault():
+    r = _child("""
+        import numpy as np
+        from tinyfq_native import Scorer
+        s = Scorer()
+        view = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (100000, 100000, 3))
+        for call in (lambda: s.score(view), lambda: s.score_batch([view])):
+            try:
+                call()
+            except MemoryError as e:
+                print("MemoryError:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("MemoryError:") == 2 and "(100000, 100000, 3)" in r.stdout
+
+
+def test_deeply_nested_sidecar_is_refused():
+    r = _child("""
+        from tinyfq_native import _core
+        param = open("cpp/models/plain.ncnn.param").read()
+        weights = open("cpp/models/plain.ncnn.bin", "rb").read()
+        try:
+            _core.Scorer.from_memory(param, weights, '{"input": ' + "[" * 40000)
+        except RuntimeError as e:
+            print("RuntimeError:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "nested more than 32 levels" in r.stdout
+
+
+@pytest.mark.parametrize("cut", ["empty", "100 bytes", "one float short", "extra bytes"])
+def test_weights_that_do_not_fit_the_graph_are_refused(cut):
+    param = (MODELS / "plain.ncnn.param").read_text()
+    weights = (MODELS / "plain.ncnn.bin").read_bytes()
+    sidecar = (MODELS / "plain.json").read_text()
+    bad = {"empty": b"", "100 bytes": weights[:100], "one float short": weights[:-4],
+           "extra bytes": weights + b"\0" * 8}[cut]
+    r = _child(f"""
+        from tinyfq_native import _core
+        param = open("cpp/models/plain.ncnn.param").read()
+        weights = open("cpp/models/plain.ncnn.bin", "rb").read()
+        bad = {{"empty": b"", "100 bytes": weights[:100], "one float short": weights[:-4],
+               "extra bytes": weights + bytes(8)}}[{cut!r}]
+        try:
+            _core.Scorer.from_memory(param, bad, open("cpp/models/plain.json").read())
+        except RuntimeError as e:
+            print("RuntimeError:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert ("end before" if cut != "extra bytes" else "left over") in r.stdout
+    # the real weights still load (the check is not simply refusing everything)
+    assert 0 < _core.Scorer.from_memory(param, weights, sidecar).score(
+        np.full((64, 64, 3), 128, np.uint8)) < 1
+    del bad
+
+
+def test_a_layer_asking_for_more_weights_than_the_file_holds_is_refused(tmp_path):
+    for name in ("plain.ncnn.bin", "plain.json"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    param = (MODELS / "plain.ncnn.param").read_text()
+    assert " 6=324" in param
+    (tmp_path / "plain.ncnn.param").write_text(param.replace(" 6=324", " 6=3240", 1))
+    r = _child(f"""
+        from tinyfq_native import Scorer
+        try:
+            Scorer({str(tmp_path / "plain.json")!r})
+        except RuntimeError as e:
+            print("RuntimeError:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "RuntimeError:" in r.stdout
+
+
+def test_fifo_and_directory_are_error_rows_without_opening_them(tmp_path, data_root):
+    face = sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[0]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(face, folder / "face.jpg")
+    os.mkfifo(folder / "x.jpg")
+    s = Scorer()
+    scores, messages, kinds = s.score_files_detailed([folder / "face.jpg", folder / "x.jpg",
+                                                      folder])
+    assert kinds == [0, 2, 2]
+    assert "not a regular file (a FIFO)" in messages[1] and "is a directory" in messages[2]
+    out = tmp_path / "rows.csv"
+    r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "-r", str(folder),
+                        "-o", str(out), "-q"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    rows = {os.path.basename(row["path"]): row for row in csv.DictReader(out.open())}
+    assert rows["face.jpg"]["status"] == "ok" and rows["x.jpg"]["status"] == "error"
+
+
+def test_a_bare_string_is_not_a_list_of_paths():
+    with pytest.raises(TypeError, match="single path"):
+        Scorer().score_files("a.jpg")
+    with pytest.raises(TypeError, match="single path"):
+        Scorer().score_files_faces("a.jpg")
+
+
+def test_path_with_nul_is_an_error_not_a_shorter_path(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    _, messages, kinds = Scorer().score_files_detailed([str(tmp_path / "a.jpg") + "\0.png"])
+    assert kinds == [2] and "NUL" in messages[0]
+
+
+def test_carriage_return_in_a_name_keeps_one_row(tmp_path, data_root):
+    face = sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[0]
+    odd = tmp_path / "a\rb,c.jpg"
+    shutil.copy(face, odd)
+    out = tmp_path / "rows.csv"
+    assert main(["score", str(odd), str(tmp_path / "none*.jpg"), "-o", str(out), "-q"]) == 1
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["path"] for r in rows] == [str(odd), str(tmp_path / "none*.jpg")]
+    assert [r["status"] for r in rows] == ["ok", "error"]      # the glob that matched nothing
+
+
+@pytest.mark.parametrize("lm", [np.zeros((2, 5)), np.zeros(10), np.zeros((5, 2), complex),
+                                np.zeros((5, 3)), [[1, 2]] * 4])
+def test_landmarks_must_be_five_real_points(lm):
+    img = np.zeros((100, 100, 3), np.uint8)
+    with pytest.raises(ValueError, match="landmarks"):
+        Scorer().score(img, lm)
+
+
+def test_landmarks_far_outside_read_black_without_overflow():
+    s = Scorer()
+    img = np.full((120, 120, 3), 200, np.uint8)
+    template = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]],
+                        np.float32)
+    black = s.score(np.zeros((64, 64, 3), np.uint8))
+    for shift in (1e4, 2.2e9, -3e9):
+        far = template * 1000 + np.float32(shift)       # distinct points, far away
+        assert s.score(img, far) == pytest.approx(black, abs=1e-6)
+    with pytest.raises(ValueError, match="degenerate"):  # float32 cannot tell them apart
+        s.score(img, template + np.float32(1e30))
+
+
+def test_thread_creation_failure_runs_on_fewer_workers(tmp_path, data_root):
+    """With an address-space limit the 10,000 requested threads cannot all start: the batch
+    runs on those that did, and every row is written."""
+    src = sorted((data_root / "lfw" / "images").glob("*/*.jpg"))[:300]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in src:
+        (folder / f.name).symlink_to(f)
+    out = tmp_path / "rows.csv"
+    # chunks of 256 files ask for 256 threads (8 MB of stack each): more than 2.5 GB allows
+    cmd = (f"ulimit -v 2500000; exec {sys.executable} -m tinyfq_native.cli score {folder} "
+           f"--workers 10000 -q -o {out}")
+    r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 300 and all(row["status"] == "ok" for row in rows)
