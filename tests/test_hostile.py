@@ -61,17 +61,23 @@ def test_weights_that_do_not_fit_the_graph_are_refused(cut):
     bad = {"empty": b"", "100 bytes": weights[:100], "one float short": weights[:-4],
            "extra bytes": weights + b"\0" * 8}[cut]
     r = _child(f"""
+        import json
         from tinyfq_native import _core
         param = open("cpp/models/plain.ncnn.param").read()
         weights = open("cpp/models/plain.ncnn.bin", "rb").read()
         bad = {{"empty": b"", "100 bytes": weights[:100], "one float short": weights[:-4],
                "extra bytes": weights + bytes(8)}}[{cut!r}]
-        try:
-            _core.Scorer.from_memory(param, bad, open("cpp/models/plain.json").read())
-        except RuntimeError as e:
-            print("RuntimeError:", e)
+        meta = json.load(open("cpp/models/plain.json"))
+        for sidecar in (json.dumps(meta), json.dumps({{k: v for k, v in meta.items()
+                                                        if k != "weights"}})):
+            try:   # with the recorded size, and as an older export without it
+                _core.Scorer.from_memory(param, bad, sidecar)
+            except RuntimeError as e:
+                print("RuntimeError:", e)
     """)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert "the sidecar records 55220" in r.stdout
+    # without the record, the bounded reader still finds that the weights do not fit
     assert ("end before" if cut != "extra bytes" else "left over") in r.stdout
     # the real weights still load (the check is not simply refusing everything)
     assert 0 < _core.Scorer.from_memory(param, weights, sidecar).score(
@@ -177,3 +183,56 @@ def test_thread_creation_failure_runs_on_fewer_workers(tmp_path, data_root):
     assert r.returncode == 0, r.stderr[-2000:]
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 300 and all(row["status"] == "ok" for row in rows)
+
+
+def _model_dir(tmp_path, graph="plain", weights_from=None, **sidecar_changes):
+    """A copy of a committed model with its sidecar changed and/or another graph's weights."""
+    import json
+
+    meta = json.loads((MODELS / f"{graph}.json").read_text())
+    for path, value in sidecar_changes.items():
+        node = meta
+        *keys, last = path.split("__")
+        for k in keys:
+            node = node[k]
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    d = tmp_path / "model"
+    d.mkdir(exist_ok=True)
+    (d / "m.json").write_text(json.dumps(meta))
+    shutil.copy(MODELS / f"{graph}.ncnn.param", d / "m.ncnn.param")
+    shutil.copy(MODELS / f"{weights_from or graph}.ncnn.bin", d / "m.ncnn.bin")
+    return d / "m.json"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"weights_from": "default"}, "bytes; the sidecar records"),       # fused .bin, plain graph
+    ({"input__size": 1024}, "does not match the graph's input"),
+    ({"input__size": 63.9}, "does not match the graph's input"),
+    ({"input__std": [1e-30, 1e-30, 1e-30]}, "input.std"),
+    ({"input__mean": [1e9, 1e9, 1e9]}, "input.mean"),
+])
+def test_model_files_that_do_not_belong_together_are_refused(tmp_path, change, message):
+    with pytest.raises(RuntimeError, match=message):
+        Scorer(_model_dir(tmp_path, **change))
+
+
+def test_a_damaged_weights_file_is_refused_by_its_digest(tmp_path):
+    path = _model_dir(tmp_path)
+    weights = bytearray((path.parent / "m.ncnn.bin").read_bytes())
+    weights[1000] ^= 0x40                                   # one bit, same size
+    (path.parent / "m.ncnn.bin").write_bytes(bytes(weights))
+    with pytest.raises(RuntimeError, match="SHA-256"):
+        Scorer(path)
+    # a sidecar that records no weights (an older export) still loads its own file
+    old = tmp_path / "old"
+    old.mkdir()
+    legacy = _model_dir(old, weights=None)
+    assert 0 < Scorer(legacy).score(np.full((64, 64, 3), 128, np.uint8)) < 1
+
+
+def test_the_committed_models_load_and_agree(tmp_path):
+    crop = np.full((80, 80, 3), 120, np.uint8)
+    assert Scorer(MODELS / "plain.json").score(crop) == pytest.approx(Scorer().score(crop), abs=1e-5)

@@ -19,6 +19,7 @@ A direct writer, BatchNorm folded into the convolutions, fp32 weights, in one of
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -215,6 +216,8 @@ def export(model: TinyFQNet, out_dir: Path, name: str, version: str, extra: dict
     extra = (extra or {}) | {"graph": graph}
     paths = {"param": out_dir / f"{name}.ncnn.param", "bin": out_dir / f"{name}.ncnn.bin",
              "json": out_dir / f"{name}.json"}
+    # the sidecar records its weights: the runtime refuses a .bin of another model or graph
+    extra |= {"weights": {"bytes": len(binary), "sha256": hashlib.sha256(binary).hexdigest()}}
     paths["param"].write_text(param)
     paths["bin"].write_bytes(binary)
     paths["json"].write_text(json.dumps(sidecar(model, version, extra), indent=2) + "\n")

@@ -15,6 +15,9 @@ void warp_inverse(const Landmarks& lm, const ModelInfo& info, double inv[6]);
 // when no minimum is set. (The libjpeg decoder confirms it with jpeg_calc_output_dimensions.)
 int reduced_scale(int width, int height, const DecodeOptions& opt);
 
+// SHA-256 of n bytes, as 64 lowercase hex digits (sha256.cpp).
+std::string sha256_hex(const unsigned char* data, std::size_t n);
+
 // The model compiled into the library (generated at build time from cpp/models/).
 struct EmbeddedModel {
     const char* param;

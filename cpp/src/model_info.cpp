@@ -167,8 +167,16 @@ ModelInfo parse_model_info(const std::string& json_text) {
                     " is out of range [8, 1024]");
     numbers(input, "mean", info.mean, 3);
     numbers(input, "std", info.std, 3);
+    // Pixels are 0..255: a std far below a grey level or a mean far outside the range maps
+    // every input to the same extreme, and every score to 0 or 1.
     for (float s : info.std)
-        if (!(s > 0)) throw Error("model sidecar input.std must be positive");
+        if (!(s >= 1e-2f && s <= 1e4f))
+            throw Error("model sidecar input.std " + std::to_string(s) +
+                        " is out of range [0.01, 10000] (pixel values are 0..255)");
+    for (float m : info.mean)
+        if (!(m >= -1024.f && m <= 1024.f))
+            throw Error("model sidecar input.mean " + std::to_string(m) +
+                        " is out of range [-1024, 1024] (pixel values are 0..255)");
     const std::string order = field(input, "colour_order", Value::String).str;
     if (order != "rgb" && order != "bgr")
         throw Error("model sidecar input.colour_order must be \"rgb\" or \"bgr\", got \"" +
@@ -182,6 +190,18 @@ ModelInfo parse_model_info(const std::string& json_text) {
     info.version = optional_string(root, "version");
     info.name = optional_string(root, "name");
     info.label_model = optional_string(root, "label_model");
+    info.graph = optional_string(root, "graph");
+    const auto w = root.fields.find("weights");
+    if (w != root.fields.end()) {
+        if (w->second.kind != Value::Object)
+            throw Error("model sidecar field \"weights\" has the wrong type");
+        const double bytes = field(w->second, "bytes", Value::Number).number;
+        if (!(bytes >= 0 && bytes <= 1e12)) throw Error("model sidecar weights.bytes is invalid");
+        info.weights_bytes = static_cast<std::int64_t>(bytes);
+        info.weights_sha256 = field(w->second, "sha256", Value::String).str;
+        if (info.weights_sha256.size() != 64)
+            throw Error("model sidecar weights.sha256 is not 64 hex digits");
+    }
     return info;
 }
 

@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include <cstdlib>
+
 #include <allocator.h>
 #include <datareader.h>
 #include <net.h>
@@ -91,6 +93,42 @@ private:
     mutable bool short_ = false;
 };
 
+// The weights are the ones the sidecar was written for (when it records them).
+void check_weights(const ModelInfo& info, const unsigned char* bin, std::size_t size,
+                   const std::string& what) {
+    if (info.weights_bytes >= 0 && std::int64_t(size) != info.weights_bytes)
+        throw Error(what + ": the weights have " + std::to_string(size) +
+                    " bytes; the sidecar records " + std::to_string(info.weights_bytes) +
+                    " (the .bin of another model or graph?)");
+    if (!info.weights_sha256.empty() && detail::sha256_hex(bin, size) != info.weights_sha256)
+        throw Error(what + ": the weights' SHA-256 differs from the sidecar's (damaged, or "
+                    "another model's)");
+}
+
+// The graph's declared input size (its Input layer's 0=w 1=h), where it declares one, is the
+// sidecar's input size.
+void check_input_size(const std::string& param_text, const ModelInfo& info) {
+    std::istringstream in(param_text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string type;
+        ls >> type;
+        if (type != "Input") continue;
+        std::string tok;
+        int w = 0, h = 0;
+        while (ls >> tok) {
+            if (tok.rfind("0=", 0) == 0) w = std::atoi(tok.c_str() + 2);
+            if (tok.rfind("1=", 0) == 0) h = std::atoi(tok.c_str() + 2);
+        }
+        if ((w > 0 && w != info.input_size) || (h > 0 && h != info.input_size))
+            throw Error("model sidecar input.size " + std::to_string(info.input_size) +
+                        " does not match the graph's input " + std::to_string(w) + "x" +
+                        std::to_string(h));
+        return;
+    }
+}
+
 // Load `bin` (kept alive by the caller: ncnn references it) into `net`, or say why not.
 void load_weights(ncnn::Net& net, const std::vector<unsigned char>& bin, const std::string& what) {
     BoundedReader dr(bin.data(), bin.size());
@@ -131,6 +169,8 @@ Scorer::Scorer(const Options& opt) : Scorer(Empty{}) {
     impl_->opt = opt;
     impl_->info = parse_model_info(m.json);
     configure(impl_->net, opt);
+    check_input_size(m.param, impl_->info);
+    check_weights(impl_->info, m.bin, m.bin_size, "embedded model");
     if (impl_->net.load_param_mem(m.param) != 0) throw Error("embedded model: bad .param");
     if (impl_->net.load_model(m.bin) != m.bin_size) throw Error("embedded model: bad .bin");
     validate(*this, impl_->info);
@@ -144,9 +184,12 @@ Scorer::Scorer(const std::string& param_path, const std::string& bin_path,
     impl_->opt = opt;
     impl_->info = parse_model_info(read_text(json_path));
     configure(impl_->net, opt);
-    if (impl_->net.load_param(param_path.c_str()) != 0)
+    const std::string param_text = read_text(param_path);
+    check_input_size(param_text, impl_->info);
+    if (impl_->net.load_param_mem(param_text.c_str()) != 0)
         throw Error("cannot load ncnn param file (not a valid .param?): " + param_path);
     impl_->bin = read_bytes(bin_path);
+    check_weights(impl_->info, impl_->bin.data(), impl_->bin.size(), bin_path);
     load_weights(impl_->net, impl_->bin, bin_path);
     validate(*this, impl_->info);
 }
@@ -160,8 +203,10 @@ Scorer Scorer::from_memory(const std::string& param_text, const std::uint8_t* bi
     configure(s.impl_->net, opt);
     // ncnn references the weight memory instead of copying it: keep our own aligned copy.
     s.impl_->bin.assign(bin, bin + bin_size);
+    check_input_size(param_text, s.impl_->info);
     if (s.impl_->net.load_param_mem(param_text.c_str()) != 0)
         throw Error("cannot parse ncnn param text");
+    check_weights(s.impl_->info, s.impl_->bin.data(), s.impl_->bin.size(), "model weights");
     load_weights(s.impl_->net, s.impl_->bin, "model weights");
     validate(s, s.impl_->info);
     return s;

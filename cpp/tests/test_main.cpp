@@ -132,6 +132,15 @@ void test_kernels() {
 }
 
 void test_scorer() {
+    // SHA-256 (model integrity): FIPS 180-2 test vectors, one and two padding blocks.
+    auto sha = [](const std::string& m) {
+        return tinyfq::detail::sha256_hex(reinterpret_cast<const unsigned char*>(m.data()), m.size());
+    };
+    CHECK(sha("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(sha("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+
     tinyfq::Scorer s;
     const int S = s.info().input_size;
     CHECK(S == 64);

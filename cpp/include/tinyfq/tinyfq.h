@@ -58,6 +58,9 @@ struct ModelInfo {
     std::string version;              // model version string from the sidecar
     std::string name;
     std::string label_model;          // the face-recognition model that made the labels
+    std::string graph;                // "fused" or "plain" (the exporter's graph format)
+    std::int64_t weights_bytes = -1;  // the .bin's size and SHA-256 (hex), when recorded;
+    std::string weights_sha256;       // checked when the model is loaded
     std::string json;                 // the sidecar as read
 };
 
