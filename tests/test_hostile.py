@@ -236,3 +236,28 @@ def test_a_damaged_weights_file_is_refused_by_its_digest(tmp_path):
 def test_the_committed_models_load_and_agree(tmp_path):
     crop = np.full((80, 80, 3), 120, np.uint8)
     assert Scorer(MODELS / "plain.json").score(crop) == pytest.approx(Scorer().score(crop), abs=1e-5)
+
+
+def test_a_name_that_is_not_utf8_loses_no_row(tmp_path, data_root):
+    """Its chunk used to raise TypeError (601 inputs -> 256 rows); now every file has a row and
+    the odd name is written with \\x escapes, said in its message."""
+    faces = sorted((data_root / "lfw" / "images").glob("*/*.jpg"))[:300]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in faces:
+        (folder / f.name).symlink_to(f)
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9.jpg")
+    shutil.copy(faces[0], odd)
+    paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
+    scores, messages, kinds = Scorer().score_files_detailed(paths)
+    assert kinds == [0] * 301 and not any(messages)
+    missing = os.fsdecode(os.path.join(os.fsencode(folder), b"gone\xff.jpg"))
+    _, messages, kinds = Scorer().score_files_detailed([missing])
+    assert kinds == [1] and messages[0].endswith(missing)     # the same surrogates back
+    out = tmp_path / "rows.csv"
+    assert main(["score", str(folder), "-o", str(out), "-q"]) == 0
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 301 and all(r["status"] == "ok" for r in rows)
+    row = next(r for r in rows if "caf" in r["path"])
+    assert row["path"].endswith("caf\\xe9.jpg") and "not valid UTF-8" in row["message"]

@@ -137,14 +137,16 @@ void bind_scorer_faces(py::class_<tinyfq::Scorer>& cls) {
                      s.score_files_faces(d, paths.data(), n, faces.data(), errors.data(),
                                          status.data(), all_faces, workers, max_pixels);
                  }
-                 py::list rows;
+                 py::list rows, messages;   // messages as bytes: they may quote a non-UTF-8 path
                  for (const auto& f : faces) rows.append(scored_rows(f));
-                 return py::make_tuple(rows, errors, status);
+                 for (const std::string& e : errors) messages.append(py::bytes(e));
+                 return py::make_tuple(rows, messages, status);
              },
              py::arg("detector"), py::arg("paths"), py::arg("all_faces") = false,
              py::arg("workers") = 0, py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
-             "Decode, detect and score files; returns (per-file (k, 16) face rows, error "
-             "messages, statuses). Never raises for a bad file.");
+             "Decode, detect and score files (paths as str or file-system bytes); returns "
+             "(per-file (k, 16) face rows, error messages as bytes, statuses). Never raises "
+             "for a bad file.");
 }
 
 }  // namespace tinyfq_py

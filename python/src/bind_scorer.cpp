@@ -127,12 +127,15 @@ void bind_scorer(py::module_& m) {
                      s.score_files(paths.data(), lms.empty() ? nullptr : lms.data(), n, dst,
                                    errors.data(), kinds.data(), workers, max_pixels);
                  }
-                 return py::make_tuple(out, errors, kinds);
+                 py::list messages;   // bytes: a message may quote a path that is not UTF-8
+                 for (const std::string& e : errors) messages.append(py::bytes(e));
+                 return py::make_tuple(out, messages, kinds);
              },
              py::arg("paths"), py::arg("landmarks") = py::none(), py::arg("workers") = 0,
              py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
-             "Decode and score files; returns (scores with NaN for failures, error messages, "
-             "kinds: 0 ok, 1 missing, 2 invalid). Never raises for a bad file.")
+             "Decode and score files (paths as str or file-system bytes); returns (scores with "
+             "NaN for failures, error messages as bytes, kinds: 0 ok, 1 missing, 2 invalid). "
+             "Never raises for a bad file.")
         .def("score_tensor",
              [](const tinyfq::Scorer& s, py::array_t<float, py::array::c_style | py::array::forcecast> x) {
                  const int S = s.info().input_size;

@@ -57,12 +57,24 @@ class FileFaces:
 
 
 def _paths(paths) -> list[str]:
-    """A list of path strings; a single path (a str, bytes or PathLike) is refused, since
-    iterating over it would give its characters."""
+    """A list of path strings (str as given; bytes decoded as the file system does, so names
+    that are not valid UTF-8 survive as surrogate escapes). A single path (a str, bytes or
+    PathLike) is refused, since iterating over it would give its characters."""
     if isinstance(paths, (str, bytes, os.PathLike)):
         raise TypeError(f"paths must be a sequence of paths, not a single path ({paths!r}); "
                         "wrap it in a list")
-    return [os.fspath(p) for p in paths]
+    return [os.fsdecode(p) for p in paths]
+
+
+def _native_paths(paths: list[str]) -> list[bytes]:
+    """The file system's bytes of each path: what the native code opens. (A name that is not
+    valid UTF-8 has no UTF-8 str; its bytes always exist.)"""
+    return [os.fsencode(p) for p in paths]
+
+
+def _messages(raw: list[bytes]) -> list[str]:
+    """Native messages may quote a path's bytes: decode them as the file system does."""
+    return [os.fsdecode(m) for m in raw]
 
 
 def _workers(workers: int) -> int:
@@ -209,13 +221,15 @@ class Scorer:
         Never raises for a bad file."""
         paths = _paths(paths)
         if not detect:
-            return self._native.score_files(paths, landmarks, _workers(workers))
+            scores, messages, kinds = self._native.score_files(
+                _native_paths(paths), landmarks, _workers(workers))
+            return scores, _messages(messages), kinds
         if landmarks is not None:
             raise ValueError("pass landmarks or detect=True, not both")
         rows, messages, status = self._native.score_files_faces(
-            self.detector._native, paths, False, _workers(workers))
+            self.detector._native, _native_paths(paths), False, _workers(workers))
         scores = np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
-        return scores, messages, [int(s) for s in status]
+        return scores, _messages(messages), [int(s) for s in status]
 
     def score_files_faces(self, paths: Iterable[PathLike], *, all_faces: bool = True,
                           workers: int = -1) -> list[FileFaces]:
@@ -224,9 +238,9 @@ class Scorer:
         its score. Never raises for a bad file: see each result's ``status`` and ``message``."""
         paths = _paths(paths)
         rows, messages, status = self._native.score_files_faces(
-            self.detector._native, paths, all_faces, _workers(workers))
+            self.detector._native, _native_paths(paths), all_faces, _workers(workers))
         return [FileFaces(p, st.name, msg, [Face.from_row(r) for r in rs])
-                for p, rs, msg, st in zip(paths, rows, messages, status)]
+                for p, rs, msg, st in zip(paths, rows, _messages(messages), status)]
 
     def preprocess(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
                    format: str = "bgr") -> np.ndarray:

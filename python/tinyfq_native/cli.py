@@ -84,6 +84,17 @@ def read_landmarks(path: str) -> dict[str, np.ndarray]:
     return table
 
 
+NOT_UTF8 = r"file name is not valid UTF-8: its bytes are written as \xNN escapes"
+
+
+def _utf8(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:   # surrogate escapes of undecodable bytes
+        return False
+
+
 def csv_field(value) -> str:
     """One CSV field: quoted when it holds a comma, a quote or a line break (CR as well as LF:
     the csv module quotes only the characters of its own line terminator)."""
@@ -102,7 +113,15 @@ class RowWriter:
             stream.write(",".join(fields) + "\n")
 
     def write(self, **row) -> None:
-        """A row of ``fields``; a field the row lacks is written empty (null in JSON)."""
+        """A row of ``fields``; a field the row lacks is written empty (null in JSON). A path
+        whose name is not valid UTF-8 is written with its odd bytes as \\xNN escapes, and the
+        message says so."""
+        odd = {k for k, v in row.items() if isinstance(v, str) and not _utf8(v)}
+        if odd:   # a name's undecodable bytes (surrogate escapes), here or quoted in a message
+            row = {k: os.fsencode(v).decode("utf-8", "backslashreplace") if k in odd else v
+                   for k, v in row.items()}
+            if "path" in odd:
+                row["message"] = f"{row['message']}; {NOT_UTF8}" if row.get("message") else NOT_UTF8
         if self.fmt == "csv":
             self.stream.write(",".join(csv_field(row.get(f)) for f in self.fields) + "\n")
         else:
