@@ -261,3 +261,28 @@ def test_a_name_that_is_not_utf8_loses_no_row(tmp_path, data_root):
     assert len(rows) == 301 and all(r["status"] == "ok" for r in rows)
     row = next(r for r in rows if "caf" in r["path"])
     assert row["path"].endswith("caf\\xe9.jpg") and "not valid UTF-8" in row["message"]
+
+
+def test_resume_continues_a_killed_run(tmp_path, data_root):
+    faces = sorted((data_root / "lfw" / "images" / "Tony_Blair").glob("*.jpg"))[:12]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in faces:
+        shutil.copy(f, folder / f.name)
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    full = tmp_path / "full.csv"
+    assert main(["score", str(folder), "-o", str(full), "-q"]) == 1
+    lines = full.read_text().splitlines(keepends=True)
+    assert len(lines) == 14                                    # header + 13 rows
+    # a run killed in the middle of writing its 6th row
+    killed = tmp_path / "killed.csv"
+    killed.write_text("".join(lines[:6]) + lines[6][:17])
+    assert main(["score", str(folder), "-o", str(killed), "-q", "--resume"]) == 1
+    got = {r["path"]: r for r in csv.DictReader(killed.open())}
+    want = {r["path"]: r for r in csv.DictReader(full.open())}
+    assert got == want                                          # every row once, same scores
+    assert killed.read_text().startswith("".join(lines[:6]))   # the first rows kept as written
+    # the error row is retried, the ok rows are not: a third run adds exactly one row
+    assert main(["score", str(folder), "-o", str(killed), "-q", "--resume"]) == 1
+    assert len(killed.read_text().splitlines()) == 15
+    assert main(["score", str(folder), "--resume", "-q"]) == 2     # needs -o

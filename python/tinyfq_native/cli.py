@@ -1,7 +1,7 @@
 """The ``tinyfq`` command: score folders of face images, print model facts.
 
-    tinyfq score PATH... [-r] [-o out.csv|out.jsonl] [--workers N] [--landmarks FILE]
-                 [--detect [--all-faces] [--detect-size N]]
+    tinyfq score PATH... [-r] [-o out.csv|out.jsonl [--resume]] [--workers N]
+                 [--landmarks FILE] [--detect [--all-faces] [--detect-size N]]
     tinyfq select DIR -k K [-o out.csv] [--copy-to OUT | --link-to OUT] [--detect]
     tinyfq eval [--out docs/eval]
     tinyfq info
@@ -105,11 +105,12 @@ def csv_field(value) -> str:
 
 
 class RowWriter:
-    """CSV or JSON-lines rows, flushed as they are written."""
+    """CSV or JSON-lines rows, flushed as they are written (after a header line for CSV,
+    unless the stream continues a file that has one)."""
 
-    def __init__(self, stream, fmt: str, fields: tuple[str, ...]):
+    def __init__(self, stream, fmt: str, fields: tuple[str, ...], header: bool = True):
         self.stream, self.fmt, self.fields = stream, fmt, fields
-        if fmt == "csv":
+        if fmt == "csv" and header:
             stream.write(",".join(fields) + "\n")
 
     def write(self, **row) -> None:
@@ -231,11 +232,32 @@ def score_paths(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict
         bar.close()
 
 
-def _open_output(args):
+def _open_output(args, append: bool = False):
     fmt = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
                           else "csv")
-    stream = open(args.output, "w", newline="") if args.output else sys.stdout
+    stream = (open(args.output, "a" if append else "w", newline="", encoding="utf-8")
+              if args.output else sys.stdout)
     return stream, fmt
+
+
+def done_paths(output: str, fmt: str) -> set[str] | None:
+    """--resume: the paths that already have a final row (ok or no_face) in ``output``, or
+    None when there is no such file yet. A last line cut short by a killed run is removed, so
+    the rows appended next start on a line of their own."""
+    if not os.path.exists(output):
+        return None
+    with open(output, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            f.truncate(cut)
+            data = data[:cut]
+    text = data.decode("utf-8", "replace")
+    if fmt == "csv":
+        rows = csv.DictReader(io.StringIO(text, newline=""))
+    else:
+        rows = (json.loads(line) for line in text.splitlines() if line.strip())
+    return {r["path"] for r in rows if r.get("status") in ("ok", "no_face")}
 
 
 def _exit_status(command: str, failed: int, total: int, no_face: int = 0) -> int:
@@ -256,11 +278,27 @@ def cmd_score(args) -> int:
     if args.all_faces and not args.detect:
         print("tinyfq score: --all-faces needs --detect", file=sys.stderr)
         return 2
+    resumed = False
+    if args.resume:
+        if not args.output:
+            print("tinyfq score: --resume needs -o FILE (the rows written so far)", file=sys.stderr)
+            return 2
+        fmt = args.format or ("jsonl" if args.output.endswith((".jsonl", ".json")) else "csv")
+        done = done_paths(args.output, fmt)
+        if done is not None:
+            resumed = True
+            before = len(paths)
+            paths = [p for p in paths if p not in done]
+            print(f"tinyfq score: resuming: {before - len(paths)} of {before} inputs already "
+                  f"have rows in {args.output}", file=sys.stderr)
+            if not paths:
+                return 0
     scorer, landmarks = _load(args)
-    stream, fmt = _open_output(args)
+    stream, fmt = _open_output(args, append=resumed)
     failed = no_face = 0
     try:
-        writer = RowWriter(stream, fmt, FACE_FIELDS if args.all_faces else FIELDS)
+        writer = RowWriter(stream, fmt, FACE_FIELDS if args.all_faces else FIELDS,
+                           header=not resumed)
         for row in score_paths(scorer, paths, args, landmarks):
             failed += row["status"] == "error"
             no_face += row["status"] == "no_face"
@@ -394,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--all-faces", action="store_true",
                    help="--detect: one row per face (index, box, confidence) instead of the "
                    "largest face only")
+    s.add_argument("--resume", action="store_true",
+                   help="with -o: keep the rows already in the file and score only the inputs "
+                   "that have no ok/no_face row yet (a killed run continues where it stopped)")
     s.set_defaults(func=cmd_score)
     t = sub.add_parser("select", help="keep the k best frames of each sub-folder (track)",
                        description="Each sub-folder of DIR is a template or video track; writes "
