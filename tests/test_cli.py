@@ -6,6 +6,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ def _png_claiming(w: int, h: int) -> bytes:
     ok, buf = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
     data = bytearray(buf.tobytes())
     data[16:24] = struct.pack(">II", w, h)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))   # a valid IHDR CRC
     return bytes(data)
 
 

@@ -286,3 +286,34 @@ def test_resume_continues_a_killed_run(tmp_path, data_root):
     assert main(["score", str(folder), "-o", str(killed), "-q", "--resume"]) == 1
     assert len(killed.read_text().splitlines()) == 15
     assert main(["score", str(folder), "--resume", "-q"]) == 2     # needs -o
+
+
+def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
+    """stb_image checks no PNG checksum: a flipped bit used to decode to a damaged picture and
+    get a score. Every chunk's CRC is checked now; the intact file still scores."""
+    import zlib
+
+    rgb = _core.read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell")
+                                      .glob("*.jpg"))[0]))
+    import cv2
+
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.ascontiguousarray(rgb[:, :, ::-1]))
+    data = good.read_bytes()
+    idat = data.index(b"IDAT")
+    paths = [good]
+    rng = np.random.default_rng(0)
+    for k in range(20):   # flips inside the compressed pixel data
+        bad = bytearray(data)
+        bad[idat + 8 + int(rng.integers(0, 2000))] ^= 1 << int(rng.integers(0, 8))
+        (tmp_path / f"flip{k}.png").write_bytes(bytes(bad))
+        paths.append(tmp_path / f"flip{k}.png")
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(data[: len(data) // 2])
+    paths.append(cut)
+    scores, messages, kinds = Scorer().score_files_detailed(paths)
+    assert kinds[0] == 0 and 0 < scores[0] < 1
+    assert kinds[1:] == [2] * 21, messages
+    assert all("CRC mismatch in chunk IDAT" in m for m in messages[1:21])
+    assert "truncated PNG" in messages[21]
+    assert zlib.crc32(b"IEND") == int.from_bytes(data[-4:], "big")   # the test's PNG is well formed

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <sys/stat.h>
+#include <vector>
 
 #if TINYFQ_HAVE_DECODER
 extern "C" {
@@ -264,10 +265,54 @@ std::string jpeg_decoder() {
     return TINYFQ_HAVE_DECODER ? "stb_image" : "none";
 }
 
+namespace {
+
+// CRC-32 (ISO-HDLC, as PNG uses it) of n bytes.
+std::uint32_t crc32(const std::uint8_t* p, std::size_t n) {
+    static const auto table = [] {
+        std::vector<std::uint32_t> t(256);
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }();
+    std::uint32_t c = 0xFFFFFFFFu;
+    for (std::size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+std::uint32_t be32(const std::uint8_t* p) {
+    return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
+}
+
+// stb_image checks no PNG checksum, so a flipped bit in the compressed data decodes to a damaged
+// picture and a score. Every chunk's CRC is checked here first (as libpng and Pillow do), and
+// the chunks must run to IEND.
+void check_png_chunks(const std::uint8_t* data, std::size_t size) {
+    std::size_t i = 8;   // after the signature
+    while (true) {
+        if (i + 12 > size) throw Error("truncated PNG (no IEND chunk)");
+        const std::uint32_t len = be32(data + i);
+        if (len > size - i - 12) throw Error("truncated PNG (a chunk runs past the end)");
+        const std::uint8_t* type = data + i + 4;
+        if (crc32(type, std::size_t(len) + 4) != be32(type + 4 + len))
+            throw Error("corrupt PNG (CRC mismatch in chunk " +
+                        std::string(reinterpret_cast<const char*>(type), 4) + ")");
+        if (std::memcmp(type, "IEND", 4) == 0) return;
+        i += std::size_t(len) + 12;
+    }
+}
+
+}  // namespace
+
 Image decode_image(const std::uint8_t* data, std::size_t size, const DecodeOptions& opt) {
     if (size == 0) throw Error("empty file (0 bytes)");
     if (size > kMaxFileBytes)
         throw Error("file too large to decode (" + std::to_string(size) + " bytes)");
+    static const std::uint8_t kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    if (size >= 8 && std::memcmp(data, kPng, 8) == 0) check_png_chunks(data, size);
     const bool jpeg = size >= 4 && data[0] == 0xFF && data[1] == 0xD8;
     if (jpeg) {
         // stb_image decodes a cut-off JPEG without complaint (libjpeg warns); demand the
