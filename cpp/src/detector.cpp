@@ -1,6 +1,6 @@
 // Detector: YuNet through ncnn. Like the Scorer, one ncnn::Net is shared by all threads and
-// every call runs a light-mode, one-thread extractor with blob memory from pools owned by the
-// calling thread.
+// every call runs a light-mode, one-thread extractor; its memory comes from a pair of pools the
+// detector leases to the call (Impl::Lease).
 //
 // The embedded graph (scripts/convert_yunet.py) runs on the library's own layers for its
 // convolutions (TinyfqConv3x3, TinyfqPwDw: 1x1 -> depthwise 3x3 in one call) and its pyramid
@@ -112,19 +112,11 @@ Detector::Detector(const DetectOptions& opt) : impl_(new Impl) {
         throw InvalidInput("detector min_face must be >= 0 and top_k >= 1");
     impl_->opt = opt;
     ncnn::Net& net = impl_->net;
-    net.opt.use_vulkan_compute = false;
-    net.opt.num_threads = 1;
-    net.opt.lightmode = true;
-    net.opt.use_fp16_storage = false;
-    net.opt.use_fp16_packed = false;
-    net.opt.use_fp16_arithmetic = false;
-    net.opt.use_bf16_storage = false;
-    net.opt.use_int8_inference = false;
+    fused::prepare_net(net, false);
     // The graph's convolutions are the library's own layers (planar, elempack 1); the stock
     // layers between them (pooling, upsampling, addition) then run unpacked too, instead of
     // converting every blob to ncnn's packed layout and back.
     net.opt.use_packing_layout = false;
-    fused::register_layers(net);
     const detail::EmbeddedModel m = detail::embedded_detector();
     if (net.load_param_mem(m.param) != 0) throw Error("embedded detector: bad .param");
     if (net.load_model(m.bin) != m.bin_size) throw Error("embedded detector: bad .bin");
@@ -272,8 +264,7 @@ std::vector<Face> Detector::detect_prepared(const float* chw, int width, int hei
 std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float scale_y,
                                       Pools& pools) const {
     ncnn::Extractor ex = net.create_extractor();
-    ncnn::UnlockedPoolAllocator& blob_pool = pools.blob;
-    ex.set_blob_allocator(&blob_pool);
+    ex.set_blob_allocator(&pools.blob);
     ex.set_workspace_allocator(&pools.work);
     if (ex.input("in0", x) != 0) throw Error("detector graph has no input blob");
 
@@ -284,7 +275,7 @@ std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float s
             throw Error(std::string("detector graph has no output ") + kHeads[k]);
         if (packed.elempack != 1) {
             ncnn::Option o = net.opt;
-            o.blob_allocator = &blob_pool;
+            o.blob_allocator = &pools.blob;
             ncnn::convert_packing(packed, m, 1, o);
         } else {
             m = packed;

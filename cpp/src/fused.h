@@ -58,8 +58,12 @@ const Kernels& avx2_kernels();   // only call where the CPU has AVX2 and FMA
 // The fastest set this CPU runs (reference when TINYFQ_REFERENCE=1 is set).
 const Kernels& best_kernels();
 
-// Register TinyfqConv3x3, TinyfqBlock, TinyfqHead and TinyfqPwDw with a net (before load_param).
+// Register TinyfqConv3x3, TinyfqBlock, TinyfqHead, TinyfqPwDw, TinyfqUpAdd and TinyfqMaxPool2
+// with a net (before load_param).
 void register_layers(ncnn::Net& net);
+// The options both of the library's nets run with (before load_param): one ncnn thread per
+// call, light mode, no Vulkan, no bf16 or int8, fp16 only when asked; the layers registered.
+void prepare_net(ncnn::Net& net, bool fp16);
 
 inline int out_size(int n, int stride) { return (n - 1) / stride + 1; }
 // conv3x3's scratch: one block of im2col taps for three output vectors, reused (ho, wo unused).

@@ -304,6 +304,18 @@ ncnn::Layer* create(void*) {
 
 }  // namespace
 
+void prepare_net(ncnn::Net& net, bool fp16) {
+    net.opt.use_vulkan_compute = false;
+    net.opt.num_threads = 1;
+    net.opt.lightmode = true;
+    net.opt.use_fp16_storage = fp16;
+    net.opt.use_fp16_packed = fp16;
+    net.opt.use_fp16_arithmetic = fp16;
+    net.opt.use_bf16_storage = false;
+    net.opt.use_int8_inference = false;
+    register_layers(net);
+}
+
 void register_layers(ncnn::Net& net) {
     net.register_custom_layer("TinyfqConv3x3", create<Conv3x3>);
     net.register_custom_layer("TinyfqBlock", create<Block>);

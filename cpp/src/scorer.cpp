@@ -50,15 +50,7 @@ std::string read_text(const std::string& path) {
 }
 
 void configure(ncnn::Net& net, const Options& opt) {
-    net.opt.use_vulkan_compute = false;
-    net.opt.num_threads = 1;
-    net.opt.lightmode = true;
-    net.opt.use_fp16_storage = opt.fp16;
-    net.opt.use_fp16_packed = opt.fp16;
-    net.opt.use_fp16_arithmetic = opt.fp16;
-    net.opt.use_bf16_storage = false;
-    net.opt.use_int8_inference = false;
-    fused::register_layers(net);   // the exporter's fused format; plain graphs need none
+    fused::prepare_net(net, opt.fp16);   // the fused layers serve the exporter's fused format
 }
 
 bool file_exists(const std::string& p) {
