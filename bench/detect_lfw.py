@@ -24,9 +24,12 @@ DATA = REPO.parent / "shared" / "data"
 
 def mtcnn_landmarks() -> dict[str, np.ndarray]:
     """MTCNN's landmarks of the labelled photos (kept by training.relandmark)."""
+    sys.path.insert(0, str(REPO))      # run as a script: make training importable
+    from training.sample import landmarks_of
+
     with (REPO / "training" / "labels" / "landmarks-mtcnn.csv").open() as f:
-        return {r["relpath"]: np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
-                for r in csv.DictReader(f) if r["relpath"].startswith("lfw/")}
+        return {r["relpath"]: landmarks_of(r) for r in csv.DictReader(f)
+                if r["relpath"].startswith("lfw/")}
 
 
 def main(argv=None) -> int:

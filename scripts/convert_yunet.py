@@ -29,13 +29,19 @@ import numpy as np
 HEAD_ORDER = ("cls", "obj", "bbox", "kps")   # channels 0, 1, 2-5, 6-15 of a merged head
 
 
+def _params(line: str) -> dict[str, str]:
+    """The k=v parameters of an ncnn .param layer line (after type, name, counts and blobs)."""
+    p = line.split()
+    return dict(kv.split("=") for kv in p[4 + int(p[2]) + int(p[3]):])
+
+
 def _layer_weights(layers: list[str], weights: bytes) -> list[tuple[int, int]]:
     """(offset, size) in ``weights`` of each layer's data: [flag][weights][bias]."""
     spans, off = [], 0
     for line in layers:
         kind = line.split()[0]
         if kind in ("Convolution", "ConvolutionDepthWise"):
-            p = dict(kv.split("=") for kv in line.split()[6:])
+            p = _params(line)
             size = 4 + 4 * int(p["6"]) + 4 * int(p["0"])
             spans.append((off, size))
             off += size
@@ -68,7 +74,7 @@ def _merge_heads(layers: list[str], weights: bytes) -> tuple[list[str], bytearra
             src = src or split_src
             assert src == split_src
             for i, line, ws, bs in ((i1, l1, w1, b1), (i3, l3, w3, b3)):
-                p = dict(kv.split("=") for kv in line.split()[6:])
+                p = _params(line)
                 off, size = spans[i]
                 cout = int(p["0"])
                 data = np.frombuffer(weights[off + 4:off + size], np.float32)
@@ -111,7 +117,7 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
     the same bytes in the same order ([tag][weights][bias] per convolution)."""
     spans = _layer_weights(layers, weights)
     parts = [line.split() for line in layers]
-    params = [dict(kv.split("=") for kv in p[4 + int(p[2]) + int(p[3]):]) for p in parts]
+    params = [_params(line) for line in layers]
     readers: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(parts):
         for b in p[4:4 + int(p[2])]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +40,14 @@ def labels_rows():
 def random_image(rng: np.random.Generator, h: int, w: int, c: int | None = 3) -> np.ndarray:
     shape = (h, w) if c is None else (h, w, c)
     return rng.integers(0, 256, shape, dtype=np.uint8)
+
+
+def face_folder(folder: Path, files, link: bool = False) -> Path:
+    """``folder``, made and filled with copies (or symbolic links) of ``files``, by name."""
+    folder.mkdir(parents=True)
+    for f in files:
+        if link:
+            (folder / f.name).symlink_to(f)
+        else:
+            shutil.copy(f, folder / f.name)
+    return folder

@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
+from tests.conftest import face_folder
 from tinyfq_native.cli import expand, main
 
 
@@ -29,10 +30,7 @@ def _png_claiming(w: int, h: int) -> bytes:
 def planted(tmp_path, data_root):
     """Six real faces plus every kind of bad file."""
     src = sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[:6]
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    for f in src:
-        shutil.copy(f, folder / f.name)
+    folder = face_folder(tmp_path / "faces", src)
     good = src[0].read_bytes()
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])

@@ -2,11 +2,11 @@
 options, and detection wired into Scorer and the CLI."""
 import csv
 import math
-import shutil
 
 import numpy as np
 import pytest
 
+from tests.conftest import face_folder
 from tinyfq_native import Detector, Face, Scorer, _core
 from tinyfq_native.cli import main
 
@@ -183,11 +183,8 @@ def test_score_files_with_detection(photos, tmp_path):
 def test_cli_detect_rows_all_faces_and_no_face(data_root, tmp_path):
     import cv2
 
-    folder = tmp_path / "photos"
-    folder.mkdir()
     src = sorted((data_root / "lfw" / "images" / "Tony_Blair").glob("*.jpg"))[:5]
-    for f in src:
-        shutil.copy(f, folder / f.name)
+    folder = face_folder(tmp_path / "photos", src)
     cv2.imwrite(str(folder / "wall.png"), np.full((100, 100, 3), 200, np.uint8))
     out = tmp_path / "s.csv"
     assert main(["score", "--detect", str(folder), "-o", str(out), "-q"]) == 0

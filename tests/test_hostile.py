@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, face_folder
 from tinyfq_native import Scorer, _core
 from tinyfq_native.cli import main
 
@@ -171,10 +171,7 @@ def test_thread_creation_failure_runs_on_fewer_workers(tmp_path, data_root):
     """With an address-space limit the 10,000 requested threads cannot all start: the batch
     runs on those that did, and every row is written."""
     src = sorted((data_root / "lfw" / "images").glob("*/*.jpg"))[:300]
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for f in src:
-        (folder / f.name).symlink_to(f)
+    folder = face_folder(tmp_path / "in", src, link=True)
     out = tmp_path / "rows.csv"
     # chunks of 256 files ask for 256 threads (8 MB of stack each): more than 2.5 GB allows
     cmd = (f"ulimit -v 2500000; exec {sys.executable} -m tinyfq_native.cli score {folder} "
@@ -242,10 +239,7 @@ def test_a_name_that_is_not_utf8_loses_no_row(tmp_path, data_root):
     """Its chunk used to raise TypeError (601 inputs -> 256 rows); now every file has a row and
     the odd name is written with \\x escapes, said in its message."""
     faces = sorted((data_root / "lfw" / "images").glob("*/*.jpg"))[:300]
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for f in faces:
-        (folder / f.name).symlink_to(f)
+    folder = face_folder(tmp_path / "in", faces, link=True)
     odd = os.path.join(os.fsencode(folder), b"caf\xe9.jpg")
     shutil.copy(faces[0], odd)
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
@@ -265,10 +259,7 @@ def test_a_name_that_is_not_utf8_loses_no_row(tmp_path, data_root):
 
 def test_resume_continues_a_killed_run(tmp_path, data_root):
     faces = sorted((data_root / "lfw" / "images" / "Tony_Blair").glob("*.jpg"))[:12]
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for f in faces:
-        shutil.copy(f, folder / f.name)
+    folder = face_folder(tmp_path / "in", faces)
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     full = tmp_path / "full.csv"
     assert main(["score", str(folder), "-o", str(full), "-q"]) == 1

@@ -1,10 +1,10 @@
 """Best-face selection: select_best, the streaming TrackSelector and `tinyfq select`."""
 import csv
-import shutil
 
 import numpy as np
 import pytest
 
+from tests.conftest import face_folder
 from tinyfq_native import TrackSelector, _core, select_best
 from tinyfq_native.cli import main
 
@@ -67,10 +67,7 @@ def test_track_selector_keeps_the_k_best_per_track(scorer, frames):
 def test_cli_select(tmp_path, data_root):
     root = tmp_path / "tracks"
     for person in ("Tony_Blair", "Hugo_Chavez"):
-        d = root / person
-        d.mkdir(parents=True)
-        for f in sorted((data_root / "lfw" / "images" / person).glob("*.jpg"))[:5]:
-            shutil.copy(f, d / f.name)
+        face_folder(root / person, sorted((data_root / "lfw" / "images" / person).glob("*.jpg"))[:5])
     (root / "Hugo_Chavez" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     out = tmp_path / "sel.csv"
     rc = main(["select", str(root), "-k", "2", "--detect", "-o", str(out), "--copy-to",

@@ -50,11 +50,11 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
     from tqdm import tqdm
 
     from tinyfq_native import Detector, _core
+    from training.sample import box_of, landmarks_of
 
     with labels.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    originals = sorted({r["relpath"]: tuple(float(v) for v in r["box"].split())
-                        for r in rows if r["copy"] == "0"}.items())
+    originals = sorted({r["relpath"]: box_of(r) for r in rows if r["copy"] == "0"}.items())
     det = Detector(max_side)
 
     def one(item):
@@ -84,7 +84,7 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
             continue
         lm = face.landmarks
         if r["copy"] == "0":
-            old = np.array(r["landmarks"].split(), np.float32).reshape(5, 2)
+            old = landmarks_of(r)
             shifts.append(float(np.linalg.norm(lm - old, axis=1).mean()
                                 / max(np.linalg.norm(old[0] - old[1]), 1e-6)))
         kept.append(dict(r, det_score=f"{face.confidence:.4f}",

@@ -38,6 +38,12 @@ def landmarks_of(row: dict) -> np.ndarray:
     return np.array(row["landmarks"].split(), np.float32).reshape(5, 2)
 
 
+def box_of(row: dict) -> tuple[float, float, float, float]:
+    """The detector box (x, y, w, h) of a labels.csv row."""
+    x, y, w, h = (float(v) for v in row["box"].split())
+    return x, y, w, h
+
+
 def smooth_counts(labels: np.ndarray, cfg: SampleConfig, size: int) -> np.ndarray:
     """Target number of samples per bin."""
     edges = np.linspace(0.0, 1.0, cfg.bins + 1)

@@ -28,13 +28,13 @@ def labelled_image(data_root: str, row: dict) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     from tinyfq_native.degrade import apply
-    from training.sample import landmarks_of
+    from training.sample import box_of, landmarks_of
 
     img = cv2.imread(str(Path(data_root) / row["relpath"]), cv2.IMREAD_COLOR)
     if img is None:
         raise FileNotFoundError(f"cannot read {Path(data_root) / row['relpath']}")
     if row["degradation"]:
-        img = apply(img, row["degradation"], tuple(float(v) for v in row["box"].split()))
+        img = apply(img, row["degradation"], box_of(row))
     return img, landmarks_of(row)
 
 

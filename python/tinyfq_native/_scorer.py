@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +74,19 @@ def _native_paths(paths: list[str]) -> list[bytes]:
 def _messages(raw: list[bytes]) -> list[str]:
     """Native messages may quote a path's bytes: decode them as the file system does."""
     return [os.fsdecode(m) for m in raw]
+
+
+def _check_detect(landmarks, detect: bool, all_faces: bool) -> None:
+    if all_faces and not detect:
+        raise ValueError("all_faces=True needs detect=True")
+    if detect and landmarks is not None:
+        raise ValueError("pass landmarks or detect=True, not both")
+
+
+def _largest_scores(rows: list[np.ndarray]) -> np.ndarray:
+    """The score of each image's largest face (NaN where none was found), from the native
+    face rows (largest first; the score is column 15)."""
+    return np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
 
 
 def _workers(workers: int) -> int:
@@ -156,16 +168,12 @@ class Scorer:
         none); with ``all_faces=True`` every face instead, as a list of :class:`Face` with
         their scores, largest first.
         """
+        _check_detect(landmarks, detect, all_faces)
         if not detect:
-            if all_faces:
-                raise ValueError("all_faces=True needs detect=True")
             return self._native.score(image, landmarks, format)
-        if landmarks is not None:
-            raise ValueError("pass landmarks or detect=True, not both")
-        rows = self._native.score_faces(self.detector._native, [image], all_faces, 1, format)[0]
-        if all_faces:
-            return [Face.from_row(r) for r in rows]
-        return float(rows[0, 15]) if len(rows) else math.nan
+        one = self.score_batch([image], workers=1, format=format, detect=True,
+                               all_faces=all_faces)[0]
+        return one if all_faces else float(one)
 
     def score_batch(self, images: Sequence[np.ndarray],
                     landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
@@ -177,17 +185,14 @@ class Scorer:
         ``detect=True``: each image's largest face (NaN where none is found); with
         ``all_faces=True`` a list per image of every :class:`Face`, scored.
         """
+        _check_detect(landmarks, detect, all_faces)
         if not detect:
-            if all_faces:
-                raise ValueError("all_faces=True needs detect=True")
             return self._native.score_batch(list(images), landmarks, _workers(workers), format)
-        if landmarks is not None:
-            raise ValueError("pass landmarks or detect=True, not both")
         rows = self._native.score_faces(self.detector._native, list(images), all_faces,
                                         _workers(workers), format)
         if all_faces:
             return [[Face.from_row(r) for r in per] for per in rows]
-        return np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
+        return _largest_scores(rows)
 
     def score_files(self, paths: Iterable[PathLike],
                     landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
@@ -224,12 +229,10 @@ class Scorer:
             scores, messages, kinds = self._native.score_files(
                 _native_paths(paths), landmarks, _workers(workers))
             return scores, _messages(messages), kinds
-        if landmarks is not None:
-            raise ValueError("pass landmarks or detect=True, not both")
+        _check_detect(landmarks, detect, False)
         rows, messages, status = self._native.score_files_faces(
             self.detector._native, _native_paths(paths), False, _workers(workers))
-        scores = np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
-        return scores, _messages(messages), [int(s) for s in status]
+        return _largest_scores(rows), _messages(messages), [int(s) for s in status]
 
     def score_files_faces(self, paths: Iterable[PathLike], *, all_faces: bool = True,
                           workers: int = -1) -> list[FileFaces]:

@@ -232,9 +232,14 @@ def score_paths(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict
         bar.close()
 
 
+def _output_format(args) -> str:
+    """--format, else by the output's suffix (.jsonl/.json: JSON lines), else CSV."""
+    return args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
+                           else "csv")
+
+
 def _open_output(args, append: bool = False):
-    fmt = args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
-                          else "csv")
+    fmt = _output_format(args)
     stream = (open(args.output, "a" if append else "w", newline="", encoding="utf-8")
               if args.output else sys.stdout)
     return stream, fmt
@@ -283,8 +288,7 @@ def cmd_score(args) -> int:
         if not args.output:
             print("tinyfq score: --resume needs -o FILE (the rows written so far)", file=sys.stderr)
             return 2
-        fmt = args.format or ("jsonl" if args.output.endswith((".jsonl", ".json")) else "csv")
-        done = done_paths(args.output, fmt)
+        done = done_paths(args.output, _output_format(args))
         if done is not None:
             resumed = True
             before = len(paths)
