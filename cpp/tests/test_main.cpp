@@ -400,28 +400,34 @@ void test_fused(const std::string& models) {
     CHECK(hi - lo > 0.01f);
 }
 
+// The data rows of a golden CSV file (plain fields, no quoting), split at the commas.
+std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
+    std::ifstream f(path);
+    CHECK(bool(f));
+    std::vector<std::vector<std::string>> rows;
+    std::string line, cell;
+    std::getline(f, line);   // header
+    while (std::getline(f, line)) {
+        std::stringstream ss(line);
+        rows.emplace_back();
+        while (std::getline(ss, cell, ',')) rows.back().push_back(cell);
+    }
+    return rows;
+}
+
 // Golden scores: path,kind,landmarks,score,score_stb rows (paths relative to the data root);
 // within 1e-4 of the column for this build's JPEG decoder (libjpeg: score, stb: score_stb).
 void test_golden(const std::string& csv, const std::string& root) {
-    std::ifstream f(csv);
-    CHECK(bool(f));
-    if (!f) return;
     tinyfq::Scorer s;
     const bool stb = !uses_libjpeg();
     std::printf("golden: JPEG through %s\n", tinyfq::jpeg_decoder().c_str());
-    std::string line;
-    std::getline(f, line);  // header
     int n = 0;
     float worst = 0;
-    while (std::getline(f, line)) {
-        std::stringstream ss(line);
-        std::string path, kind, lmtext, expect, expect_stb;
-        std::getline(ss, path, ',');
-        std::getline(ss, kind, ',');
-        std::getline(ss, lmtext, ',');
-        std::getline(ss, expect, ',');
-        std::getline(ss, expect_stb, ',');
-        if (stb) expect = expect_stb;
+    for (const auto& row : csv_rows(csv)) {
+        CHECK(row.size() == 5);
+        if (row.size() != 5) continue;
+        const std::string &path = row[0], &kind = row[1], &lmtext = row[2];
+        const std::string& expect = stb ? row[4] : row[3];
         const tinyfq::Image img = tinyfq::read_image(root + "/" + path);
         float q;
         if (kind == "warp") {
@@ -445,29 +451,15 @@ void test_golden(const std::string& csv, const std::string& root) {
 // decoder, the native detector finds the same faces: confidence within 1e-4, box and landmarks
 // within 0.5 px.
 void test_detect(const std::string& csv, const std::string& root) {
-    std::ifstream f(csv);
-    CHECK(bool(f));
-    if (!f) return;
     const std::string decoder = uses_libjpeg() ? "libjpeg" : "stb";
-    struct Expected {
-        std::vector<float> v;   // x y w h confidence l0x..l4y
-    };
-    // (max_side, path) -> faces in order
-    std::vector<std::pair<std::pair<int, std::string>, std::vector<Expected>>> groups;
-    std::string line;
-    std::getline(f, line);   // header
-    while (std::getline(f, line)) {
-        std::stringstream ss(line);
-        std::string dec, side, path, face, cell;
-        std::getline(ss, dec, ',');
-        std::getline(ss, side, ',');
-        std::getline(ss, path, ',');
-        std::getline(ss, face, ',');
-        if (dec != decoder) continue;
-        Expected e;
-        while (std::getline(ss, cell, ',')) e.v.push_back(std::stof(cell));
-        CHECK(e.v.size() == 15);
-        const std::pair<int, std::string> key{std::stoi(side), path};
+    // (max_side, path) -> its faces in order, each x y w h confidence l0x..l4y
+    std::vector<std::pair<std::pair<int, std::string>, std::vector<std::vector<float>>>> groups;
+    for (const auto& row : csv_rows(csv)) {
+        CHECK(row.size() == 19);
+        if (row.size() != 19 || row[0] != decoder) continue;
+        std::vector<float> e;
+        for (std::size_t k = 4; k < row.size(); ++k) e.push_back(std::stof(row[k]));
+        const std::pair<int, std::string> key{std::stoi(row[1]), row[2]};
         if (groups.empty() || groups.back().first != key) groups.push_back({key, {}});
         groups.back().second.push_back(e);
     }
@@ -482,7 +474,7 @@ void test_detect(const std::string& csv, const std::string& root) {
         CHECK(found.size() == g.second.size());
         for (std::size_t i = 0; i < std::min(found.size(), g.second.size()); ++i) {
             const tinyfq::Face& a = found[i];
-            const std::vector<float>& e = g.second[i].v;
+            const std::vector<float>& e = g.second[i];
             const float got[4] = {a.x, a.y, a.w, a.h};
             for (int k = 0; k < 4; ++k) worst_px = std::max(worst_px, std::fabs(got[k] - e[k]));
             for (int k = 0; k < 10; ++k)
