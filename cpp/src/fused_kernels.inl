@@ -82,7 +82,7 @@ __attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std
 template <int K>
 void tile1x1_all(const float* in, int cin, std::size_t in_cs, const int* ioff, const float* wt,
                  const float* bias, int cout, float* out, std::size_t out_cs, const int* ooff,
-                 const float* res, std::size_t res_cs, bool act = true) {
+                 const float* res, std::size_t res_cs, bool act) {
     int co = 0;
     for (; co + 4 <= cout; co += 4)
         tile1x1<4, K>(in, cin, in_cs, ioff, wt + co * cin, bias + co, out + co * out_cs, out_cs,
@@ -288,13 +288,13 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
         // the weights [cout][cin][3][3] are [cout][taps] in the block's tap order
         if (k == 3)
             tile1x1_all<3>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
-                           nullptr, 0);
+                           nullptr, 0, true);
         else if (k == 2)
             tile1x1_all<2>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
-                           nullptr, 0);
+                           nullptr, 0, true);
         else
             tile1x1_all<1>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
-                           nullptr, 0);
+                           nullptr, 0, true);
     }
     // 2. the columns that do not fill a vector, and stride 1: the reference arithmetic
     for (int y = 0; y < ho; ++y)
