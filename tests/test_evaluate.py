@@ -1,10 +1,10 @@
-"""`tinyfq eval`: the metrics, and the whole run on a tiny subset of held-out LFW."""
+"""`python -m evaluation`: the metrics, and the whole run on a tiny subset of held-out LFW."""
 import json
 
 import numpy as np
 import pytest
 
-from tinyfq_native.evaluate import (METHODS, EvalConfig, balanced_accuracy, edc, jpeg_quality,
+from evaluation.core import (METHODS, EvalConfig, balanced_accuracy, edc, jpeg_quality,
                                     pauc, pose_quality, run, tar_at_far)
 
 
@@ -32,7 +32,7 @@ def test_edc_discards_low_quality_and_ties_together():
 
 
 def test_perceptual_measures_respond_to_degradation():
-    from tinyfq_native.degrade import apply
+    from facedata.degrade import apply
 
     rng = np.random.default_rng(0)
     img = (rng.random((96, 96, 3)) * 255).astype(np.uint8)

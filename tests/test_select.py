@@ -12,7 +12,7 @@ from tinyfq_native.cli import main
 @pytest.fixture(scope="module")
 def frames(data_root):
     """Real aligned-ish faces plus degraded copies of them (blurred, darkened): a track."""
-    from tinyfq_native.degrade import apply
+    from facedata.degrade import apply
 
     files = sorted((data_root / "lfw" / "images" / "Tony_Blair").glob("*.jpg"))[:6]
     crops = [np.ascontiguousarray(_core.read_image(str(f))[60:190, 60:190, ::-1]) for f in files]

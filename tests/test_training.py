@@ -205,7 +205,7 @@ def test_smooth_sampling_flattens_the_histogram():
 
 
 def test_degradations_are_deterministic_and_change_the_image():
-    from tinyfq_native.degrade import KINDS, apply, parse_spec, random_spec
+    from facedata.degrade import KINDS, apply, parse_spec, random_spec
 
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (120, 100, 3), dtype=np.uint8)

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyfq_native.lfw import fold_identities
+from facedata.lfw import fold_identities
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def _init_worker(min_face_size: int, detector: str = "native") -> None:
 
 def copy_spec(relpath: str, copy: int, seed: int) -> str:
     """The degradation of copy ``copy`` (>= 1) of an image: a pure function of its path."""
-    from tinyfq_native.degrade import random_spec
+    from facedata.degrade import random_spec
 
     key = zlib.crc32(relpath.encode())
     return random_spec(np.random.default_rng([seed, key, copy]))
@@ -62,7 +62,7 @@ def copy_spec(relpath: str, copy: int, seed: int) -> str:
 def _process(args: tuple[str, str, int, int]) -> list[dict]:
     import cv2
 
-    from tinyfq_native.degrade import apply
+    from facedata.degrade import apply
 
     root, relpath, copies, seed = args
     img = cv2.imread(str(Path(root) / relpath), cv2.IMREAD_COLOR)

@@ -27,7 +27,7 @@ def labelled_image(data_root: str, row: dict) -> tuple[np.ndarray, np.ndarray]:
     its five landmarks (5×2)."""
     import cv2
 
-    from tinyfq_native.degrade import apply
+    from facedata.degrade import apply
     from training.sample import box_of, landmarks_of
 
     img = cv2.imread(str(Path(data_root) / row["relpath"]), cv2.IMREAD_COLOR)

@@ -3,7 +3,6 @@
     tinyfq score PATH... [-r] [-o out.csv|out.jsonl [--resume]] [--workers N]
                  [--landmarks FILE] [--detect [--all-faces] [--detect-size N]]
     tinyfq select DIR -k K [-o out.csv] [--copy-to OUT | --link-to OUT] [--detect]
-    tinyfq eval [--out docs/eval]
     tinyfq info
 """
 from __future__ import annotations
@@ -452,9 +451,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--link-to", metavar="OUT", help="symlink the chosen files in OUT/<track>/")
     _scoring_options(t)
     t.set_defaults(func=cmd_select)
-    from tinyfq_native.evaluate import add_parser as add_eval_parser
-
-    add_eval_parser(sub)
     i = sub.add_parser("info", help="model metadata, ncnn version, CPU features")
     i.add_argument("--model", help="exported model; default: embedded")
     i.add_argument("--json", action="store_true", help="print JSON")

@@ -20,7 +20,7 @@ landmarks); their combination (mean rank, paper §4.3); the embedding norm of th
 model; the oracle (cosine of the verification embedding to the identity's centre, protocol 1
 only — it needs the other images of the person); tinyFQnet through the native scorer.
 
-    tinyfq eval --out docs/eval            # pip install ".[eval]"
+    python -m evaluation --out docs/eval      # pip install ".[eval]"
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyfq_native.degrade import apply, random_spec
-from tinyfq_native.lfw import fold_identities, image_path, read_pairs
+from facedata.degrade import apply, random_spec
+from facedata.lfw import fold_identities, image_path, read_pairs
 
 METHODS = ("random", "blur", "jpeg", "pose", "combination", "embedding_norm", "oracle",
            "tinyfqnet")
@@ -496,9 +496,11 @@ def run(cfg: EvalConfig) -> dict:
     return results
 
 
-def add_parser(sub) -> None:
-    e = sub.add_parser("eval", help="evaluate best-face selection (needs the [eval] extra)",
-                       description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    e = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     d = EvalConfig()
     e.add_argument("--data", default=d.data, help="folder with lfw/ (default: ../shared/data)")
     e.add_argument("--out", default=d.out, help="where results.json/.md and PNGs go")
@@ -508,15 +510,12 @@ def add_parser(sub) -> None:
     e.add_argument("--max-pairs", type=int, default=None)
     e.add_argument("--workers", type=int, default=d.workers)
     e.add_argument("--model", default=None, help="exported model; default: embedded")
-    e.set_defaults(func=_cmd)
-
-
-def _cmd(args) -> int:
+    args = e.parse_args(argv)
     try:
         import dlib  # noqa: F401
         import face_recognition_models  # noqa: F401
-    except ImportError as e:
-        print(f"tinyfq eval: {e}; pip install '.[eval]'", file=sys.stderr)
+    except ImportError as err:
+        print(f"python -m evaluation: {err}; pip install '.[eval]'", file=sys.stderr)
         return 2
     cfg = EvalConfig(data=args.data, out=args.out, cache=args.cache, seeds=tuple(args.seeds),
                      max_identities=args.max_identities, max_pairs=args.max_pairs,

@@ -1,0 +1,5 @@
+import sys
+
+from evaluation.core import main
+
+sys.exit(main())
