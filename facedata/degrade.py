@@ -12,6 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 KINDS = ("blur", "motion", "noise", "jpeg", "downscale", "occlusion", "exposure")
+# "fill" replaces the whole image (black, one flat colour, or noise): the empty frames and
+# non-faces training must rank at the bottom. Never drawn by random_spec/graded_spec.
+ALL_KINDS = KINDS + ("fill",)
+
+# (mildest, harshest) parameter of each kind for graded_spec's severity 0 and 1
+_GRADES = {"blur": (0.6, 6.0), "motion": (3.0, 25.0), "noise": (4.0, 45.0), "jpeg": (45.0, 3.0),
+           "downscale": (1.3, 8.0), "occlusion": (0.08, 0.55), "dark": (0.7, 0.15),
+           "bright": (1.3, 3.5)}
 
 
 def random_spec(rng: np.random.Generator, kinds: tuple[str, ...] = KINDS) -> str:
@@ -35,10 +43,75 @@ def random_spec(rng: np.random.Generator, kinds: tuple[str, ...] = KINDS) -> str
     return kind + ":" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
 
 
+def graded_spec(rng: np.random.Generator, severity: float) -> str:
+    """One degradation of a random kind at ``severity`` in [0, 1] (0 = barely visible, 1 = as
+    harsh as :func:`random_spec` goes), so copies can cover the whole range evenly."""
+    def at(name: str) -> float:
+        lo, hi = _GRADES[name]
+        return lo + (hi - lo) * float(np.clip(severity, 0.0, 1.0))
+
+    kind = KINDS[int(rng.integers(len(KINDS)))]
+    if kind == "blur":
+        p = {"sigma": at("blur")}
+    elif kind == "motion":
+        p = {"length": at("motion"), "angle": rng.uniform(0.0, 180.0)}
+    elif kind == "noise":
+        p = {"sigma": at("noise"), "seed": float(rng.integers(1 << 30))}
+    elif kind == "jpeg":
+        p = {"quality": float(round(at("jpeg")))}
+    elif kind == "downscale":
+        p = {"factor": at("downscale")}
+    elif kind == "occlusion":
+        p = {"fraction": at("occlusion"), "u": rng.uniform(), "v": rng.uniform(),
+             "grey": float(rng.integers(256))}
+    else:
+        p = {"gain": at("dark") if rng.random() < 0.5 else at("bright")}
+    return kind + ":" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
+
+
+def fill_spec(rng: np.random.Generator, mode: int) -> str:
+    """A whole-image replacement: mode 0 black, 1 one flat colour, 2 uniform noise."""
+    return (f"fill:mode={mode},b={int(rng.integers(256))},g={int(rng.integers(256))},"
+            f"r={int(rng.integers(256))},seed={int(rng.integers(1 << 30))}")
+
+
+def jitter_spec(rng: np.random.Generator, misalign: bool = False) -> str:
+    """A similarity change of the five landmarks, as a real detector's error: a rotation
+    (degrees), a scale and a shift (in inter-ocular distances). ``misalign`` draws the gross
+    errors that put the crop beside or around the face instead of on it."""
+    if not misalign:
+        p = {"angle": rng.uniform(-12, 12), "scale": float(np.exp(rng.uniform(-0.12, 0.12))),
+             "dx": rng.uniform(-0.12, 0.12), "dy": rng.uniform(-0.12, 0.12)}
+    elif rng.random() < 0.6:
+        t = rng.uniform(0, 2 * np.pi)
+        r = rng.uniform(0.7, 1.6)
+        p = {"angle": rng.uniform(-30, 30), "scale": float(np.exp(rng.uniform(-0.2, 0.2))),
+             "dx": r * np.cos(t), "dy": r * np.sin(t)}
+    else:
+        p = {"angle": rng.uniform(-45, 45),
+             "scale": float(rng.choice([rng.uniform(0.3, 0.55), rng.uniform(1.9, 3.0)])),
+             "dx": rng.uniform(-0.3, 0.3), "dy": rng.uniform(-0.3, 0.3)}
+    return "jitter:" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
+
+
+def apply_jitter(landmarks: np.ndarray, spec: str) -> np.ndarray:
+    """The landmarks (5×2) moved by a :func:`jitter_spec` about their centroid."""
+    kind, _, rest = spec.partition(":")
+    if kind != "jitter":
+        raise ValueError(f"not a jitter spec: {spec!r}")
+    p = {k: float(v) for k, _, v in (i.partition("=") for i in rest.split(",") if i)}
+    lm = np.asarray(landmarks, np.float64).reshape(5, 2)
+    c = lm.mean(0)
+    iod = max(float(np.linalg.norm(lm[1] - lm[0])), 1.0)
+    a = np.deg2rad(p["angle"])
+    rot = p["scale"] * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return ((lm - c) @ rot.T + c + iod * np.array([p["dx"], p["dy"]])).astype(np.float32)
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, float]]:
     kind, _, rest = spec.partition(":")
-    if kind not in KINDS:
-        raise ValueError(f"unknown degradation {kind!r} in spec {spec!r}; known: {KINDS}")
+    if kind not in ALL_KINDS:
+        raise ValueError(f"unknown degradation {kind!r} in spec {spec!r}; known: {ALL_KINDS}")
     params = {}
     for item in filter(None, rest.split(",")):
         k, _, v = item.partition("=")
@@ -61,6 +134,14 @@ def apply(image: np.ndarray, spec: str, box: tuple[float, float, float, float] |
         box = (0.0, 0.0, float(w), float(h))
     face = max(8.0, max(box[2], box[3]))
     rel = face / 100.0  # parameters are stated for a 100-pixel face
+    if kind == "fill":
+        if p["mode"] == 0:
+            return np.zeros_like(image)
+        colour = np.array([p["b"], p["g"], p["r"]], np.uint8)
+        if p["mode"] == 1:
+            return np.broadcast_to(colour[: image.shape[2]] if image.ndim == 3 else colour[0],
+                                   image.shape).copy()
+        return np.random.default_rng(int(p["seed"])).integers(0, 256, image.shape, np.uint8)
     if kind == "blur":
         return cv2.GaussianBlur(image, (0, 0), p["sigma"] * rel)
     if kind == "motion":

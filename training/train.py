@@ -22,33 +22,38 @@ import numpy as np
 from training.config import TrainConfig, to_dict
 
 
-def labelled_image(data_root: str, row: dict) -> tuple[np.ndarray, np.ndarray]:
+def labelled_image(data_root: str, row: dict, extra_root: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """The image a label row was computed on (the original, or its degraded copy; BGR) and
-    its five landmarks (5×2)."""
+    the five landmarks (5×2) its crop was warped with (jittered ones for a jitter copy)."""
     import cv2
 
     from facedata.degrade import apply
+    from facedata.extra import resolve
     from training.sample import box_of, landmarks_of
 
-    img = cv2.imread(str(Path(data_root) / row["relpath"]), cv2.IMREAD_COLOR)
+    path = resolve(row["relpath"], data_root, extra_root)
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise FileNotFoundError(f"cannot read {Path(data_root) / row['relpath']}")
+        raise FileNotFoundError(f"cannot read {path}")
     if row["degradation"]:
         img = apply(img, row["degradation"], box_of(row))
     return img, landmarks_of(row)
 
 
-def make_crops(rows: list[dict], data_root: str, spec_json: str, desc: str) -> np.ndarray:
-    """(N, 3, S, S) float32 network inputs, via the native warp."""
+def make_crops(rows: list[dict], data_root: str, spec: dict, desc: str,
+               extra_root: str | None = None) -> np.ndarray:
+    """(N, 3, S, S) float32 network inputs, via the runtime's warp (tinyfq_native.align)."""
     from tqdm import tqdm
 
-    from tinyfq_native import _core
+    from tinyfq_native.align import align
 
-    size = json.loads(spec_json)["input"]["size"]
-    out = np.empty((len(rows), 3, size, size), np.float32)
+    inp = spec["input"]
+    out = np.empty((len(rows), 3, inp["size"], inp["size"]), np.float32)
     for i, r in enumerate(tqdm(rows, desc=desc, unit="img", file=sys.stderr)):
-        img, lm = labelled_image(data_root, r)
-        out[i] = _core.preprocess(img, lm, spec_json, "bgr")
+        img, lm = labelled_image(data_root, r, extra_root)
+        out[i] = align(img, lm, size=inp["size"], mean=inp["mean"], std=inp["std"],
+                       colour_order=inp["colour_order"])
     return out
 
 
@@ -95,23 +100,28 @@ def run(cfg: TrainConfig) -> Path:
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
 
     labels = read_labels(cfg.labels)
+    if cfg.variants:   # an ablation: train (and validate) on some kinds of copy only
+        keep = set(cfg.variants.split(","))
+        labels = [r for r in labels if r.get("variant", "original") in keep]
     by_key = {(r["relpath"], r["copy"]): r for r in labels}
     with open(cfg.sample, newline="") as f:
-        sampled = [by_key[(r["relpath"], int(r["copy"]))] for r in csv.DictReader(f)]
+        sampled = [by_key[k] for k in ((r["relpath"], int(r["copy"])) for r in csv.DictReader(f))
+                   if k in by_key]
     val_ids = split_identities([r["identity"] for r in sampled], cfg.val_frac, cfg.seed)
     train_rows = [r for r in sampled if r["identity"] not in val_ids]
     # validation: every labelled image of the validation identities, natural distribution
     val_rows = [r for r in labels if r["identity"] in val_ids and r["split"] == "train"]
 
     args = ModelArgs(**cfg.model) if cfg.model else ModelArgs()
-    spec_json = json.dumps(preprocess_spec(args.input_size))
+    spec = preprocess_spec(args.input_size)
     # each distinct image is cropped once, however often the sampler repeats it
     uniq = sorted({(r["relpath"], r["copy"]) for r in train_rows})
     index = {k: i for i, k in enumerate(uniq)}
-    crops = torch.from_numpy(make_crops([by_key[k] for k in uniq], cfg.data, spec_json, "crops"))
+    crops = torch.from_numpy(make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops",
+                                            cfg.extra))
     train_idx = torch.tensor([index[(r["relpath"], r["copy"])] for r in train_rows])
     train_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in train_rows])
-    val_x = torch.from_numpy(make_crops(val_rows, cfg.data, spec_json, "val crops"))
+    val_x = torch.from_numpy(make_crops(val_rows, cfg.data, spec, "val crops", cfg.extra))
     val_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in val_rows])
 
     model = TinyFQNet(args).to(device)
