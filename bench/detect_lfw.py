@@ -25,10 +25,10 @@ DATA = REPO.parent / "shared" / "data"
 def mtcnn_landmarks() -> dict[str, np.ndarray]:
     """MTCNN's landmarks of the labelled photos (kept by training.relandmark)."""
     sys.path.insert(0, str(REPO))      # run as a script: make training importable
-    from training.sample import landmarks_of
+    from tinyfq_native.landmarks import as_landmarks
 
     with (REPO / "training" / "labels" / "landmarks-mtcnn.csv").open() as f:
-        return {r["relpath"]: landmarks_of(r) for r in csv.DictReader(f)
+        return {r["relpath"]: as_landmarks(r["landmarks"]) for r in csv.DictReader(f)
                 if r["relpath"].startswith("lfw/")}
 
 

@@ -38,7 +38,7 @@ compare() {
 }
 
 echo "== tinyfq-score: aarch64 (qemu) vs x86-64 on the golden images"
-mapfile -t imgs < <(tail -n +2 tests/golden/golden.csv | awk -F, '$2=="crop"{print $1}')
+mapfile -t imgs < <(tail -n +2 tests/data/golden.csv | awk -F, '$2=="crop"{print $1}')
 paths=("${imgs[@]/#/$DATA/}")
 # The cross build has no libjpeg and decodes with stb_image; so does the x86 one for this check
 # (libjpeg rounds differently), so that the comparison is of the scorer, not the decoders.
@@ -47,7 +47,7 @@ qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/cpp/tinyfq-score "${paths[@
   > build/golden-aarch64.csv
 compare build/golden-x86_64.csv build/golden-aarch64.csv "images"
 echo "== tinyfq-score --detect: aarch64 (qemu) vs x86-64 on the detection golden photos"
-mapfile -t photos < <(tail -n +2 tests/golden/detect.csv | awk -F, '$1=="stb"{print $3}' | sort -u)
+mapfile -t photos < <(tail -n +2 tests/data/detect.csv | awk -F, '$1=="stb"{print $3}' | sort -u)
 ppaths=("${photos[@]/#/$DATA/}")
 TINYFQ_DECODER=stb build/cpp/cpp/tinyfq-score --detect "${ppaths[@]}" > build/detect-x86_64.csv
 qemu-aarch64 -L /usr/aarch64-linux-gnu build/aarch64/cpp/tinyfq-score --detect "${ppaths[@]}" \

@@ -26,6 +26,16 @@ def scorer():
 
 
 @pytest.fixture(scope="session")
+def face_rows():
+    """Real photos with the landmarks the native detector finds in them (tests/data/faces.csv,
+    written by scripts/make_test_faces.py)."""
+    import csv
+
+    with (REPO / "tests" / "data" / "faces.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="session")
 def labels_rows():
     """Committed labels (landmarks of real faces)."""
     import csv

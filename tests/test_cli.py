@@ -92,7 +92,7 @@ def test_missing_path_is_an_error_row(tmp_path, planted):
     assert "no such file" in rows[1]["message"]
 
 
-def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, labels_rows, data_root):
+def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, face_rows, data_root):
     folder, good = planted
     out = tmp_path / "d.csv"
     rc = main(["score", "--detect", str(folder / good[0]), str(folder / good[1]),

@@ -1,10 +1,12 @@
 """Image decoding: reduced-resolution JPEG decoding (libjpeg's DCT scaling) against full
 decoding on real LFW photos, colour spaces, and damaged files."""
 import numpy as np
+
+from tinyfq_native import Status
 import pytest
 
 from tinyfq_native import Scorer, _core
-from training.sample import landmarks_of
+from tinyfq_native.landmarks import as_landmarks
 
 LIBJPEG = _core.jpeg_decoder().startswith("libjpeg")
 needs_libjpeg = pytest.mark.skipif(
@@ -99,10 +101,10 @@ def test_crop_scores_reduced_vs_full(scorer, reduced_scorer, data_root):
 
 
 @needs_libjpeg
-def test_landmark_scores_reduced_vs_full(scorer, reduced_scorer, data_root, labels_rows):
-    rows = [r for r in labels_rows if r["copy"] == "0" and r["relpath"].startswith("lfw/")][:200]
+def test_landmark_scores_reduced_vs_full(scorer, reduced_scorer, data_root, face_rows):
+    rows = [r for r in face_rows if r["relpath"].startswith("lfw/")][:200]
     files = [data_root / r["relpath"] for r in rows]
-    lms = np.stack([landmarks_of(r) for r in rows])
+    lms = np.stack([as_landmarks(r["landmarks"]) for r in rows])
     reduced = reduced_scorer.score_files(files, lms, workers=2)
     full = scorer.score_files(files, lms, workers=2)
     d = np.abs(reduced - full)
@@ -114,24 +116,28 @@ def test_landmark_scores_reduced_vs_full(scorer, reduced_scorer, data_root, labe
 
 
 @needs_libjpeg
-def test_landmarks_map_into_the_reduced_image(scorer, data_root, labels_rows):
-    """A photo enlarged 2x by pixel replication, decoded at 1/2, is the photo again: its score
-    with the landmarks mapped to the enlarged image must match the photo's own."""
+def test_landmarks_map_into_the_reduced_image(scorer, data_root, face_rows):
+    """Photos enlarged 2x by pixel replication, decoded at 1/2, are the photos again: their
+    scores with the landmarks mapped to the enlarged image match the photos' own (up to the
+    JPEG's rounding), and clearly better than with a mapping half a pixel off."""
     import cv2
 
-    row = next(r for r in labels_rows if r["copy"] == "0" and r["relpath"].startswith("lfw/"))
-    bgr = _core.read_image(str(data_root / row["relpath"]))[:, :, ::-1]
-    big = np.repeat(np.repeat(bgr, 2, axis=0), 2, axis=1)
-    ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 100])
-    assert ok
-    lm = landmarks_of(row)
-    lm_big = 2 * lm + 0.5                # source pixel j covers enlarged pixels 2j, 2j + 1
-    half, k = _core.decode_image(buf.tobytes(), min_width=1, min_height=1, max_scale=2,
-                                 return_scale=True)
-    assert k == 2 and half.shape == bgr.shape
-    expect = scorer.score(np.ascontiguousarray(bgr), lm)
-    got = scorer.score(half, (lm_big - 0.5) / 2, format="rgb")   # what score_files does
-    assert got == pytest.approx(expect, abs=2e-3)
+    good, off = [], []
+    for row in [r for r in face_rows if r["relpath"].startswith("lfw/")][:12]:
+        bgr = _core.read_image(str(data_root / row["relpath"]))[:, :, ::-1]
+        big = np.repeat(np.repeat(bgr, 2, axis=0), 2, axis=1)
+        ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 100])
+        assert ok
+        lm = as_landmarks(row["landmarks"])
+        lm_big = 2 * lm + 0.5                # source pixel j covers enlarged pixels 2j, 2j + 1
+        half, k = _core.decode_image(buf.tobytes(), min_width=1, min_height=1, max_scale=2,
+                                     return_scale=True)
+        assert k == 2 and half.shape == bgr.shape
+        expect = scorer.score(np.ascontiguousarray(bgr), lm)
+        good.append(abs(scorer.score(half, (lm_big - 0.5) / 2, format="rgb") - expect))
+        off.append(abs(scorer.score(half, lm_big / 2, format="rgb") - expect))
+    assert np.mean(good) <= 3e-3 and np.max(good) <= 6e-3, good
+    assert np.mean(off) > 3 * np.mean(good), (good, off)
 
 
 def test_grey_and_cmyk_jpegs(scorer, reduced_scorer, photo, tmp_path):
@@ -172,10 +178,10 @@ def test_damaged_jpegs_are_errors_not_crashes(scorer, reduced_scorer, photo, tmp
         paths.append(tmp_path / name)
     for s in (scorer, reduced_scorer):
         q, messages, kinds = s.score_files_detailed(paths + [photo], workers=2)
-        assert kinds[:3] == [2, 2, 2] and np.isnan(q[:3]).all(), messages
+        assert kinds[:3] == [Status.invalid] * 3 and np.isnan(q[:3]).all(), messages
         assert "truncated" in messages[0]
-        assert kinds[4] == 0 and 0 < q[4] < 1
+        assert kinds[4] == Status.ok and 0 < q[4] < 1
         if LIBJPEG:   # stb_image decodes damaged scan data to a damaged picture
-            assert kinds[3] == 2 and "corrupt" in messages[3].lower(), messages[3]
+            assert kinds[3] == Status.invalid and "corrupt" in messages[3].lower(), messages[3]
     with pytest.raises(RuntimeError, match="truncated"):
         _core.read_image(str(paths[0]), min_width=64, min_height=64)

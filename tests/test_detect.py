@@ -4,6 +4,8 @@ import csv
 import math
 
 import numpy as np
+
+from tinyfq_native import Status
 import pytest
 
 from tests.conftest import face_folder
@@ -167,7 +169,7 @@ def test_score_files_with_detection(photos, tmp_path):
     broken.write_bytes(b"not a jpeg")
     paths = [str(p) for p in photos[:6]] + [str(blank), str(broken), str(tmp_path / "gone.jpg")]
     scores, messages, kinds = scorer.score_files_detailed(paths, detect=True, workers=2)
-    assert kinds[:6] == [0] * 6 and kinds[6:] == [3, 2, 1]
+    assert kinds[:6] == [Status.ok] * 6 and kinds[6:] == [Status.no_face, Status.invalid, Status.missing]
     assert messages[6] == "no face found" and "no such file" in messages[8]
     expect = [scorer.score(_core.read_image(p), detect=True, format="rgb") for p in paths[:6]]
     assert np.allclose(scores[:6], expect, atol=1e-6) and np.isnan(scores[6:]).all()

@@ -9,6 +9,8 @@ import sys
 import textwrap
 
 import numpy as np
+
+from tinyfq_native import Status
 import pytest
 
 from tests.conftest import REPO, face_folder
@@ -111,7 +113,7 @@ def test_fifo_and_directory_are_error_rows_without_opening_them(tmp_path, data_r
     s = Scorer()
     scores, messages, kinds = s.score_files_detailed([folder / "face.jpg", folder / "x.jpg",
                                                       folder])
-    assert kinds == [0, 2, 2]
+    assert kinds == [Status.ok, Status.invalid, Status.invalid]
     assert "not a regular file (a FIFO)" in messages[1] and "is a directory" in messages[2]
     out = tmp_path / "rows.csv"
     r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "-r", str(folder),
@@ -131,7 +133,7 @@ def test_a_bare_string_is_not_a_list_of_paths():
 def test_path_with_nul_is_an_error_not_a_shorter_path(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"x")
     _, messages, kinds = Scorer().score_files_detailed([str(tmp_path / "a.jpg") + "\0.png"])
-    assert kinds == [2] and "NUL" in messages[0]
+    assert kinds == [Status.invalid] and "NUL" in messages[0]
 
 
 def test_carriage_return_in_a_name_keeps_one_row(tmp_path, data_root):
@@ -244,10 +246,10 @@ def test_a_name_that_is_not_utf8_loses_no_row(tmp_path, data_root):
     shutil.copy(faces[0], odd)
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
     scores, messages, kinds = Scorer().score_files_detailed(paths)
-    assert kinds == [0] * 301 and not any(messages)
+    assert kinds == [Status.ok] * 301 and not any(messages)
     missing = os.fsdecode(os.path.join(os.fsencode(folder), b"gone\xff.jpg"))
     _, messages, kinds = Scorer().score_files_detailed([missing])
-    assert kinds == [1] and messages[0].endswith(missing)     # the same surrogates back
+    assert kinds == [Status.missing] and messages[0].endswith(missing)     # the same surrogates back
     out = tmp_path / "rows.csv"
     assert main(["score", str(folder), "-o", str(out), "-q"]) == 0
     with out.open(newline="", encoding="utf-8") as f:
@@ -303,8 +305,8 @@ def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
     cut.write_bytes(data[: len(data) // 2])
     paths.append(cut)
     scores, messages, kinds = Scorer().score_files_detailed(paths)
-    assert kinds[0] == 0 and 0 < scores[0] < 1
-    assert kinds[1:] == [2] * 21, messages
+    assert kinds[0] == Status.ok and 0 < scores[0] < 1
+    assert kinds[1:] == [Status.invalid] * 21, messages
     assert all("CRC mismatch in chunk IDAT" in m for m in messages[1:21])
     assert "truncated PNG" in messages[21]
     assert zlib.crc32(b"IEND") == int.from_bytes(data[-4:], "big")   # the test's PNG is well formed

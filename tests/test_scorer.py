@@ -4,11 +4,13 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from tinyfq_native import Status
 import pytest
 
 from tests.conftest import REPO, random_image
 from tinyfq_native import Scorer, _core, default_model_info
-from training.sample import landmarks_of
+from tinyfq_native.landmarks import as_landmarks
 
 
 def _faces(data_root, n=6):
@@ -74,10 +76,10 @@ def test_strided_views_are_scored_in_place(scorer):
     assert scorer.score(bgra) == scorer.score(view)
 
 
-def test_landmark_scoring_uses_the_warp(scorer, data_root, labels_rows):
-    row = next(r for r in labels_rows if r["relpath"].startswith("lfw/") and r["copy"] == "0")
+def test_landmark_scoring_uses_the_warp(scorer, data_root, face_rows):
+    row = next(r for r in face_rows if r["relpath"].startswith("lfw/"))
     img = _core.read_image(str(data_root / row["relpath"]))[:, :, ::-1].copy()
-    lm = landmarks_of(row)
+    lm = as_landmarks(row["landmarks"])
     q = scorer.score(img, lm)
     assert q == pytest.approx(scorer.score_tensor(scorer.preprocess(img, lm)), abs=1e-7)
     assert np.array_equal(scorer.score_batch([img, img], [lm, lm]), np.float32([q, q]))
@@ -127,7 +129,7 @@ def test_score_files(scorer, data_root, tmp_path):
     s = scorer.score_files([files[0], junk], errors="nan")
     assert np.isfinite(s[0]) and np.isnan(s[1])
     scores, messages, kinds = scorer.score_files_detailed([files[0], junk, tmp_path / "x.png"])
-    assert messages[0] == "" and kinds == [0, 2, 1]
+    assert messages[0] == "" and kinds == [Status.ok, Status.invalid, Status.missing]
 
 
 def test_model_from_files_and_memory(tmp_path, scorer):
@@ -156,17 +158,17 @@ def test_model_from_files_and_memory(tmp_path, scorer):
 
 
 def test_golden_scores(scorer, data_root):
-    """Scores of a few real faces, committed with the model (tests/golden/golden.csv); the C++
+    """Scores of a few real faces, committed with the model (tests/data/golden.csv); the C++
     tests check the same file natively and under qemu-aarch64. JPEG decoders round
     differently: each build compares with its decoder's column."""
-    path = REPO / "tests" / "golden" / "golden.csv"
+    path = REPO / "tests" / "data" / "golden.csv"
     rows = list(csv.DictReader(path.open()))
     assert rows
     column = "score" if _core.jpeg_decoder().startswith("libjpeg") else "score_stb"
     for r in rows:
         img = _core.read_image(str(data_root / r["path"]))
         if r["kind"] == "warp":
-            lm = landmarks_of(r)
+            lm = as_landmarks(r["landmarks"])
             q = scorer.score(img, lm, format="rgb")
         else:
             q = scorer.score(img, format="rgb")

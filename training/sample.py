@@ -35,7 +35,9 @@ def read_labels(path: str | Path) -> list[dict]:
 
 def landmarks_of(row: dict) -> np.ndarray:
     """The five landmarks (5×2 float32) of a labels.csv row."""
-    return np.array(row["landmarks"].split(), np.float32).reshape(5, 2)
+    from tinyfq_native.landmarks import as_landmarks
+
+    return as_landmarks(row["landmarks"])
 
 
 def box_of(row: dict) -> tuple[float, float, float, float]:

@@ -446,7 +446,7 @@ void test_golden(const std::string& csv, const std::string& root) {
     CHECK(worst <= 1e-4f);
 }
 
-// Detection golden file (tests/golden/detect.csv, made by onnxruntime on the original ONNX
+// Detection golden file (tests/data/detect.csv, made by onnxruntime on the original ONNX
 // graph): decoder,max_side,path,face,x,y,w,h,confidence,l0x..l4y. For this build's JPEG
 // decoder, the native detector finds the same faces: confidence within 1e-4, box and landmarks
 // within 0.5 px.

@@ -5,12 +5,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
 from tinyfq_native import _core
 from tinyfq_native.detect import Detector, Face
+from tinyfq_native.engine import (Result, Status, as_paths, messages, native_paths,
+                                  resolve_workers, score_paths)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -55,28 +57,7 @@ class FileFaces:
     faces: list[Face]
 
 
-def _paths(paths) -> list[str]:
-    """A list of path strings (str as given; bytes decoded as the file system does, so names
-    that are not valid UTF-8 survive as surrogate escapes). A single path (a str, bytes or
-    PathLike) is refused, since iterating over it would give its characters."""
-    if isinstance(paths, (str, bytes, os.PathLike)):
-        raise TypeError(f"paths must be a sequence of paths, not a single path ({paths!r}); "
-                        "wrap it in a list")
-    return [os.fsdecode(p) for p in paths]
-
-
-def _native_paths(paths: list[str]) -> list[bytes]:
-    """The file system's bytes of each path: what the native code opens. (A name that is not
-    valid UTF-8 has no UTF-8 str; its bytes always exist.)"""
-    return [os.fsencode(p) for p in paths]
-
-
-def _messages(raw: list[bytes]) -> list[str]:
-    """Native messages may quote a path's bytes: decode them as the file system does."""
-    return [os.fsdecode(m) for m in raw]
-
-
-def _check_detect(landmarks, detect: bool, all_faces: bool) -> None:
+def check_detect(landmarks, detect: bool, all_faces: bool) -> None:
     if all_faces and not detect:
         raise ValueError("all_faces=True needs detect=True")
     if detect and landmarks is not None:
@@ -87,12 +68,6 @@ def _largest_scores(rows: list[np.ndarray]) -> np.ndarray:
     """The score of each image's largest face (NaN where none was found), from the native
     face rows (largest first; the score is column 15)."""
     return np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
-
-
-def _workers(workers: int) -> int:
-    if workers == 0 or workers < -1:
-        raise ValueError(f"workers must be -1 (all cores) or a positive count, got {workers}")
-    return 0 if workers == -1 else workers
 
 
 class Scorer:
@@ -168,7 +143,7 @@ class Scorer:
         none); with ``all_faces=True`` every face instead, as a list of :class:`Face` with
         their scores, largest first.
         """
-        _check_detect(landmarks, detect, all_faces)
+        check_detect(landmarks, detect, all_faces)
         if not detect:
             return self._native.score(image, landmarks, format)
         one = self.score_batch([image], workers=1, format=format, detect=True,
@@ -185,11 +160,11 @@ class Scorer:
         ``detect=True``: each image's largest face (NaN where none is found); with
         ``all_faces=True`` a list per image of every :class:`Face`, scored.
         """
-        _check_detect(landmarks, detect, all_faces)
+        check_detect(landmarks, detect, all_faces)
         if not detect:
-            return self._native.score_batch(list(images), landmarks, _workers(workers), format)
+            return self._native.score_batch(list(images), landmarks, resolve_workers(workers), format)
         rows = self._native.score_faces(self.detector._native, list(images), all_faces,
-                                        _workers(workers), format)
+                                        resolve_workers(workers), format)
         if all_faces:
             return [[Face.from_row(r) for r in per] for per in rows]
         return _largest_scores(rows)
@@ -212,38 +187,54 @@ class Scorer:
                                                             detect=detect)
         if errors == "raise":
             for msg, kind in zip(messages, kinds):
-                if kind == 1:
+                if kind == Status.missing:
                     raise FileNotFoundError(msg)
-                if kind == 2:
+                if kind == Status.invalid:
                     raise ValueError(msg)
         return scores
 
     def score_files_detailed(self, paths: Iterable[PathLike], landmarks=None, *,
                              workers: int = -1, detect: bool = False
-                             ) -> tuple[np.ndarray, list[str], list[int]]:
-        """(scores with NaN for failures, error message per file ('' when scored), kind per
-        file: 0 scored, 1 missing, 2 not decodable/invalid, 3 no face found (``detect=True``)).
-        Never raises for a bad file."""
-        paths = _paths(paths)
+                             ) -> tuple[np.ndarray, list[str], list[Status]]:
+        """(scores with NaN for failures, error message per file ('' when scored), a
+        :class:`Status` per file: ok, missing, invalid (not decodable or bad input), no_face
+        (``detect=True``)). Never raises for a bad file."""
+        paths = as_paths(paths)
         if not detect:
-            scores, messages, kinds = self._native.score_files(
-                _native_paths(paths), landmarks, _workers(workers))
-            return scores, _messages(messages), kinds
-        _check_detect(landmarks, detect, False)
-        rows, messages, status = self._native.score_files_faces(
-            self.detector._native, _native_paths(paths), False, _workers(workers))
-        return _largest_scores(rows), _messages(messages), [int(s) for s in status]
+            scores, msgs, kinds = self._native.score_files(
+                native_paths(paths), landmarks, resolve_workers(workers))
+            return scores, messages(msgs), [Status(int(k)) for k in kinds]
+        check_detect(landmarks, detect, False)
+        rows, msgs, status = self._native.score_files_faces(
+            self.detector._native, native_paths(paths), False, resolve_workers(workers))
+        return _largest_scores(rows), messages(msgs), list(status)
+
+    def score_paths(self, paths: Iterable[PathLike], landmarks=None, *, detect: bool = False,
+                    all_faces: bool = False, workers: int = -1, progress: bool = False
+                    ) -> Iterator[Result]:
+        """Score image files (JPEG/PNG/BMP/PNM), yielding one :class:`Result` per path in
+        input order (with ``all_faces``, one per face found), as soon as its chunk is done.
+
+        ``landmarks``: None (the files are aligned crops, or ``detect=True``), a sequence of
+        (5, 2) arrays (one per path), or a mapping path -> (5, 2) (a path it lacks gets an
+        ``invalid`` result). Never raises for a bad file; each Result's ``status`` and
+        ``message`` say what happened. Work runs in chunks on ``workers`` native threads while
+        the caller consumes the previous chunk; ``progress=True`` shows a bar on stderr. A
+        KeyboardInterrupt stops it at once: the results yielded so far are complete.
+        """
+        return score_paths(self, paths, landmarks, detect=detect, all_faces=all_faces,
+                           workers=workers, progress=progress)
 
     def score_files_faces(self, paths: Iterable[PathLike], *, all_faces: bool = True,
                           workers: int = -1) -> list[FileFaces]:
         """Decode, detect and score files in parallel: per file its :class:`Face` list
         (every face, or only the largest with ``all_faces=False``), largest first, each with
         its score. Never raises for a bad file: see each result's ``status`` and ``message``."""
-        paths = _paths(paths)
-        rows, messages, status = self._native.score_files_faces(
-            self.detector._native, _native_paths(paths), all_faces, _workers(workers))
+        paths = as_paths(paths)
+        rows, msgs, status = self._native.score_files_faces(
+            self.detector._native, native_paths(paths), all_faces, resolve_workers(workers))
         return [FileFaces(p, st.name, msg, [Face.from_row(r) for r in rs])
-                for p, rs, msg, st in zip(paths, rows, _messages(messages), status)]
+                for p, rs, msg, st in zip(paths, rows, messages(msgs), status)]
 
     def preprocess(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
                    format: str = "bgr") -> np.ndarray:

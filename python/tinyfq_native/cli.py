@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
-
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pnm"}
 FIELDS = ("path", "score", "status", "message")
 FACE_FIELDS = ("path", "face", "score", "status", "message", "x", "y", "w", "h", "confidence")
@@ -57,30 +55,6 @@ def expand(paths: list[str], recursive: bool) -> list[str]:
             out.append(p)
     seen: set[str] = set()
     return [p for p in out if not (p in seen or seen.add(p))]
-
-
-def read_landmarks(path: str) -> dict[str, np.ndarray]:
-    """A CSV with a ``path`` column and ten coordinate columns (x1 y1 ... x5 y5, in the order
-    left eye, right eye, nose, left mouth corner, right mouth corner), or JSON lines with
-    ``{"path": ..., "landmarks": [[x, y] x 5]}``. Keys are matched by path as given and by
-    absolute path."""
-    table: dict[str, np.ndarray] = {}
-    text = Path(path).read_text()
-    if path.endswith((".jsonl", ".json")):
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        items = [(r["path"], r["landmarks"]) for r in rows]
-    else:
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader)
-        if header[0] != "path" or len(header) != 11:
-            raise ValueError(f"{path}: expected a header 'path' + 10 coordinate columns, "
-                             f"got {header}")
-        items = [(r[0], r[1:]) for r in reader if r]
-    for key, lm in items:
-        arr = np.asarray(lm, dtype=np.float32).reshape(5, 2)
-        table[key] = arr
-        table[os.path.abspath(key)] = arr
-    return table
 
 
 NOT_UTF8 = r"file name is not valid UTF-8: its bytes are written as \xNN escapes"
@@ -129,14 +103,10 @@ class RowWriter:
         self.stream.flush()
 
 
-def _chunks(seq: list, n: int) -> Iterator[list]:
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
 def _load(args):
     """Scorer and landmarks table for the score/select commands; exits 2 on set-up errors."""
     from tinyfq_native import Detector, Scorer
+    from tinyfq_native.landmarks import read_landmarks
 
     try:
         detector = None
@@ -146,89 +116,38 @@ def _load(args):
         scorer = Scorer(args.model, fp16=args.fp16, reduced_decode=args.reduced_decode,
                         detector=detector)
         landmarks = read_landmarks(args.landmarks) if args.landmarks else None
+        if landmarks is not None and args.detect:
+            raise ValueError("--landmarks and --detect exclude each other")
     except (OSError, ValueError, RuntimeError) as e:
         print(f"tinyfq {args.command}: {e}", file=sys.stderr)
         raise SystemExit(2)
     return scorer, landmarks
 
 
-def _face_rows(path: str, result, all_faces: bool) -> Iterator[dict]:
-    """Rows for one file of score_files_faces: one per face (all_faces) or the largest."""
-    if result.status != "ok":
-        status = "no_face" if result.status == "no_face" else "error"
-        yield {"path": path, "score": None, "status": status, "message": result.message}
-        return
-    for i, face in enumerate(result.faces if all_faces else result.faces[:1]):
-        row = {"path": path, "score": face.score, "status": "ok", "message": ""}
-        if all_faces:
-            x, y, w, h = face.box
-            row |= {"face": i, "x": round(x, 2), "y": round(y, 2), "w": round(w, 2),
-                    "h": round(h, 2), "confidence": round(face.confidence, 4)}
-        yield row
+def row_of(result, all_faces: bool = False) -> dict:
+    """The CLI's row for one engine Result: status ok, no_face, or error (a missing or bad
+    file); with ``all_faces`` the face's index, box and detector confidence."""
+    from tinyfq_native import Status
+
+    status = {Status.ok: "ok", Status.no_face: "no_face"}.get(result.status, "error")
+    row = {"path": result.path, "score": result.score, "status": status,
+           "message": result.message}
+    if all_faces and result.box is not None:
+        x, y, w, h = result.box
+        row |= {"face": result.face, "x": round(x, 2), "y": round(y, 2), "w": round(w, 2),
+                "h": round(h, 2), "confidence": round(result.confidence, 4)}
+    return row
 
 
-def score_paths(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]:
-    """One row dict (path, score or None, status, message; with --all-faces one per face, with
-    its index and box) per path, in input order, with a progress bar."""
-    from concurrent.futures import ThreadPoolExecutor
-    from itertools import chain
-
-    from tqdm import tqdm
-
+def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]:
+    """The rows of ``paths`` in input order (see :meth:`Scorer.score_paths`)."""
     all_faces = getattr(args, "all_faces", False)
-    bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=args.quiet,
-               desc=args.command)
-
-    def run(chunk, lms):
-        if args.detect:
-            return scorer.score_files_faces(chunk, all_faces=all_faces, workers=args.workers)
-        return scorer.score_files_detailed(chunk, lms, workers=args.workers)
-
-    def rows(chunk, found, result):
-        results = iter(())
-        if result is not None:
-            if args.detect:
-                results = iter(result.result())
-            else:
-                scores, messages, _ = result.result()
-                results = iter(zip(scores, messages))
-        for p, lm in zip(chunk, found):
-            if lm is None:
-                yield {"path": p, "score": None, "status": "error",
-                       "message": "no landmarks for this file in " + args.landmarks}
-            elif args.detect:
-                yield from _face_rows(p, next(results), all_faces)
-            else:
-                s, m = next(results)
-                yield {"path": p, "score": None if m else float(s),
-                       "status": "error" if m else "ok", "message": m}
-
-    try:
-        # The native scorer (GIL released) works on the next chunk while this thread writes
-        # the rows of the previous one, so the cores never wait for the output.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            def submitted():
-                for chunk in _chunks(paths, 256):
-                    found = [True] * len(chunk)
-                    lms = None
-                    if landmarks is not None:
-                        found = [landmarks.get(p, landmarks.get(os.path.abspath(p)))
-                                 for p in chunk]
-                        lms = [lm for lm in found if lm is not None]
-                        lms = np.stack(lms) if lms else None
-                    todo = [p for p, lm in zip(chunk, found) if lm is not None]
-                    yield chunk, found, (pool.submit(run, todo, lms) if todo else None)
-
-            previous = None
-            # taking the next job submits it before the previous job's rows are written
-            for job in chain(submitted(), [None]):
-                if previous is not None:
-                    for row in rows(*previous):
-                        yield row
-                    bar.update(len(previous[0]))
-                previous = job
-    finally:
-        bar.close()
+    for result in scorer.score_paths(paths, landmarks, detect=args.detect, all_faces=all_faces,
+                                     workers=args.workers, progress=not args.quiet):
+        row = row_of(result, all_faces)
+        if landmarks is not None and result.message == "no landmarks given for this file":
+            row["message"] = "no landmarks for this file in " + args.landmarks
+        yield row
 
 
 def _output_format(args) -> str:
@@ -302,7 +221,7 @@ def cmd_score(args) -> int:
     try:
         writer = RowWriter(stream, fmt, FACE_FIELDS if args.all_faces else FIELDS,
                            header=not resumed)
-        for row in score_paths(scorer, paths, args, landmarks):
+        for row in score_rows(scorer, paths, args, landmarks):
             failed += row["status"] == "error"
             no_face += row["status"] == "no_face"
             writer.write(**row)
@@ -333,7 +252,7 @@ def cmd_select(args) -> int:
         return 1
     scorer, landmarks = _load(args)
     results = {r["path"]: (r["score"], r["message"], r["status"])
-               for r in score_paths(scorer, paths, args, landmarks)}
+               for r in score_rows(scorer, paths, args, landmarks)}
     stream, fmt = _open_output(args)
     failed = no_face = 0
     try:

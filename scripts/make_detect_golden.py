@@ -1,8 +1,8 @@
-"""Regenerate tests/golden/detect.csv: the faces YuNet finds in a few real photos, computed by
+"""Regenerate tests/data/detect.csv: the faces YuNet finds in a few real photos, computed by
 an independent reference — onnxruntime running the original ONNX file, decoded and suppressed
 in numpy (tests/yunet_reference.py) — on the detector input the native code prepares.
 
-    python tests/golden/make_detect_golden.py
+    python scripts/make_detect_golden.py
 
 The C++ test `detect` (natively and under qemu-aarch64) compares the native detector with it:
 confidence within 1e-4, boxes and landmarks within 0.5 px. Rows: decoder (libjpeg or stb: the
@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tinyfq_native import _core  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> None:
     child = subprocess.run([sys.executable, __file__, "--stb"], capture_output=True, text=True,
                            env={**os.environ, "TINYFQ_DECODER": "stb"}, check=True)
     rows += json.loads(child.stdout)
-    out = REPO / "tests" / "golden" / "detect.csv"
+    out = REPO / "tests" / "data" / "detect.csv"
     with out.open("w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["decoder", "max_side", "path", "face", "x", "y", "w", "h", "confidence"]

@@ -1,10 +1,10 @@
-"""Regenerate tests/golden/golden.csv: scores of a few real faces with the embedded model.
+"""Regenerate tests/data/golden.csv: scores of a few real faces with the embedded model.
 
-Run after the default model changes (`python tests/golden/make_golden.py`, with a build that
+Run after the default model changes (`python scripts/make_golden.py`, with a build that
 decodes JPEG with libjpeg); the Python tests, the C++ tests and the aarch64 run under qemu all
 compare against this file (1e-4 / 1e-5).
 Rows: path (relative to the data root), kind (crop: the photo taken as a crop; warp: the
-photo with its five landmarks from training/labels/labels.csv), landmarks, score (pixels from
+photo with its five landmarks from tests/data/faces.csv), landmarks, score (pixels from
 libjpeg), score_stb (pixels from stb_image, the decoder of builds without libjpeg such as the
 aarch64 cross build). The two decoders round differently (up to ~3 grey levels), which moves
 scores by up to ~0.015 on LFW: each build compares with its own column.
@@ -16,11 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))      # run as a script: make training importable
-
+REPO = Path(__file__).resolve().parents[1]
 from tinyfq_native import Scorer, _core  # noqa: E402
-from training.sample import landmarks_of  # noqa: E402
+from tinyfq_native.landmarks import as_landmarks  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 CROPS = ["lfw/images/George_W_Bush/George_W_Bush_0001.jpg",
@@ -35,10 +33,10 @@ def golden_rows() -> list[list]:
     rows = []
     for p in CROPS:
         rows.append([p, "crop", "", scorer.score(_core.read_image(str(DATA / p)), format="rgb")])
-    with (REPO / "training" / "labels" / "labels.csv").open() as f:
-        labelled = [r for r in csv.DictReader(f) if r["copy"] == "0"]
+    with (REPO / "tests" / "data" / "faces.csv").open() as f:
+        labelled = list(csv.DictReader(f))
     for r in labelled[:: max(1, len(labelled) // 6)][:6]:
-        lm = landmarks_of(r)
+        lm = as_landmarks(r["landmarks"])
         img = _core.read_image(str(DATA / r["relpath"]))
         rows.append([r["relpath"], "warp", r["landmarks"], scorer.score(img, lm, format="rgb")])
     return rows
@@ -55,7 +53,7 @@ def main() -> None:
     child = subprocess.run([sys.executable, __file__, "--scores"], capture_output=True, text=True,
                            env={**os.environ, "TINYFQ_DECODER": "stb"}, check=True)
     stb = json.loads(child.stdout)
-    out = REPO / "tests" / "golden" / "golden.csv"
+    out = REPO / "tests" / "data" / "golden.csv"
     with out.open("w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["path", "kind", "landmarks", "score", "score_stb"])
