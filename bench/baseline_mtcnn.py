@@ -21,7 +21,9 @@ sys.path.insert(0, str(REPO))      # run as a script: make training importable
 def main(argv=None) -> int:
     import cv2
 
-    from tinyfq_native import Scorer, _core
+    from tinyfq_native import Scorer
+
+    from tinyfq_native.images import read_image
     from training.mtcnn import FaceDetector
 
     p = argparse.ArgumentParser(description="score the largest face of each photo: MTCNN")
@@ -37,7 +39,7 @@ def main(argv=None) -> int:
     scorer, local = Scorer(), threading.local()
 
     def one(path):
-        rgb = _core.read_image(str(path))
+        rgb = read_image(str(path))
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
         if not hasattr(local, "det"):
             local.det = FaceDetector(40)

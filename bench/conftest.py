@@ -27,13 +27,14 @@ def faces():
 
     import numpy as np
 
-    from tinyfq_native import _core
+    from tinyfq_native.images import read_image
+
     from tinyfq_native.landmarks import as_landmarks
 
     rows = list(csv.DictReader((REPO / "tests" / "data" / "faces.csv").open()))
     rows = [r for r in rows if r["relpath"].startswith("lfw/")][:64]
     photos, lms = [], []
     for r in rows:
-        photos.append(np.ascontiguousarray(_core.read_image(str(DATA / r["relpath"]))[:, :, ::-1]))
+        photos.append(np.ascontiguousarray(read_image(str(DATA / r["relpath"]))[:, :, ::-1]))
         lms.append(as_landmarks(r["landmarks"]))
     return photos, lms, [str(DATA / r["relpath"]) for r in rows]

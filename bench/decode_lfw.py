@@ -32,10 +32,12 @@ def main(argv=None) -> int:
 
     from tqdm import tqdm
 
-    from tinyfq_native import Scorer, _core
+    from tinyfq_native import Scorer
 
-    if not _core.jpeg_decoder().startswith("libjpeg"):
-        print(f"decode_lfw: this build decodes JPEG with {_core.jpeg_decoder()}, which has no "
+    from tinyfq_native.images import jpeg_decoder, read_image
+
+    if not jpeg_decoder().startswith("libjpeg"):
+        print(f"decode_lfw: this build decodes JPEG with {jpeg_decoder()}, which has no "
               "reduced-resolution decoding", file=sys.stderr)
         return 2
     root = args.data / "lfw" / "images"
@@ -57,10 +59,10 @@ def main(argv=None) -> int:
                     continue
                 a.append(x), b.append(y), ok.append(f)
                 # the reduction score_files took for this file (the same decode options)
-                _, k = _core.read_image(f, min_width=size, min_height=size, return_scale=True)
+                _, k = read_image(f, min_width=size, min_height=size, return_scale=True)
                 scales[k] += 1
                 if k == 2:
-                    box[len(a) - 1] = full.score(_box2(_core.read_image(f)), format="rgb")
+                    box[len(a) - 1] = full.score(_box2(read_image(f)), format="rgb")
             bar.update(len(chunk))
     a, b = np.array(a, np.float64), np.array(b, np.float64)
     d = a - b
@@ -68,7 +70,7 @@ def main(argv=None) -> int:
     result = {
         "images": len(files),
         "failed": failed,
-        "jpeg_decoder": _core.jpeg_decoder(),
+        "jpeg_decoder": jpeg_decoder(),
         "crop_min_size": size,
         "reduced_by": {str(k): scales[k] for k in sorted(scales)},
         "max_abs_diff": float(np.abs(d).max()),

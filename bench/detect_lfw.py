@@ -33,7 +33,8 @@ def mtcnn_landmarks() -> dict[str, np.ndarray]:
 
 
 def main(argv=None) -> int:
-    from tinyfq_native import Detector, _core
+    from tinyfq_native import Detector
+    from tinyfq_native.images import read_image
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[96, 128, 160, 320])
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     images = {}
 
     def load(f):
-        return f, _core.read_image(str(f))
+        return f, read_image(str(f))
 
     with ThreadPoolExecutor(2) as pool:
         for f, img in tqdm(pool.map(load, files), total=len(files), desc="decode",

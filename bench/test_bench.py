@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from tinyfq_native import _core
+from tinyfq_native.align import estimate_similarity
+
 
 from bench.conftest import REPO
 
@@ -152,7 +153,7 @@ def crop112(setup):
 
     tpl = np.array(json.loads(setup["scorer"]._native.model_json)["alignment"]["template"])
     t112 = (tpl + 0.5) * 112 / 64 - 0.5
-    m = _core.estimate_similarity(setup["lms"][0], t112.astype(np.float32))
+    m = estimate_similarity(setup["lms"][0], t112.astype(np.float32))
     return cv2.warpAffine(setup["photos"][0], m, (112, 112))
 
 
@@ -202,7 +203,7 @@ def test_warp_opencv_numpy(benchmark, setup):
                    np.float32)
 
     def run():   # the same least-squares similarity fit, OpenCV's warp
-        m = _core.estimate_similarity(lm, tpl)
+        m = estimate_similarity(lm, tpl)
         return _normalise(cv2.warpAffine(img, m, (64, 64)))
 
     out = benchmark(run)

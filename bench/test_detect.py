@@ -42,10 +42,11 @@ def test_detector_forward_vs_onnxruntime(benchmark, request, size):
     (onnxruntime, 1 thread), on the input a 250x250 photo becomes at this size."""
     pytest.importorskip("onnxruntime")
     from tests import yunet_reference as ref
-    from tinyfq_native import _core
+    from tinyfq_native import Detector
+    from tinyfq_native.images import read_image
 
-    rgb = _core.read_image(str(LFW / "Colin_Powell" / "Colin_Powell_0001.jpg"))
-    det = _core.Detector(max_side=size)
+    rgb = read_image(str(LFW / "Colin_Powell" / "Colin_Powell_0001.jpg"))
+    det = Detector(max_side=size)
     tensor, sx, sy = det.prepare(rgb, "rgb")
     sess = ref.session(1)
     expected = ref.detect(sess, tensor, sx, sy)

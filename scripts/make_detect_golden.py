@@ -19,7 +19,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tinyfq_native import _core  # noqa: E402
+from tinyfq_native import Detector  # noqa: E402
+from tinyfq_native.images import jpeg_decoder, read_image  # noqa: E402
 from tests import yunet_reference as ref  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -37,9 +38,9 @@ def rows_for(decoder: str) -> list[list]:
     sess = ref.session(1)
     out = []
     for size in SIZES:
-        det = _core.Detector(max_side=size)
+        det = Detector(max_side=size)
         for p in PHOTOS:
-            img = _core.read_image(str(DATA / p))
+            img = read_image(str(DATA / p))
             tensor, sx, sy = det.prepare(img, "rgb")
             for i, f in enumerate(ref.detect(sess, tensor, sx, sy)):
                 out.append([decoder, size, p, i] + [round(float(v), 5) for v in f])
@@ -50,7 +51,7 @@ def main() -> None:
     if "--stb" in sys.argv:             # the child run with TINYFQ_DECODER=stb
         print(json.dumps(rows_for("stb")))
         return
-    if not _core.jpeg_decoder().startswith("libjpeg"):
+    if not jpeg_decoder().startswith("libjpeg"):
         raise SystemExit("make_detect_golden: run with a libjpeg build (it writes both decoders)")
     rows = rows_for("libjpeg")
     child = subprocess.run([sys.executable, __file__, "--stb"], capture_output=True, text=True,

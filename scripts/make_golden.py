@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-from tinyfq_native import Scorer, _core  # noqa: E402
+from tinyfq_native import Scorer  # noqa: E402
+from tinyfq_native.images import jpeg_decoder, read_image  # noqa: E402
 from tinyfq_native.landmarks import as_landmarks  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -32,12 +33,12 @@ def golden_rows() -> list[list]:
     scorer = Scorer()
     rows = []
     for p in CROPS:
-        rows.append([p, "crop", "", scorer.score(_core.read_image(str(DATA / p)), format="rgb")])
+        rows.append([p, "crop", "", scorer.score(read_image(str(DATA / p)), format="rgb")])
     with (REPO / "tests" / "data" / "faces.csv").open() as f:
         labelled = list(csv.DictReader(f))
     for r in labelled[:: max(1, len(labelled) // 6)][:6]:
         lm = as_landmarks(r["landmarks"])
-        img = _core.read_image(str(DATA / r["relpath"]))
+        img = read_image(str(DATA / r["relpath"]))
         rows.append([r["relpath"], "warp", r["landmarks"], scorer.score(img, lm, format="rgb")])
     return rows
 
@@ -46,8 +47,8 @@ def main() -> None:
     if "--scores" in sys.argv:          # the child run with TINYFQ_DECODER=stb
         print(json.dumps([r[3] for r in golden_rows()]))
         return
-    if not _core.jpeg_decoder().startswith("libjpeg"):
-        raise SystemExit(f"make_golden: this build decodes JPEG with {_core.jpeg_decoder()}; "
+    if not jpeg_decoder().startswith("libjpeg"):
+        raise SystemExit(f"make_golden: this build decodes JPEG with {jpeg_decoder()}; "
                          "regenerate with a libjpeg build (it writes both columns)")
     rows = golden_rows()
     child = subprocess.run([sys.executable, __file__, "--scores"], capture_output=True, text=True,
@@ -60,7 +61,7 @@ def main() -> None:
         for (p, kind, lm, q), q_stb in zip(rows, stb):
             w.writerow([p, kind, lm, f"{q:.7f}", f"{q_stb:.7f}"])
     print(f"{out}: {len(rows)} rows, model {Scorer().info['version']}, "
-          f"decoders {_core.jpeg_decoder()} and stb_image")
+          f"decoders {jpeg_decoder()} and stb_image")
 
 
 if __name__ == "__main__":

@@ -100,14 +100,15 @@ def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, face_rows,
     rows = _rows(out)
     assert rc == 1 and [r["status"] for r in rows] == ["ok", "ok", "error"]
     # the same photos through --landmarks with the detector's landmarks
-    from tinyfq_native import Detector, _core
+    from tinyfq_native import Detector
+    from tinyfq_native.images import read_image
 
     det = Detector()
     lm_file = tmp_path / "lm.csv"
     with lm_file.open("w") as f:
         f.write("path," + ",".join(f"{a}{i}" for i in range(1, 6) for a in "xy") + "\n")
         for name in good[:2]:
-            bgr = np.ascontiguousarray(_core.read_image(str(folder / name))[:, :, ::-1])
+            bgr = np.ascontiguousarray(read_image(str(folder / name))[:, :, ::-1])
             lm = det.largest(bgr).landmarks.reshape(-1)
             f.write(str(folder / name) + "," + ",".join(f"{v:.4f}" for v in lm) + "\n")
     out2 = tmp_path / "l.csv"
@@ -119,7 +120,7 @@ def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, face_rows,
 
 
 def test_reduced_decode_flag(planted, tmp_path):
-    from tinyfq_native import _core
+    from tinyfq_native.images import jpeg_decoder
 
     folder, good = planted
     paths = [str(folder / g) for g in good]
@@ -128,7 +129,7 @@ def test_reduced_decode_flag(planted, tmp_path):
     assert main(["score", *paths, "-o", str(reduced), "-q", "--reduced-decode"]) == 0
     d = [abs(float(a["score"]) - float(b["score"])) for a, b in zip(_rows(full), _rows(reduced))]
     assert len(d) == len(good) and max(d) <= 0.2       # other pixels, close scores
-    assert max(d) > 0 or not _core.jpeg_decoder().startswith("libjpeg")
+    assert max(d) > 0 or not jpeg_decoder().startswith("libjpeg")
 
 
 def test_info_and_usage_errors(capsys):

@@ -5,12 +5,13 @@ import numpy as np
 from tinyfq_native import Status
 import pytest
 
-from tinyfq_native import Scorer, _core
+from tinyfq_native import Scorer
+from tinyfq_native.images import decode_image, have_decoder, jpeg_decoder, read_image
 from tinyfq_native.landmarks import as_landmarks
 
-LIBJPEG = _core.jpeg_decoder().startswith("libjpeg")
+LIBJPEG = jpeg_decoder().startswith("libjpeg")
 needs_libjpeg = pytest.mark.skipif(
-    not LIBJPEG, reason=f"JPEG decoded by {_core.jpeg_decoder()}: no reduced decoding")
+    not LIBJPEG, reason=f"JPEG decoded by {jpeg_decoder()}: no reduced decoding")
 # Reduced decoding does not keep scores within the 0.01 of full decoding: the reduced
 # image is low-pass filtered (DCT scaling, close to a 2x2 box), the full-size path resamples
 # 250 -> 64 bilinearly without a filter, and the model scores the two differently (a
@@ -41,39 +42,39 @@ def photo(data_root):
 
 
 def test_decoder_is_reported():
-    assert _core.have_decoder()
-    assert _core.jpeg_decoder().split()[0] in ("libjpeg-turbo", "libjpeg", "stb_image")
+    assert have_decoder()
+    assert jpeg_decoder().split()[0] in ("libjpeg-turbo", "libjpeg", "stb_image")
 
 
 def test_reduced_sizes(photo):
     path, data = str(photo), photo.read_bytes()
-    img, k = _core.read_image(path, return_scale=True)
+    img, k = read_image(path, return_scale=True)
     assert img.shape == (250, 250, 3) and k == 1
     # 250 / 2 = 125 >= 64 > ceil(250 / 4) = 63
-    img, k = _core.read_image(path, min_width=64, min_height=64, return_scale=True)
+    img, k = read_image(path, min_width=64, min_height=64, return_scale=True)
     assert (img.shape, k) == (((125, 125, 3), 2) if LIBJPEG else ((250, 250, 3), 1))
-    img, k = _core.decode_image(data, min_width=64, min_height=64, return_scale=True)
+    img, k = decode_image(data, min_width=64, min_height=64, return_scale=True)
     assert (img.shape, k) == (((125, 125, 3), 2) if LIBJPEG else ((250, 250, 3), 1))
     # ceil(250 / 8) = 32: 1/8 for a 32x32 minimum, unless max_scale says less
-    img, k = _core.read_image(path, min_width=32, min_height=32, return_scale=True)
+    img, k = read_image(path, min_width=32, min_height=32, return_scale=True)
     assert (img.shape, k) == (((32, 32, 3), 8) if LIBJPEG else ((250, 250, 3), 1))
-    img, k = _core.read_image(path, min_width=32, min_height=32, max_scale=4, return_scale=True)
+    img, k = read_image(path, min_width=32, min_height=32, max_scale=4, return_scale=True)
     assert (img.shape, k) == (((63, 63, 3), 4) if LIBJPEG else ((250, 250, 3), 1))
     # a minimum larger than the image: full size
-    img, k = _core.read_image(path, min_width=300, min_height=300, return_scale=True)
+    img, k = read_image(path, min_width=300, min_height=300, return_scale=True)
     assert img.shape == (250, 250, 3) and k == 1
     with pytest.raises(ValueError, match="max_scale"):
-        _core.read_image(path, min_width=64, min_height=64, max_scale=3)
+        read_image(path, min_width=64, min_height=64, max_scale=3)
     with pytest.raises(ValueError, match="min_width"):
-        _core.read_image(path, min_width=-1)
+        read_image(path, min_width=-1)
     with pytest.raises(RuntimeError, match="limit"):   # checked from the header
-        _core.read_image(path, max_pixels=250 * 250 - 1, min_width=64, min_height=64)
+        read_image(path, max_pixels=250 * 250 - 1, min_width=64, min_height=64)
 
 
 @needs_libjpeg
 def test_reduced_is_close_to_a_box_filter_of_full(photo):
-    full = _core.read_image(str(photo)).astype(np.float64)
-    half = _core.read_image(str(photo), min_width=64, min_height=64).astype(np.float64)
+    full = read_image(str(photo)).astype(np.float64)
+    half = read_image(str(photo), min_width=64, min_height=64).astype(np.float64)
     box = full.reshape(125, 2, 125, 2, 3).mean(axis=(1, 3))
     assert np.abs(half - box).mean() < 1.5
 
@@ -90,13 +91,13 @@ def test_crop_scores_reduced_vs_full(scorer, reduced_scorer, data_root):
     # decode scores like the reduced decode
     box = []
     for f in files:
-        img = _core.read_image(str(f)).astype(np.float32)
+        img = read_image(str(f)).astype(np.float32)
         box.append(scorer.score(img.reshape(125, 2, 125, 2, 3).mean(axis=(1, 3)).round()
                                 .astype(np.uint8), format="rgb"))
     e = np.abs(reduced - np.array(box))
     assert e.mean() <= 0.008 and e.max() <= 0.03, (e.mean(), e.max())
     # score_files on a reduced decode is the array path on the reduced pixels
-    img = _core.read_image(str(files[0]), min_width=64, min_height=64)
+    img = read_image(str(files[0]), min_width=64, min_height=64)
     assert scorer.score(img, format="rgb") == pytest.approx(float(reduced[0]), abs=1e-6)
 
 
@@ -111,7 +112,7 @@ def test_landmark_scores_reduced_vs_full(scorer, reduced_scorer, data_root, face
     assert (d > 0).mean() > 0.5          # most LFW faces are >= 2x the template: reduced
     assert d.mean() <= MEAN_TOL and d.max() <= MAX_TOL, (d.mean(), d.max())
     # full decoding with landmarks is exactly the array path
-    img = _core.read_image(str(files[0]))
+    img = read_image(str(files[0]))
     assert scorer.score(img, lms[0], format="rgb") == pytest.approx(float(full[0]), abs=1e-6)
 
 
@@ -124,13 +125,13 @@ def test_landmarks_map_into_the_reduced_image(scorer, data_root, face_rows):
 
     good, off = [], []
     for row in [r for r in face_rows if r["relpath"].startswith("lfw/")][:12]:
-        bgr = _core.read_image(str(data_root / row["relpath"]))[:, :, ::-1]
+        bgr = read_image(str(data_root / row["relpath"]))[:, :, ::-1]
         big = np.repeat(np.repeat(bgr, 2, axis=0), 2, axis=1)
         ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 100])
         assert ok
         lm = as_landmarks(row["landmarks"])
         lm_big = 2 * lm + 0.5                # source pixel j covers enlarged pixels 2j, 2j + 1
-        half, k = _core.decode_image(buf.tobytes(), min_width=1, min_height=1, max_scale=2,
+        half, k = decode_image(buf.tobytes(), min_width=1, min_height=1, max_scale=2,
                                      return_scale=True)
         assert k == 2 and half.shape == bgr.shape
         expect = scorer.score(np.ascontiguousarray(bgr), lm)
@@ -146,8 +147,8 @@ def test_grey_and_cmyk_jpegs(scorer, reduced_scorer, photo, tmp_path):
     bgr = cv2.imread(str(photo))
     grey_path = tmp_path / "grey.jpg"
     cv2.imwrite(str(grey_path), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-    assert _core.read_image(str(grey_path)).shape == (250, 250)
-    img = _core.read_image(str(grey_path), min_width=64, min_height=64)
+    assert read_image(str(grey_path)).shape == (250, 250)
+    img = read_image(str(grey_path), min_width=64, min_height=64)
     assert img.shape == ((125, 125) if LIBJPEG else (250, 250))
     for s in (scorer, reduced_scorer):
         assert 0 < s.score_files([grey_path])[0] < 1
@@ -155,7 +156,7 @@ def test_grey_and_cmyk_jpegs(scorer, reduced_scorer, photo, tmp_path):
     cmyk_path = tmp_path / "cmyk.jpg"
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     Image.fromarray(rgb).convert("CMYK").save(cmyk_path, quality=95)   # Adobe, inverted
-    got = _core.read_image(str(cmyk_path))
+    got = read_image(str(cmyk_path))
     assert got.shape == (250, 250, 3)
     assert np.abs(got.astype(int) - rgb).mean() < 3
     for s in (scorer, reduced_scorer):
@@ -184,4 +185,4 @@ def test_damaged_jpegs_are_errors_not_crashes(scorer, reduced_scorer, photo, tmp
         if LIBJPEG:   # stb_image decodes damaged scan data to a damaged picture
             assert kinds[3] == Status.invalid and "corrupt" in messages[3].lower(), messages[3]
     with pytest.raises(RuntimeError, match="truncated"):
-        _core.read_image(str(paths[0]), min_width=64, min_height=64)
+        read_image(str(paths[0]), min_width=64, min_height=64)

@@ -9,7 +9,8 @@ from tinyfq_native import Status
 import pytest
 
 from tests.conftest import face_folder
-from tinyfq_native import Detector, Face, Scorer, _core
+from tinyfq_native import Detector, Face, Scorer
+from tinyfq_native.images import detector_info, read_image
 from tinyfq_native.cli import main
 
 
@@ -34,14 +35,14 @@ def reference():
 @pytest.mark.parametrize("max_side", [320, 160, 96])
 def test_native_detector_matches_onnxruntime_on_real_photos(photos, reference, max_side):
     ref, sess = reference
-    det = _core.Detector(max_side=max_side)
+    det = Detector(max_side=max_side)
     faces = worst_conf = worst_px = 0.0
     for p in photos:
-        img = _core.read_image(str(p))
+        img = read_image(str(p))
         tensor, sx, sy = det.prepare(img, "rgb")
         assert tensor.shape[1] % 32 == 0 and tensor.shape[2] % 32 == 0
         assert max(tensor.shape[1:]) <= max(32, -(-max_side // 32) * 32)
-        native = det.detect(img, "rgb")
+        native = det.detect_raw(img, "rgb")
         expected = ref.detect(sess, tensor, sx, sy)
         assert len(native) == len(expected), p
         if len(native):
@@ -56,7 +57,7 @@ def test_landmarks_come_in_the_template_order(photos):
     det = Detector()
     n = 0
     for p in photos:
-        img = _core.read_image(str(p))
+        img = read_image(str(p))
         face = det.largest(img, format="rgb")
         if face is None:
             continue
@@ -81,7 +82,7 @@ def test_a_blank_or_noise_image_has_no_face():
 
 def test_pixel_formats_and_strides_agree(data_root):
     det = Detector()
-    rgb = _core.read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
+    rgb = read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])
     a = det.detect(rgb, format="rgb")
     b = det.detect(bgr)
@@ -98,11 +99,11 @@ def test_pixel_formats_and_strides_agree(data_root):
 
 
 def test_large_photos_are_downscaled_and_mapped_back(data_root):
-    rgb = _core.read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
+    rgb = read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
     big = np.repeat(np.repeat(rgb, 4, axis=0), 4, axis=1)     # 1000 x 1000
     small = Detector(320).largest(rgb, format="rgb")
     large = Detector(320).largest(big, format="rgb")
-    native = _core.Detector(max_side=320)
+    native = Detector(max_side=320)
     tensor, sx, sy = native.prepare(big, "rgb")
     assert tensor.shape == (3, 320, 320) and sx == sy == pytest.approx(0.32)
     # found in the 320-pixel input, mapped back to the big photo's pixels
@@ -128,7 +129,7 @@ def test_options_are_checked_and_min_face_filters():
 
 
 def test_min_face_drops_small_boxes(data_root):
-    rgb = _core.read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
+    rgb = read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
     face = Detector().largest(rgb, format="rgb")
     side = max(face.box[2], face.box[3])
     assert Detector(min_face=side - 1).largest(rgb, format="rgb") is not None
@@ -137,7 +138,7 @@ def test_min_face_drops_small_boxes(data_root):
 
 def test_scorer_detect_scores_the_largest_face_by_its_landmarks(photos):
     scorer = Scorer()
-    imgs = [_core.read_image(str(p)) for p in photos[:8]]
+    imgs = [read_image(str(p)) for p in photos[:8]]
     bgrs = [np.ascontiguousarray(i[:, :, ::-1]) for i in imgs]
     for bgr in bgrs:
         face = scorer.detect(bgr)[0]
@@ -171,7 +172,7 @@ def test_score_files_with_detection(photos, tmp_path):
     scores, messages, kinds = scorer.score_files_detailed(paths, detect=True, workers=2)
     assert kinds[:6] == [Status.ok] * 6 and kinds[6:] == [Status.no_face, Status.invalid, Status.missing]
     assert messages[6] == "no face found" and "no such file" in messages[8]
-    expect = [scorer.score(_core.read_image(p), detect=True, format="rgb") for p in paths[:6]]
+    expect = [scorer.score(read_image(p), detect=True, format="rgb") for p in paths[:6]]
     assert np.allclose(scores[:6], expect, atol=1e-6) and np.isnan(scores[6:]).all()
     # errors="raise" raises for the broken file, never for a photo without a face
     with pytest.raises(ValueError):
@@ -196,7 +197,7 @@ def test_cli_detect_rows_all_faces_and_no_face(data_root, tmp_path):
     scorer = Scorer()
     for r in rows[:5]:
         assert float(r["score"]) == pytest.approx(
-            scorer.score(_core.read_image(r["path"]), detect=True, format="rgb"), abs=2e-6)
+            scorer.score(read_image(r["path"]), detect=True, format="rgb"), abs=2e-6)
     out = tmp_path / "all.csv"
     assert main(["score", "--detect", "--all-faces", str(folder), "-o", str(out), "-q"]) == 0
     with out.open() as f:
@@ -212,7 +213,7 @@ def test_cli_detect_rows_all_faces_and_no_face(data_root, tmp_path):
             assert [r["status"] for r in rs] == ["no_face"] and rs[0]["face"] == ""
             continue
         assert [int(r["face"]) for r in rs] == list(range(len(rs)))
-        faces = scorer.score(_core.read_image(path), detect=True, all_faces=True, format="rgb")
+        faces = scorer.score(read_image(path), detect=True, all_faces=True, format="rgb")
         assert len(faces) == len(rs)
         for r, f in zip(rs, faces):
             assert float(r["w"]) == pytest.approx(f.box[2], abs=0.01)
@@ -230,7 +231,7 @@ def test_embedded_detector_is_the_recorded_conversion():
     from tests.yunet_reference import ONNX
 
     models = REPO / "cpp" / "models"
-    meta = json.loads(_core.embedded_detector_json())
+    meta = detector_info()
     assert meta == json.loads((models / "yunet.json").read_text())
     assert meta["bin_sha256"] == hashlib.sha256((models / "yunet.ncnn.bin").read_bytes()).hexdigest()
     assert meta["graph"] == "fused" and meta["licence"].startswith("Apache-2.0")

@@ -14,7 +14,8 @@ from tinyfq_native import Status
 import pytest
 
 from tests.conftest import REPO, face_folder
-from tinyfq_native import Scorer, _core
+from tinyfq_native import Scorer
+from tinyfq_native.images import read_image
 from tinyfq_native.cli import main
 
 MODELS = REPO / "cpp" / "models"
@@ -43,11 +44,11 @@ def test_huge_broadcast_array_is_a_memory_error_not_a_segfault():
 
 def test_deeply_nested_sidecar_is_refused():
     r = _child("""
-        from tinyfq_native import _core
+        from tinyfq_native import Scorer
         param = open("cpp/models/plain.ncnn.param").read()
         weights = open("cpp/models/plain.ncnn.bin", "rb").read()
         try:
-            _core.Scorer.from_memory(param, weights, '{"input": ' + "[" * 40000)
+            Scorer.from_memory(param, weights, '{"input": ' + "[" * 40000)
         except RuntimeError as e:
             print("RuntimeError:", e)
     """)
@@ -64,7 +65,7 @@ def test_weights_that_do_not_fit_the_graph_are_refused(cut):
            "extra bytes": weights + b"\0" * 8}[cut]
     r = _child(f"""
         import json
-        from tinyfq_native import _core
+        from tinyfq_native import Scorer
         param = open("cpp/models/plain.ncnn.param").read()
         weights = open("cpp/models/plain.ncnn.bin", "rb").read()
         bad = {{"empty": b"", "100 bytes": weights[:100], "one float short": weights[:-4],
@@ -73,7 +74,7 @@ def test_weights_that_do_not_fit_the_graph_are_refused(cut):
         for sidecar in (json.dumps(meta), json.dumps({{k: v for k, v in meta.items()
                                                         if k != "weights"}})):
             try:   # with the recorded size, and as an older export without it
-                _core.Scorer.from_memory(param, bad, sidecar)
+                Scorer.from_memory(param, bad, sidecar)
             except RuntimeError as e:
                 print("RuntimeError:", e)
     """)
@@ -82,7 +83,7 @@ def test_weights_that_do_not_fit_the_graph_are_refused(cut):
     # without the record, the bounded reader still finds that the weights do not fit
     assert ("end before" if cut != "extra bytes" else "left over") in r.stdout
     # the real weights still load (the check is not simply refusing everything)
-    assert 0 < _core.Scorer.from_memory(param, weights, sidecar).score(
+    assert 0 < Scorer.from_memory(param, weights, sidecar).score(
         np.full((64, 64, 3), 128, np.uint8)) < 1
     del bad
 
@@ -286,7 +287,7 @@ def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
     get a score. Every chunk's CRC is checked now; the intact file still scores."""
     import zlib
 
-    rgb = _core.read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell")
+    rgb = read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell")
                                       .glob("*.jpg"))[0]))
     import cv2
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import random_image
-from tinyfq_native import _core
+from tinyfq_native.align import estimate_similarity, preprocess
 
 TOL = 1e-4   # normalised units (1 grey level = 1/128 = 7.8e-3)
 
@@ -33,17 +33,17 @@ def test_crop_and_warp_match_reference_on_odd_strides(model_json, h, w, channels
     img = base[2:2 + h, 3:3 + w]            # a view: row stride != width * channels
     assert not img.flags.c_contiguous or h == 1
     for fmt in ("bgr", "rgb"):
-        fast = _core.preprocess(img, None, model_json=model_json, format=fmt)
-        ref = _core.preprocess(img, None, model_json=model_json, format=fmt, reference=True)
+        fast = preprocess(img, None, model_json=model_json, format=fmt)
+        ref = preprocess(img, None, model_json=model_json, format=fmt, reference=True)
         assert np.abs(fast - ref).max() <= TOL
         # the view is read in place: same result as a packed copy
-        packed = _core.preprocess(np.ascontiguousarray(img), None, model_json=model_json,
+        packed = preprocess(np.ascontiguousarray(img), None, model_json=model_json,
                                   format=fmt)
         assert np.array_equal(fast, packed)
         if min(h, w) >= 8:
             lm = _face_landmarks(rng, w, h)
-            fast = _core.preprocess(img, lm, model_json=model_json, format=fmt)
-            ref = _core.preprocess(img, lm, model_json=model_json, format=fmt, reference=True)
+            fast = preprocess(img, lm, model_json=model_json, format=fmt)
+            ref = preprocess(img, lm, model_json=model_json, format=fmt, reference=True)
             assert np.abs(fast - ref).max() <= TOL
 
 
@@ -51,8 +51,8 @@ def test_non_packed_views_are_copied_correctly(model_json):
     rng = np.random.default_rng(3)
     img = random_image(rng, 80, 160)
     view = img[:, ::2]                      # pixel stride 6: not packed
-    a = _core.preprocess(view, None, model_json=model_json)
-    b = _core.preprocess(np.ascontiguousarray(view), None, model_json=model_json)
+    a = preprocess(view, None, model_json=model_json)
+    b = preprocess(np.ascontiguousarray(view), None, model_json=model_json)
     assert np.array_equal(a, b)
 
 
@@ -60,12 +60,12 @@ def test_normalisation_and_colour_order(model_json):
     info = json.loads(model_json)["input"]
     img = np.zeros((10, 10, 3), np.uint8)
     img[..., 0], img[..., 1], img[..., 2] = 10, 20, 30      # B, G, R
-    x = _core.preprocess(img, None, model_json=model_json, format="bgr")
+    x = preprocess(img, None, model_json=model_json, format="bgr")
     expect_rgb = [30, 20, 10] if info["colour_order"] == "rgb" else [10, 20, 30]
     for c in range(3):
         assert np.allclose(x[c], (expect_rgb[c] - info["mean"][c]) / info["std"][c], atol=1e-6)
     grey = np.full((10, 10), 200, np.uint8)
-    g = _core.preprocess(grey, None, model_json=model_json)
+    g = preprocess(grey, None, model_json=model_json)
     assert np.allclose(g[0], (200 - info["mean"][0]) / info["std"][0], atol=1e-6)
 
 
@@ -74,8 +74,8 @@ def test_warp_of_aligned_image_equals_crop(model_json):
     tpl = np.array(json.loads(model_json)["alignment"]["template"], np.float32)
     rng = np.random.default_rng(5)
     img = random_image(rng, 64, 64)
-    crop = _core.preprocess(img, None, model_json=model_json)
-    warp = _core.preprocess(img, tpl, model_json=model_json)
+    crop = preprocess(img, None, model_json=model_json)
+    warp = preprocess(img, tpl, model_json=model_json)
     assert np.abs(crop - warp).max() < 1e-3
 
 
@@ -92,8 +92,8 @@ def test_warp_follows_a_known_similarity(model_json):
     big = np.zeros((300, 320, 3), np.uint8)
     big[40:264, 60:284] = cv2.resize(small, (224, 224), interpolation=cv2.INTER_LINEAR)
     lm = ((tpl112 + 0.5) * 2 - 0.5 + [60, 40]).astype(np.float32)
-    a = _core.preprocess(small, None, model_json=model_json)
-    b = _core.preprocess(big, lm, model_json=model_json)
+    a = preprocess(small, None, model_json=model_json)
+    b = preprocess(big, lm, model_json=model_json)
     assert np.abs(a - b).mean() < 0.02
 
 
@@ -102,7 +102,7 @@ def test_similarity_estimate_recovers_transform():
     src = rng.uniform(0, 200, (5, 2)).astype(np.float32)
     a, b, t = 1.3 * np.cos(0.4), 1.3 * np.sin(0.4), np.array([12.0, -7.0])
     dst = src @ np.array([[a, b], [-b, a]]) + t
-    m = _core.estimate_similarity(src, dst.astype(np.float32))
+    m = estimate_similarity(src, dst.astype(np.float32))
     assert np.allclose(m, [[a, -b, t[0]], [b, a, t[1]]], atol=1e-3)
 
 
@@ -114,14 +114,14 @@ def test_similarity_estimate_recovers_transform():
 ])
 def test_bad_images_raise_value_error_with_shape(model_json, bad, msg):
     with pytest.raises(ValueError, match=msg):
-        _core.preprocess(bad, None, model_json=model_json)
+        preprocess(bad, None, model_json=model_json)
 
 
 def test_bad_landmarks(model_json):
     img = np.zeros((50, 50, 3), np.uint8)
     with pytest.raises(ValueError, match="5 \\(x, y\\) points"):
-        _core.preprocess(img, np.zeros((4, 2)), model_json=model_json)
+        preprocess(img, np.zeros((4, 2)), model_json=model_json)
     with pytest.raises(ValueError, match="degenerate"):
-        _core.preprocess(img, np.full((5, 2), 3.0), model_json=model_json)
+        preprocess(img, np.full((5, 2), 3.0), model_json=model_json)
     with pytest.raises(ValueError, match="not finite"):
-        _core.preprocess(img, np.full((5, 2), np.nan), model_json=model_json)
+        preprocess(img, np.full((5, 2), np.nan), model_json=model_json)

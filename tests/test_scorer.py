@@ -3,19 +3,22 @@ import csv
 import threading
 from pathlib import Path
 
+import json
+
 import numpy as np
 
 from tinyfq_native import Status
 import pytest
 
 from tests.conftest import REPO, random_image
-from tinyfq_native import Scorer, _core, default_model_info
+from tinyfq_native import Scorer, default_model_info
+from tinyfq_native.images import jpeg_decoder, read_image
 from tinyfq_native.landmarks import as_landmarks
 
 
 def _faces(data_root, n=6):
     files = sorted((data_root / "lfw" / "images" / "George_W_Bush").glob("*.jpg"))[:n]
-    return files, [_core.read_image(str(f))[:, :, ::-1].copy() for f in files]
+    return files, [read_image(str(f))[:, :, ::-1].copy() for f in files]
 
 
 def test_default_model_metadata_comes_from_the_sidecar(scorer):
@@ -78,7 +81,7 @@ def test_strided_views_are_scored_in_place(scorer):
 
 def test_landmark_scoring_uses_the_warp(scorer, data_root, face_rows):
     row = next(r for r in face_rows if r["relpath"].startswith("lfw/"))
-    img = _core.read_image(str(data_root / row["relpath"]))[:, :, ::-1].copy()
+    img = read_image(str(data_root / row["relpath"]))[:, :, ::-1].copy()
     lm = as_landmarks(row["landmarks"])
     q = scorer.score(img, lm)
     assert q == pytest.approx(scorer.score_tensor(scorer.preprocess(img, lm)), abs=1e-7)
@@ -133,28 +136,26 @@ def test_score_files(scorer, data_root, tmp_path):
 
 
 def test_model_from_files_and_memory(tmp_path, scorer):
-    from training.export import export
-    from training.model import TinyFQNet
-    import torch
+    """An exported model (the committed plain-graph export) loads by param file, by folder and
+    from memory, and all three score alike; a missing or cut model is refused."""
+    import shutil
 
-    torch.manual_seed(0)
-    net = TinyFQNet().train()
-    with torch.no_grad():
-        for _ in range(3):
-            net(torch.randn(32, 3, 64, 64))
-    paths = export(net.eval(), tmp_path, "m", "test")
-    a = Scorer(paths["param"])
+    models = REPO / "cpp" / "models"
+    for suffix in (".ncnn.param", ".ncnn.bin", ".json"):
+        shutil.copy(models / f"plain{suffix}", tmp_path / f"m{suffix}")
+    a = Scorer(tmp_path / "m.ncnn.param")
     b = Scorer(tmp_path)                    # the folder
-    c = _core.Scorer.from_memory(paths["param"].read_text(), paths["bin"].read_bytes(),
-                                 paths["json"].read_text())
+    c = Scorer.from_memory((tmp_path / "m.ncnn.param").read_text(),
+                           (tmp_path / "m.ncnn.bin").read_bytes(),
+                           (tmp_path / "m.json").read_text())
     img = random_image(np.random.default_rng(4), 90, 90)
     assert a.score(img) == b.score(img) == c.score(img)
-    assert a.info["version"] == "test"
+    assert a.info["version"] == json.loads((models / "plain.json").read_text())["version"]
     with pytest.raises(FileNotFoundError):
         Scorer(tmp_path / "missing")
-    paths["bin"].write_bytes(paths["bin"].read_bytes()[:100])
+    (tmp_path / "m.ncnn.bin").write_bytes((tmp_path / "m.ncnn.bin").read_bytes()[:100])
     with pytest.raises(RuntimeError, match="weights"):
-        Scorer(paths["param"])
+        Scorer(tmp_path / "m.ncnn.param")
 
 
 def test_golden_scores(scorer, data_root):
@@ -164,9 +165,9 @@ def test_golden_scores(scorer, data_root):
     path = REPO / "tests" / "data" / "golden.csv"
     rows = list(csv.DictReader(path.open()))
     assert rows
-    column = "score" if _core.jpeg_decoder().startswith("libjpeg") else "score_stb"
+    column = "score" if jpeg_decoder().startswith("libjpeg") else "score_stb"
     for r in rows:
-        img = _core.read_image(str(data_root / r["path"]))
+        img = read_image(str(data_root / r["path"]))
         if r["kind"] == "warp":
             lm = as_landmarks(r["landmarks"])
             q = scorer.score(img, lm, format="rgb")

@@ -5,19 +5,20 @@ import numpy as np
 import pytest
 
 from tests.conftest import face_folder
-from tinyfq_native import TrackSelector, _core, select_best
+from tinyfq_native import TrackSelector, select_best
+from tinyfq_native.images import read_image
 from tinyfq_native.cli import main
 
 
 @pytest.fixture(scope="module")
 def frames(data_root):
     """Real aligned-ish faces plus degraded copies of them (blurred, darkened): a track."""
-    from facedata.degrade import apply
+    import cv2
 
     files = sorted((data_root / "lfw" / "images" / "Tony_Blair").glob("*.jpg"))[:6]
-    crops = [np.ascontiguousarray(_core.read_image(str(f))[60:190, 60:190, ::-1]) for f in files]
-    bad = [apply(c, "blur:sigma=6") for c in crops[:3]] + [apply(c, "exposure:gain=0.15")
-                                                           for c in crops[3:]]
+    crops = [np.ascontiguousarray(read_image(str(f))[60:190, 60:190, ::-1]) for f in files]
+    bad = [cv2.GaussianBlur(c, (0, 0), 8) for c in crops[:3]] + [
+        np.clip(c * 0.15 + 0.5, 0, 255).astype(np.uint8) for c in crops[3:]]
     return files, crops, bad
 
 

@@ -49,7 +49,9 @@ def match(faces, box, min_iou: float):
 def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -> dict:
     from tqdm import tqdm
 
-    from tinyfq_native import Detector, _core
+    from tinyfq_native import Detector
+
+    from tinyfq_native.images import read_image
     from training.sample import box_of, landmarks_of
 
     with labels.open(newline="") as f:
@@ -59,7 +61,7 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
 
     def one(item):
         rel, box = item
-        faces = det.detect(_core.read_image(str(data / rel)), format="rgb")
+        faces = det.detect(read_image(str(data / rel)), format="rgb")
         return rel, match(faces, box, min_iou), len(faces)
 
     t0 = time.time()

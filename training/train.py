@@ -2,7 +2,7 @@
 
 L2 regression of the sigmoid output on the quality label, SGD with momentum, step learning
 rate, weight decay; seeded. The training crops are made by the native scorer's own warp
-(tinyfq_native._core.preprocess) from the same landmarks, so training and scoring see
+(tinyfq_native.align) from the same landmarks, so training and scoring see
 identical inputs. A validation split of whole identities measures the loss on unseen people.
 Each run writes config.json, log.csv (loss per epoch), loss.png and checkpoint.pt (model
 arguments + config + weights) to its own folder; export with training.export.

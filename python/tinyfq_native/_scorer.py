@@ -111,6 +111,19 @@ class Scorer:
         self.info: dict = json.loads(self._native.model_json)
         self._detector = detector
 
+    @classmethod
+    def from_memory(cls, param: str, weights: bytes, sidecar: str, *, fp16: bool = False,
+                    reduced_decode: bool = False, detector: Detector | None = None) -> "Scorer":
+        """A model from memory: the ncnn .param text, the .bin bytes and the JSON sidecar text
+        (e.g. read from an archive or a device's flash)."""
+        self = cls.__new__(cls)
+        self._native = _core.Scorer.from_memory(param, weights, sidecar, fp16=fp16,
+                                                reduced_decode=reduced_decode)
+        self.model = "<memory>"
+        self.info = json.loads(self._native.model_json)
+        self._detector = detector
+        return self
+
     @property
     def detector(self) -> Detector:
         """The face detector used by ``detect=True`` calls (made on first use)."""

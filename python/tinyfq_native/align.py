@@ -13,6 +13,10 @@ from typing import Sequence
 import numpy as np
 
 from tinyfq_native import _core
+from tinyfq_native._core import estimate_similarity, preprocess
+
+__all__ = ["ARCFACE_112", "LANDMARK_ORDER", "template", "align", "estimate_similarity",
+           "preprocess"]
 
 # The five-point template of the widely used ArcFace/insightface 112×112 aligned crop
 # (left eye, right eye, nose, left and right mouth corner, as the image shows them). Crops that

@@ -67,6 +67,22 @@ class Detector:
     def max_side(self) -> int:
         return self._native.max_side
 
+    def prepare(self, image: np.ndarray, format: str = "bgr") -> tuple[np.ndarray, float, float]:
+        """The network input (3, H, W) float32 (BGR 0-255, resized and padded to multiples of
+        32) and the x and y scales from the photo to it: for checking against another runtime
+        of the same ONNX model."""
+        return self._native.prepare(image, format)
+
+    def detect_prepared(self, tensor: np.ndarray, scale_x: float = 1.0,
+                        scale_y: float = 1.0) -> np.ndarray:
+        """Raw detections (N, 15: x, y, w, h, confidence, 10 landmark values) of a prepared
+        input, mapped back by the scales :meth:`prepare` returned."""
+        return self._native.detect_prepared(tensor, scale_x, scale_y)
+
+    def detect_raw(self, image: np.ndarray, format: str = "bgr") -> np.ndarray:
+        """:meth:`detect` as raw rows (N, 15), largest first."""
+        return self._native.detect(image, format)
+
     def detect(self, image: np.ndarray, *, format: str = "bgr") -> list[Face]:
         """All faces in a uint8 image ((H, W, 3) BGR, (H, W) grey, (H, W, 4) BGRA; ``format=
         "rgb"`` for RGB/RGBA), largest box first."""

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from tinyfq_native import Scorer, _core
+from tinyfq_native import Scorer
+from tinyfq_native.align import preprocess
+from tinyfq_native.images import read_image
 from training.export import export, preprocess_spec, to_ncnn
 from training.model import TinyFQNet, count_flops, count_params
 from training.sample import landmarks_of
@@ -54,7 +56,7 @@ def test_export_parity_pytorch_vs_native(tmp_path, graph, pad_to, data_root, lab
     paths = export(net, tmp_path, "p", "t", pad_to=pad_to, graph=graph)
     native = Scorer(paths["param"])
     rows = [r for r in labels_rows if r["copy"] == "0"][:24]
-    x = np.stack([native.preprocess(_core.read_image(str(data_root / r["relpath"])),
+    x = np.stack([native.preprocess(read_image(str(data_root / r["relpath"])),
                                     landmarks_of(r),
                                     format="rgb") for r in rows])
     x = np.concatenate([x, np.random.default_rng(0).normal(0, 1, (8, 3, 64, 64))
@@ -70,7 +72,7 @@ def test_embedded_model_is_the_shipped_checkpoint(trained, data_root, labels_row
     """The library's default model is this pipeline's trained model: same scores."""
     native = Scorer()
     r = next(r for r in labels_rows if r["copy"] == "0")
-    x = native.preprocess(_core.read_image(str(data_root / r["relpath"])),
+    x = native.preprocess(read_image(str(data_root / r["relpath"])),
                           landmarks_of(r), format="rgb")
     with torch.no_grad():
         ref = float(trained(torch.from_numpy(x[None]))[0])
@@ -140,21 +142,29 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     from training import label, sample, train
     from training.config import LabelConfig, SampleConfig, TrainConfig
 
-    lab = label.run(LabelConfig(data=str(data_root), out=str(tmp_path / "labels"),
-                                cache=str(tmp_path / "cache.jsonl"), max_identities=3,
-                                max_train_per_id=6, max_heldout_per_id=4, workers=1))
+    # no extra sources here (an empty extra folder), one copy of each kind for every photo
+    small = dict(data=str(data_root), extra=str(tmp_path / "no-extra"),
+                 cache=str(tmp_path / "cache.jsonl"), max_identities=3, max_train_per_id=6,
+                 max_heldout_per_id=4, copies=1, jitter=1, nonface=1.0, workers=1)
+    lab = label.run(LabelConfig(out=str(tmp_path / "labels"), **small))
     rows = list(csv.DictReader(lab.open()))
     assert len(rows) >= 20
     assert {r["split"] for r in rows} == {"train", "heldout"}
-    assert {r["copy"] for r in rows} == {"0", "1"}
+    kinds = {r["variant"] for r in rows if r["split"] == "train"}
+    assert {"original", "degraded", "jitter"} <= kinds and kinds & {"blank", "misaligned"}
+    assert {r["variant"] for r in rows if r["split"] == "heldout"} == {"original", "degraded"}
     labels = np.array([float(r["label"]) for r in rows])
     assert np.all((labels > -1) & (labels < 1)) and labels.std() > 0.01
+    by_kind = {k: labels[[r["variant"] == k for r in rows]].mean() for k in kinds}
+    # the recogniser itself says an empty or off-face frame is far from the person
+    assert max(by_kind.get("blank", -1), by_kind.get("misaligned", -1)) < by_kind["original"] - 0.3
+    jit = next(r for r in rows if r["variant"] == "jitter")
+    orig = next(r for r in rows if r["relpath"] == jit["relpath"] and r["copy"] == "0")
+    assert jit["landmarks"] != orig["landmarks"] and jit["geometry"].startswith("jitter:")
     prov = json.loads((tmp_path / "labels" / "provenance.json").read_text())
-    assert prov["labelled"] == len(rows) and "FaceNet" in prov["label_model"]
+    assert prov["labelled"] == len(rows) and "MobileFaceNet" in prov["label_model"]
     # a second run reuses the cache and gives the same labels
-    again = label.run(LabelConfig(data=str(data_root), out=str(tmp_path / "labels2"),
-                                  cache=str(tmp_path / "cache.jsonl"), max_identities=3,
-                                  max_train_per_id=6, max_heldout_per_id=4, workers=1))
+    again = label.run(LabelConfig(out=str(tmp_path / "labels2"), **small))
     assert again.read_text() == lab.read_text()
 
     smp = sample.run(SampleConfig(labels=str(lab), out=str(tmp_path / "labels"), min_images=2,
@@ -162,7 +172,8 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     assert len(list(csv.DictReader(smp.open()))) == 60
     assert (tmp_path / "labels" / "histogram-smooth.png").stat().st_size > 1000
     ck = train.run(TrainConfig(labels=str(lab), sample=str(smp), data=str(data_root),
-                               out=str(tmp_path / "run"), epochs=1, batch_size=16, val_frac=0.3))
+                               extra=str(tmp_path / "no-extra"), out=str(tmp_path / "run"),
+                               epochs=1, batch_size=16, val_frac=0.3))
     log = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
     assert len(log) == 1 and np.isfinite(float(log[0]["train_loss"]))
 
@@ -174,10 +185,10 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     native = Scorer(paths["param"])
     spec = json.dumps(preprocess_spec(64))
     r = rows[0]
-    img = _core.read_image(str(data_root / r["relpath"]))
+    img = read_image(str(data_root / r["relpath"]))
     lm = landmarks_of(r)
     # training crops come from the same native warp as scoring
-    assert np.array_equal(_core.preprocess(img, lm, model_json=spec, format="rgb"),
+    assert np.array_equal(preprocess(img, lm, model_json=spec, format="rgb"),
                           native.preprocess(img, lm, format="rgb"))
     with torch.no_grad():
         ref = float(net(torch.from_numpy(native.preprocess(img, lm, format="rgb")[None]))[0])
