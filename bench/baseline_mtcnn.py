@@ -5,6 +5,7 @@ one detector per thread, and the native scorer warps and scores it. Run by the
 
     python bench/baseline_mtcnn.py FOLDER -o scores.csv [--workers 2] [--limit N]
 """
+
 import argparse
 import csv
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))      # run as a script: make training importable
+sys.path.insert(0, str(REPO))  # run as a script: make training importable
 
 
 def main(argv=None) -> int:
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
     paths = sorted(f for f in args.folder.rglob("*.jpg"))
     if args.limit:
-        paths = paths[:args.limit]
+        paths = paths[: args.limit]
     scorer, local = Scorer(), threading.local()
 
     def one(path):
@@ -50,8 +51,9 @@ def main(argv=None) -> int:
         out = csv.writer(f, lineterminator="\n")
         out.writerow(["path", "score", "status"])
         for path, s in pool.map(one, paths):
-            out.writerow([str(path), "" if s is None else f"{s:.6f}",
-                          "ok" if s is not None else "no_face"])
+            out.writerow(
+                [str(path), "" if s is None else f"{s:.6f}", "ok" if s is not None else "no_face"]
+            )
     return 0
 
 

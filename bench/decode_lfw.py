@@ -11,6 +11,7 @@ To tell the decoder's part from the filter's, images reduced by 2 are also score
 box filter of the full decode (in numpy): reduced decoding vs that box filter isolates the
 decoder, the box filter vs full decoding the effect of any low-pass before the resize.
 """
+
 import argparse
 import json
 import sys
@@ -37,8 +38,11 @@ def main(argv=None) -> int:
     from tinyfq_native.images import jpeg_decoder, read_image
 
     if not jpeg_decoder().startswith("libjpeg"):
-        print(f"decode_lfw: this build decodes JPEG with {jpeg_decoder()}, which has no "
-              "reduced-resolution decoding", file=sys.stderr)
+        print(
+            f"decode_lfw: this build decodes JPEG with {jpeg_decoder()}, which has no "
+            "reduced-resolution decoding",
+            file=sys.stderr,
+        )
         return 2
     root = args.data / "lfw" / "images"
     files = sorted(str(f) for f in root.rglob("*.jpg"))
@@ -50,7 +54,7 @@ def main(argv=None) -> int:
     a, b, ok, scales, failed, box = [], [], [], Counter(), [], {}
     with tqdm(total=len(files), unit="img", file=sys.stderr, desc="decode_lfw") as bar:
         for i in range(0, len(files), CHUNK):
-            chunk = files[i:i + CHUNK]
+            chunk = files[i : i + CHUNK]
             qa, ma, _ = reduced.score_files_detailed(chunk, workers=args.workers)
             qb, mb, _ = full.score_files_detailed(chunk, workers=args.workers)
             for f, x, y, ea, eb in zip(chunk, qa, qb, ma, mb):
@@ -79,8 +83,14 @@ def main(argv=None) -> int:
         "mean_diff_reduced_minus_full": float(d.mean()),
         "within_0.01": int((np.abs(d) <= 0.01).sum()),
         "box2": _box_stats(a, b, box),
-        "worst": [{"path": str(Path(ok[i]).relative_to(args.data)), "full": round(float(b[i]), 6),
-                   "reduced": round(float(a[i]), 6)} for i in worst],
+        "worst": [
+            {
+                "path": str(Path(ok[i]).relative_to(args.data)),
+                "full": round(float(b[i]), 6),
+                "reduced": round(float(a[i]), 6),
+            }
+            for i in worst
+        ],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -92,7 +102,7 @@ def main(argv=None) -> int:
 def _box2(img: np.ndarray) -> np.ndarray:
     """2x2 box filter (mean, rounded) of an image's even-sized top-left part."""
     h, w = img.shape[0] // 2, img.shape[1] // 2
-    x = img[:2 * h, :2 * w].astype(np.float32).reshape(h, 2, w, 2, -1).mean(axis=(1, 3))
+    x = img[: 2 * h, : 2 * w].astype(np.float32).reshape(h, 2, w, 2, -1).mean(axis=(1, 3))
     return np.ascontiguousarray(x.round().astype(np.uint8).reshape(h, w, *img.shape[2:]))
 
 
@@ -102,11 +112,17 @@ def _box_stats(a: np.ndarray, b: np.ndarray, box: dict) -> dict:
     i = np.array(sorted(box))
     q = np.array([box[j] for j in i])
     vs_full, vs_reduced = np.abs(q - b[i]), np.abs(a[i] - q)
-    return {"images": len(i),
-            "box_vs_full": {"max_abs_diff": float(vs_full.max()),
-                            "mean_abs_diff": float(vs_full.mean())},
-            "reduced_vs_box": {"max_abs_diff": float(vs_reduced.max()),
-                               "mean_abs_diff": float(vs_reduced.mean())}}
+    return {
+        "images": len(i),
+        "box_vs_full": {
+            "max_abs_diff": float(vs_full.max()),
+            "mean_abs_diff": float(vs_full.mean()),
+        },
+        "reduced_vs_box": {
+            "max_abs_diff": float(vs_reduced.max()),
+            "mean_abs_diff": float(vs_reduced.mean()),
+        },
+    }
 
 
 def _histogram(d: np.ndarray, result: dict, path: Path) -> None:
@@ -122,9 +138,12 @@ def _histogram(d: np.ndarray, result: dict, path: Path) -> None:
     ax.axvline(0.01, color="#cc3311", lw=1, ls="--")
     ax.set_xlabel("score with reduced decoding − score with full decoding")
     ax.set_ylabel("images (log)")
-    ax.set_title(f"LFW, {len(d):,} images as crops ({result['jpeg_decoder']}): "
-                 f"max |Δ| {result['max_abs_diff']:.4f}, mean {result['mean_abs_diff']:.4f}, "
-                 f"{result['within_0.01'] / len(d):.0%} within ±0.01", fontsize=9)
+    ax.set_title(
+        f"LFW, {len(d):,} images as crops ({result['jpeg_decoder']}): "
+        f"max |Δ| {result['max_abs_diff']:.4f}, mean {result['mean_abs_diff']:.4f}, "
+        f"{result['within_0.01'] / len(d):.0%} within ±0.01",
+        fontsize=9,
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -8,6 +8,7 @@ whose MTCNN landmarks are in training/labels/landmarks-mtcnn.csv (the detector o
 labels, kept by training.relandmark), the mean distance between the two detectors' five landmarks over the inter-ocular
 distance (MTCNN's eye centres) for the largest face. Writes <out>.json and a figure <out>.png.
 """
+
 import argparse
 import csv
 import json
@@ -24,12 +25,15 @@ DATA = REPO.parent / "shared" / "data"
 
 def mtcnn_landmarks() -> dict[str, np.ndarray]:
     """MTCNN's landmarks of the labelled photos (kept by training.relandmark)."""
-    sys.path.insert(0, str(REPO))      # run as a script: make training importable
+    sys.path.insert(0, str(REPO))  # run as a script: make training importable
     from tinyfq_native.landmarks import as_landmarks
 
     with (REPO / "training" / "labels" / "landmarks-mtcnn.csv").open() as f:
-        return {r["relpath"]: as_landmarks(r["landmarks"]) for r in csv.DictReader(f)
-                if r["relpath"].startswith("lfw/")}
+        return {
+            r["relpath"]: as_landmarks(r["landmarks"])
+            for r in csv.DictReader(f)
+            if r["relpath"].startswith("lfw/")
+        }
 
 
 def main(argv=None) -> int:
@@ -44,7 +48,7 @@ def main(argv=None) -> int:
 
     files = sorted((DATA / "lfw" / "images").glob("*/*.jpg"))
     if args.limit:
-        files = files[:args.limit]
+        files = files[: args.limit]
     ref = mtcnn_landmarks()
     images = {}
 
@@ -52,8 +56,7 @@ def main(argv=None) -> int:
         return f, read_image(str(f))
 
     with ThreadPoolExecutor(2) as pool:
-        for f, img in tqdm(pool.map(load, files), total=len(files), desc="decode",
-                           file=sys.stderr):
+        for f, img in tqdm(pool.map(load, files), total=len(files), desc="decode", file=sys.stderr):
             images[f] = img
     report = {"photos": len(files), "mtcnn_labelled": 0, "sizes": {}}
     for size in args.sizes:
@@ -71,24 +74,31 @@ def main(argv=None) -> int:
             return rel, float(np.linalg.norm(face.landmarks - m, axis=1).mean() / iod)
 
         with ThreadPoolExecutor(2) as pool:
-            res = list(tqdm(pool.map(one, files), total=len(files), desc=f"detect {size}",
-                            file=sys.stderr))
+            res = list(
+                tqdm(pool.map(one, files), total=len(files), desc=f"detect {size}", file=sys.stderr)
+            )
         missed = [r for r, e in res if e is None]
         errs = np.array([e for _, e in res if e is not None and not np.isnan(e)])
         report["mtcnn_labelled"] = max(report["mtcnn_labelled"], len(errs))
         report["sizes"][str(size)] = {
-            "found": len(files) - len(missed), "rate": round(1 - len(missed) / len(files), 5),
+            "found": len(files) - len(missed),
+            "rate": round(1 - len(missed) / len(files), 5),
             "missed": missed[:50],
             "nme_vs_mtcnn_mean": round(float(errs.mean()), 4),
             "nme_vs_mtcnn_median": round(float(np.median(errs)), 4),
             "nme_vs_mtcnn_p95": round(float(np.quantile(errs, 0.95)), 4),
             "share_nme_over_0.1": round(float((errs > 0.1).mean()), 4),
-            "compared": len(errs)}
-        print(size, {k: v for k, v in report["sizes"][str(size)].items() if k != "missed"},
-              file=sys.stderr)
+            "compared": len(errs),
+        }
+        print(
+            size,
+            {k: v for k, v in report["sizes"][str(size)].items() if k != "missed"},
+            file=sys.stderr,
+        )
     Path(args.out + ".json").write_text(json.dumps(report, indent=2) + "\n")
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -105,8 +115,14 @@ def main(argv=None) -> int:
     for s in sizes:
         e = report["sizes"][str(s)]
         ax[1].bar(str(s), e["nme_vs_mtcnn_mean"], color="#55a868")
-        ax[1].text(str(s), e["nme_vs_mtcnn_mean"], f"{e['nme_vs_mtcnn_mean']:.3f}", ha="center",
-                   va="bottom", fontsize=9)
+        ax[1].text(
+            str(s),
+            e["nme_vs_mtcnn_mean"],
+            f"{e['nme_vs_mtcnn_mean']:.3f}",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax[1].set_xlabel("detector size (longer side, px)")
     ax[1].set_ylabel("landmark distance to MTCNN (÷ eye distance)")
     fig.suptitle(f"YuNet (native) on all {len(files):,} LFW photos")

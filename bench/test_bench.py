@@ -4,6 +4,7 @@ its result, so a fast wrong answer fails.
 
     python -m pytest bench --benchmark-enable --benchmark-group-by=group --benchmark-columns=median,mean,ops
 """
+
 import json
 
 import numpy as np
@@ -29,11 +30,19 @@ def setup(default_net, faces, tmp_path_factory):
     x = np.stack([scorer.preprocess(p, lm) for p, lm in zip(photos[:8], lms[:8])])
     with torch.no_grad():
         ref = default_net(torch.from_numpy(x)).numpy()
-    return {"scorer": scorer, "x": x, "ref": ref, "photos": photos, "lms": lms, "paths": paths,
-            "tmp": tmp_path_factory.mktemp("bench")}
+    return {
+        "scorer": scorer,
+        "x": x,
+        "ref": ref,
+        "photos": photos,
+        "lms": lms,
+        "paths": paths,
+        "tmp": tmp_path_factory.mktemp("bench"),
+    }
 
 
 # ------------------------------------------------------------------ forward, 1 face, 1 thread
+
 
 @pytest.fixture(scope="module")
 def plain_graph(setup, default_net):
@@ -41,8 +50,9 @@ def plain_graph(setup, default_net):
     (what any ncnn runs), and the zero-padded one (channels x4) shipped as cpp/models/plain.*."""
     from training.export import export
 
-    unpadded = export(default_net, setup["tmp"] / "plain1", "plain", "bench", graph="plain",
-                      pad_to=1)["param"]
+    unpadded = export(
+        default_net, setup["tmp"] / "plain1", "plain", "bench", graph="plain", pad_to=1
+    )["param"]
     return {"plain": unpadded, "padded": REPO / "cpp" / "models" / "plain.ncnn.param"}
 
 
@@ -65,7 +75,7 @@ def _ncnn_wheel(x, param):
         _, out = ex.extract("out0")
         return float(np.array(out).reshape(-1)[0])
 
-    run.memory = keep               # ncnn.Mat references this memory: keep it alive
+    run.memory = keep  # ncnn.Mat references this memory: keep it alive
     return run
 
 
@@ -84,28 +94,40 @@ def forward(setup, default_net, plain_graph):
         with torch.no_grad():
             return float(default_net(t)[0])
 
-    runs = {"native": lambda: native.score_tensor(x),
-            "native_stock_layers": lambda: stock.score_tensor(x),
-            "ncnn_wheel_plain": _ncnn_wheel(x, plain_graph["plain"]),
-            "ncnn_wheel_padded": _ncnn_wheel(x, plain_graph["padded"]),
-            "pytorch_eager": pytorch}
+    runs = {
+        "native": lambda: native.score_tensor(x),
+        "native_stock_layers": lambda: stock.score_tensor(x),
+        "ncnn_wheel_plain": _ncnn_wheel(x, plain_graph["plain"]),
+        "ncnn_wheel_padded": _ncnn_wheel(x, plain_graph["padded"]),
+        "pytorch_eager": pytorch,
+    }
     ort = pytest.importorskip("onnxruntime")
     path = setup["tmp"] / "tinyfq.onnx"
-    torch.onnx.export(default_net, t, str(path), input_names=["x"], output_names=["q"],
-                      dynamo=False)
+    torch.onnx.export(
+        default_net, t, str(path), input_names=["x"], output_names=["q"], dynamo=False
+    )
     so = ort.SessionOptions()
     so.intra_op_num_threads = so.inter_op_num_threads = 1
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     feed = {"x": setup["x"][:1]}
     runs["onnxruntime"] = lambda: float(sess.run(None, feed)[0].reshape(-1)[0])
-    for name, run in runs.items():   # a fast wrong answer fails
+    for name, run in runs.items():  # a fast wrong answer fails
         assert abs(run() - setup["ref"][0]) <= TOL, name
     return runs
 
 
 @pytest.mark.benchmark(group="forward")
-@pytest.mark.parametrize("name", ["native", "native_stock_layers", "ncnn_wheel_plain",
-                                  "ncnn_wheel_padded", "onnxruntime", "pytorch_eager"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "native",
+        "native_stock_layers",
+        "ncnn_wheel_plain",
+        "ncnn_wheel_padded",
+        "onnxruntime",
+        "pytorch_eager",
+    ],
+)
 def test_forward(benchmark, forward, setup, name):
     assert abs(benchmark(forward[name]) - setup["ref"][0]) <= TOL
 
@@ -120,7 +142,7 @@ def test_forward_paired_ratios(benchmark, forward, request):
 
     timed = request.config.getoption("benchmark_enable")
     rounds, calls = (40, 100) if timed else (2, 3)
-    names = [n for n in forward if n != "pytorch_eager"]   # 45x slower: its own group says so
+    names = [n for n in forward if n != "pytorch_eager"]  # 45x slower: its own group says so
 
     def measure():
         blocks = {n: [] for n in names}
@@ -134,8 +156,10 @@ def test_forward_paired_ratios(benchmark, forward, request):
 
     blocks = benchmark.pedantic(measure, rounds=1, iterations=1)
     native = np.array(blocks["native"])
-    info = {"native_us_median": round(float(np.median(native)), 1),
-            "native_us_min": round(float(native.min()), 1)}
+    info = {
+        "native_us_median": round(float(np.median(native)), 1),
+        "native_us_min": round(float(native.min()), 1),
+    }
     for n in names[1:]:
         ratio = np.array(blocks[n]) / native
         info[f"{n}_over_native"] = round(float(np.median(ratio)), 2)
@@ -146,6 +170,7 @@ def test_forward_paired_ratios(benchmark, forward, request):
 
 
 # ------------------------------------------------------------------ preprocessing to 64x64
+
 
 @pytest.fixture(scope="module")
 def crop112(setup):
@@ -171,8 +196,10 @@ def test_crop_native(benchmark, setup, crop112):
 def test_crop_opencv_numpy(benchmark, setup, crop112):
     import cv2
 
-    out = benchmark(lambda: _normalise(cv2.resize(crop112, (64, 64), interpolation=cv2.INTER_LINEAR)))
-    assert np.abs(out - setup["scorer"].preprocess(crop112)).max() < 0.02   # uint8 rounding
+    out = benchmark(
+        lambda: _normalise(cv2.resize(crop112, (64, 64), interpolation=cv2.INTER_LINEAR))
+    )
+    assert np.abs(out - setup["scorer"].preprocess(crop112)).max() < 0.02  # uint8 rounding
 
 
 @pytest.mark.benchmark(group="preprocess-crop112")
@@ -199,10 +226,11 @@ def test_warp_opencv_numpy(benchmark, setup):
     import cv2
 
     img, lm = setup["photos"][0], setup["lms"][0]
-    tpl = np.array(json.loads(setup["scorer"]._native.model_json)["alignment"]["template"],
-                   np.float32)
+    tpl = np.array(
+        json.loads(setup["scorer"]._native.model_json)["alignment"]["template"], np.float32
+    )
 
-    def run():   # the same least-squares similarity fit, OpenCV's warp
+    def run():  # the same least-squares similarity fit, OpenCV's warp
         m = estimate_similarity(lm, tpl)
         return _normalise(cv2.warpAffine(img, m, (64, 64)))
 
@@ -211,6 +239,7 @@ def test_warp_opencv_numpy(benchmark, setup):
 
 
 # ------------------------------------------------------------------ end to end, files -> scores
+
 
 @pytest.mark.benchmark(group="end-to-end-64-files")
 def test_files_native(benchmark, setup):
@@ -233,4 +262,4 @@ def test_files_opencv_pytorch(benchmark, setup, default_net):
 
     out = benchmark(run)
     native = setup["scorer"].score_files(paths, workers=1)
-    assert np.abs(out - native).max() < 0.05      # decoders and resizers differ slightly
+    assert np.abs(out - native).max() < 0.05  # decoders and resizers differ slightly

@@ -9,6 +9,7 @@ With timing disabled (CI) the folder runs use a 200-image subset and the forward
 few; with --benchmark-enable the whole folder (TINYFQ_BENCH_FOLDER_LIMIT caps it) and the first
 TINYFQ_BENCH_MTCNN_LIMIT (default 1000) photos for MTCNN, whose rate is images/s like the rest.
 """
+
 import csv
 import os
 import sys
@@ -67,12 +68,14 @@ def test_detector_forward_vs_onnxruntime(benchmark, request, size):
         ort.append((t2 - t1) / block)
         ratios.append((t2 - t1) / (t1 - t0))
     benchmark.pedantic(det.detect_prepared, args=(tensor, sx, sy), rounds=rounds, iterations=1)
-    info = {"input": f"{tensor.shape[2]}x{tensor.shape[1]}",
-            "native_ms_median": round(1e3 * float(np.median(native)), 3),
-            "native_ms_min": round(1e3 * float(np.min(native)), 3),
-            "onnxruntime_ms_median": round(1e3 * float(np.median(ort)), 3),
-            "onnxruntime_ms_min": round(1e3 * float(np.min(ort)), 3),
-            "onnxruntime_over_native_paired": round(float(np.median(ratios)), 3)}
+    info = {
+        "input": f"{tensor.shape[2]}x{tensor.shape[1]}",
+        "native_ms_median": round(1e3 * float(np.median(native)), 3),
+        "native_ms_min": round(1e3 * float(np.min(native)), 3),
+        "onnxruntime_ms_median": round(1e3 * float(np.median(ort)), 3),
+        "onnxruntime_ms_min": round(1e3 * float(np.min(ort)), 3),
+        "onnxruntime_over_native_paired": round(float(np.median(ratios)), 3),
+    }
     benchmark.extra_info.update(info)
     print(f"\ndetect-forward {size}:", info)
 
@@ -85,15 +88,33 @@ def _rows(path):
 def _native(lfw_folder, tmp_path, name, *flags):
     root, n = lfw_folder
     out = tmp_path / f"{name}.csv"
-    cmd = [sys.executable, "-m", "tinyfq_native.cli", "score", "--detect", str(root), "-r",
-           "-o", str(out), "-q", "--workers", "2", *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tinyfq_native.cli",
+        "score",
+        "--detect",
+        str(root),
+        "-r",
+        "-o",
+        str(out),
+        "-q",
+        "--workers",
+        "2",
+        *flags,
+    ]
     wall, rss = _run(cmd)
     rows = _rows(out)
     assert len(rows) == n
     ok = sum(r["status"] == "ok" for r in rows.values())
     assert all(r["status"] in ("ok", "no_face") for r in rows.values())
-    res = {"images": n, "seconds": round(wall, 3), "images_per_s": round(n / wall, 1),
-           "peak_rss_mb": round(rss / 1024, 1), "face_found": round(ok / n, 5)}
+    res = {
+        "images": n,
+        "seconds": round(wall, 3),
+        "images_per_s": round(n / wall, 1),
+        "peak_rss_mb": round(rss / 1024, 1),
+        "face_found": round(ok / n, 5),
+    }
     results[name] = res | {"rows": rows}
     return res
 
@@ -105,16 +126,29 @@ def test_folder_detect_mtcnn_baseline(benchmark, request, lfw_folder, tmp_path):
     limit = int(os.environ.get("TINYFQ_BENCH_MTCNN_LIMIT", "1000"))
     limit = min(n, limit) if _timing_enabled(request.config) else min(n, 40)
     out = tmp_path / "mtcnn.csv"
-    cmd = [sys.executable, str(REPO / "bench" / "baseline_mtcnn.py"), str(root), "-o", str(out),
-           "--workers", "2", "--limit", str(limit)]
+    cmd = [
+        sys.executable,
+        str(REPO / "bench" / "baseline_mtcnn.py"),
+        str(root),
+        "-o",
+        str(out),
+        "--workers",
+        "2",
+        "--limit",
+        str(limit),
+    ]
     timing = {}
-    benchmark.pedantic(lambda: timing.update(zip(("wall", "rss"), _run(cmd))), rounds=1,
-                       iterations=1)
+    benchmark.pedantic(
+        lambda: timing.update(zip(("wall", "rss"), _run(cmd))), rounds=1, iterations=1
+    )
     rows = _rows(out)
     assert len(rows) == limit
-    res = {"images": limit, "seconds": round(timing["wall"], 3),
-           "images_per_s": round(limit / timing["wall"], 1),
-           "peak_rss_mb": round(timing["rss"] / 1024, 1)}
+    res = {
+        "images": limit,
+        "seconds": round(timing["wall"], 3),
+        "images_per_s": round(limit / timing["wall"], 1),
+        "peak_rss_mb": round(timing["rss"] / 1024, 1),
+    }
     results["mtcnn"] = res | {"rows": rows}
     benchmark.extra_info.update(res)
     print("\nfolder-lfw-detect mtcnn:", res)
@@ -125,9 +159,11 @@ def test_folder_detect_mtcnn_baseline(benchmark, request, lfw_folder, tmp_path):
 def test_folder_detect_native(benchmark, lfw_folder, tmp_path, size):
     name = f"native-{size}"
     res = {}
-    benchmark.pedantic(lambda: res.update(_native(lfw_folder, tmp_path, name,
-                                                  "--detect-size", str(size))),
-                       rounds=1, iterations=1)
+    benchmark.pedantic(
+        lambda: res.update(_native(lfw_folder, tmp_path, name, "--detect-size", str(size))),
+        rounds=1,
+        iterations=1,
+    )
     if "mtcnn" in results:
         res["speedup_vs_mtcnn"] = round(res["images_per_s"] / results["mtcnn"]["images_per_s"], 2)
         # the same photos, two detectors: the scores of a face found by both are close

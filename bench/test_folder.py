@@ -11,6 +11,7 @@ With timing disabled (the default, as in CI) it scores a 300-image subset; with
 --benchmark-enable the whole folder, or the first TINYFQ_BENCH_FOLDER_LIMIT images when that
 is set. Images/s, speed-ups and RSS go to each benchmark's extra_info (and are printed).
 """
+
 import csv
 import os
 import subprocess
@@ -25,7 +26,7 @@ from bench.conftest import DATA, REPO
 
 LFW = DATA / "lfw" / "images"
 LFW_IMAGES = 13233
-SUBSET = 300                 # images when timing is disabled (CI)
+SUBSET = 300  # images when timing is disabled (CI)
 results: dict[str, dict] = {}
 
 # Runs the command given after it as a child and reports the child's peak RSS (KiB on Linux)
@@ -87,9 +88,12 @@ def _measure(benchmark, name: str, cmd: list[str], out: Path, n: int) -> dict[st
     benchmark.pedantic(run, rounds=1, iterations=1)
     rows = _rows(out)
     assert len(rows) == n, f"{name}: {len(rows)} rows for {n} images"
-    res = {"images": n, "seconds": round(timing["wall"], 3),
-           "images_per_s": round(n / timing["wall"], 1),
-           "peak_rss_mb": round(timing["rss"] / 1024, 1)}
+    res = {
+        "images": n,
+        "seconds": round(timing["wall"], 3),
+        "images_per_s": round(n / timing["wall"], 1),
+        "peak_rss_mb": round(timing["rss"] / 1024, 1),
+    }
     results[name] = res
     benchmark.extra_info.update(res)
     return rows
@@ -98,8 +102,18 @@ def _measure(benchmark, name: str, cmd: list[str], out: Path, n: int) -> dict[st
 def _native(benchmark, folder, tmp_path, name: str, *flags: str) -> dict[str, dict]:
     root, n = folder
     out = tmp_path / f"{name}.csv"
-    cmd = [sys.executable, "-m", "tinyfq_native.cli", "score", str(root), "-r", "-o", str(out),
-           "-q", *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tinyfq_native.cli",
+        "score",
+        str(root),
+        "-r",
+        "-o",
+        str(out),
+        "-q",
+        *flags,
+    ]
     rows = _measure(benchmark, name, cmd, out, n)
     assert all(r["status"] == "ok" and 0 < float(r["score"]) < 1 for r in rows.values())
     results[name]["rows"] = rows
@@ -127,8 +141,9 @@ def test_folder_native_1_worker(benchmark, folder, tmp_path):
 @pytest.mark.benchmark(group="folder-lfw")
 def test_folder_native_2_workers_reduced_decode(benchmark, folder, tmp_path):
     """The opt-in reduced-resolution JPEG decoding: less work, other scores."""
-    rows = _native(benchmark, folder, tmp_path, "native-2-reduced", "--workers", "2",
-                   "--reduced-decode")
+    rows = _native(
+        benchmark, folder, tmp_path, "native-2-reduced", "--workers", "2", "--reduced-decode"
+    )
     if "native-1" in results:
         full = results["native-1"]["rows"]
         diff = np.array([abs(float(full[p]["score"]) - float(rows[p]["score"])) for p in rows])
@@ -145,7 +160,7 @@ def test_folder_native_2_workers(benchmark, folder, tmp_path):
         me["speedup_vs_1_worker"] = round(results["native-1"]["seconds"] / me["seconds"], 2)
         one = results["native-1"]["rows"]
         assert rows.keys() == one.keys()
-        assert all(rows[p]["score"] == one[p]["score"] for p in rows)   # same work, same answers
+        assert all(rows[p]["score"] == one[p]["score"] for p in rows)  # same work, same answers
     if "baseline" in results:
         me["speedup_vs_baseline"] = round(results["baseline"]["seconds"] / me["seconds"], 2)
         base = results["baseline"]["rows"]
@@ -155,5 +170,7 @@ def test_folder_native_2_workers(benchmark, folder, tmp_path):
         # the same decoder family, other resizers (cv2.resize vs the fused kernel): close
         assert diff.mean() < 0.05, diff.mean()
     benchmark.extra_info.update({k: v for k, v in me.items() if k != "rows"})
-    print("\nfolder-lfw:", {k: {kk: vv for kk, vv in v.items() if kk != "rows"}
-                            for k, v in results.items()})
+    print(
+        "\nfolder-lfw:",
+        {k: {kk: vv for kk, vv in v.items() if kk != "rows"} for k, v in results.items()},
+    )

@@ -5,6 +5,7 @@ length-prefixed .npy; stops at end of input. Only the runtime (MNN.Interpreter) 
 
     ~/.cache/tinyfq-native/venv-mnn/bin/python evaluation/_mnn_worker.py MODEL.mnn
 """
+
 import io
 import os
 import struct
@@ -27,11 +28,15 @@ def main(model: str) -> int:
         head = rd.read(8)
         if len(head) < 8:
             return 0
-        batch = np.load(io.BytesIO(rd.read(struct.unpack("<Q", head)[0])))   # (N, 3, 112, 112)
+        batch = np.load(io.BytesIO(rd.read(struct.unpack("<Q", head)[0])))  # (N, 3, 112, 112)
         scores = np.empty(len(batch), np.float32)
         for i, x in enumerate(batch):
-            tmp = MNN.Tensor((1, 3, 112, 112), MNN.Halide_Type_Float,
-                             np.ascontiguousarray(x[None], np.float32), MNN.Tensor_DimensionType_Caffe)
+            tmp = MNN.Tensor(
+                (1, 3, 112, 112),
+                MNN.Halide_Type_Float,
+                np.ascontiguousarray(x[None], np.float32),
+                MNN.Tensor_DimensionType_Caffe,
+            )
             inp.copyFrom(tmp)
             net.runSession(session)
             scores[i] = float(np.array(out.getData(), np.float32).reshape(-1)[0])

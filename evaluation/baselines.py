@@ -1,5 +1,6 @@
 """Hand-made quality measures the paper compares with (§4.3): blur, JPEG blockiness, pose, and
 their mean-rank combination. The learned peers are in evaluation/peers.py."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ def _face_grey(img: np.ndarray, box) -> np.ndarray:
     import cv2
 
     x, y, w, h = (int(round(v)) for v in box)
-    crop = img[max(0, y):y + h, max(0, x):x + w]
+    crop = img[max(0, y) : y + h, max(0, x) : x + w]
     return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY).astype(np.float32)
 
 
@@ -35,7 +36,7 @@ def jpeg_quality(img, box) -> float:
     dy = np.abs(np.diff(g, axis=0)).mean(1)
 
     def ratio(d, offset):
-        cols = (np.arange(len(d)) + max(0, offset)) % 8 == 7   # step between pixel 7 and 8
+        cols = (np.arange(len(d)) + max(0, offset)) % 8 == 7  # step between pixel 7 and 8
         return d[cols].mean() / max(d[~cols].mean(), 1e-3)
 
     return -float(ratio(dx, x0) + ratio(dy, y0)) / 2

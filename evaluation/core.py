@@ -9,6 +9,7 @@ qualityface), each on the same 112×112 crop the runtime's warp cuts.
 
     python -m evaluation --out docs/eval      # pip install ".[eval]"
 """
+
 from __future__ import annotations
 
 import json
@@ -34,20 +35,20 @@ class EvalConfig:
     data: str = "../shared/data"
     out: str = "docs/eval"
     cache: str = os.path.join(os.path.expanduser("~"), ".cache", "tinyfq-native", "eval")
-    labels: str = str(REPO / "training" / "labels" / "labels.csv")   # for the label ceiling
+    labels: str = str(REPO / "training" / "labels" / "labels.csv")  # for the label ceiling
     seeds: tuple = (0, 1, 2)
     min_images: int = 4
     max_per_identity: int = 8
-    degrade_prob: float = 0.6       # chance that a template frame is degraded
+    degrade_prob: float = 0.6  # chance that a template frame is degraded
     pair_degrade_prob: float = 0.5  # chance that an image of a View-2 pair is degraded
     fars: tuple = (1e-1, 1e-2, 1e-3)
     edc_fmr: float = 1e-2
     natural_impostors: int = 50_000
-    max_identities: int | None = None   # small values make quick runs (tests)
+    max_identities: int | None = None  # small values make quick runs (tests)
     max_pairs: int | None = None
     workers: int = 2
     model: str | None = None
-    peers: tuple | None = None      # None = every peer that can run here
+    peers: tuple | None = None  # None = every peer that can run here
 
     @property
     def lfw_root(self) -> str:
@@ -61,10 +62,13 @@ def run(cfg: EvalConfig) -> dict:
     data = Path(cfg.data)
     folds = fold_identities(data / "lfw" / "pairs.txt")
     heldout = sorted(set().union(*folds[5:]))
-    ids = [n for n in heldout
-           if len(os.listdir(data / "lfw" / "images" / n)) >= cfg.min_images][:cfg.max_identities]
+    ids = [n for n in heldout if len(os.listdir(data / "lfw" / "images" / n)) >= cfg.min_images][
+        : cfg.max_identities
+    ]
     cache = EmbeddingCache(Path(cfg.cache) / "dlib-embeddings.jsonl")
-    wanted = [(rel, spec) for seed in cfg.seeds for _, _, rel, spec in P.template_frames(cfg, ids, seed)]
+    wanted = [
+        (rel, spec) for seed in cfg.seeds for _, _, rel, spec in P.template_frames(cfg, ids, seed)
+    ]
     wanted += [(rel, "") for rel, _ in wanted]
     pairs = P.pair_jobs(cfg)
     for (a, b, _), (sa, sb) in zip(pairs, P.pair_specs(cfg, pairs)):
@@ -73,20 +77,25 @@ def run(cfg: EvalConfig) -> dict:
     wanted += [(rel, "") for photos in natural.values() for _, rel in photos]
     cache.fill(cfg.lfw_root, wanted, cfg.workers)
     embs = [cache.emb(rel, "") for rel, _ in wanted if cache.emb(rel, "") is not None]
-    centre = np.mean(embs, 0)     # dlib embeddings are not centred: subtract their mean
+    centre = np.mean(embs, 0)  # dlib embeddings are not centred: subtract their mean
     peers = tuple(p for p in available_peers() if cfg.peers is None or p in cfg.peers)
     frames = FrameCache(Path(cfg.cache) / "frames.jsonl", peers)
-    frames.fill(cfg.lfw_root, [(rel, spec, cache.face(rel)) for rel, spec in wanted
-                               if cache.emb(rel, spec) is not None], cfg.workers)
+    frames.fill(
+        cfg.lfw_root,
+        [(rel, spec, cache.face(rel)) for rel, spec in wanted if cache.emb(rel, spec) is not None],
+        cfg.workers,
+    )
     sc = P.FrameScorer(cfg, cache, frames, centre, peers)
-    results = {"config": asdict(cfg) | {"data": "../shared/data", "cache": None, "labels": None},
-               "verification_model": VERIFIER,
-               "quality_model": sc.scorer.info.get("version"),
-               "methods": P.methods(sc),
-               "identities": len(ids),
-               "templates": P.protocol_templates(cfg, ids, cache, sc),
-               "edc": P.protocol_edc(cfg, cache, sc),
-               "natural": P.protocol_natural(cfg, natural, sc)}
+    results = {
+        "config": asdict(cfg) | {"data": "../shared/data", "cache": None, "labels": None},
+        "verification_model": VERIFIER,
+        "quality_model": sc.scorer.info.get("version"),
+        "methods": P.methods(sc),
+        "identities": len(ids),
+        "templates": P.protocol_templates(cfg, ids, cache, sc),
+        "edc": P.protocol_edc(cfg, cache, sc),
+        "natural": P.protocol_natural(cfg, natural, sc),
+    }
     results["seconds"] = round(time.time() - t0, 1)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,8 +108,11 @@ def run(cfg: EvalConfig) -> dict:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    e = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    e = argparse.ArgumentParser(
+        prog="python -m evaluation",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     d = EvalConfig()
     e.add_argument("--data", default=d.data, help="folder with lfw/ (default: ../shared/data)")
     e.add_argument("--out", default=d.out, help="where results.json/.md and PNGs go")
@@ -119,10 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as err:
         print(f"python -m evaluation: {err}; pip install '.[eval]'", file=sys.stderr)
         return 2
-    cfg = EvalConfig(data=args.data, out=args.out, cache=args.cache, labels=args.labels,
-                     seeds=tuple(args.seeds), max_identities=args.max_identities,
-                     max_pairs=args.max_pairs, workers=args.workers, model=args.model,
-                     peers=tuple(args.peers) if args.peers is not None else None)
+    cfg = EvalConfig(
+        data=args.data,
+        out=args.out,
+        cache=args.cache,
+        labels=args.labels,
+        seeds=tuple(args.seeds),
+        max_identities=args.max_identities,
+        max_pairs=args.max_pairs,
+        workers=args.workers,
+        model=args.model,
+        peers=tuple(args.peers) if args.peers is not None else None,
+    )
     res = run(cfg)
     print(markdown(res))
     return 0

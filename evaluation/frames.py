@@ -2,6 +2,7 @@
 measures and the learned peers, computed in a process pool and cached in a JSON-lines file (they
 do not depend on our model, so a re-run only computes new frames). tinyFQnet itself is scored
 fresh by the caller, through the native scorer, on the same image and landmarks."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,12 @@ def _measure(job: tuple[str, str, str, dict]) -> dict:
     root, rel, spec, face = job
     img = load_image(root, rel, spec, face)
     lm = np.array(face["landmarks"], np.float32).reshape(5, 2)
-    out = {"key": rel + "|" + spec, "blur": blur_quality(img, face["box"]),
-           "jpeg": jpeg_quality(img, face["box"]), "pose": pose_quality(lm)}
+    out = {
+        "key": rel + "|" + spec,
+        "blur": blur_quality(img, face["box"]),
+        "jpeg": jpeg_quality(img, face["box"]),
+        "pose": pose_quality(lm),
+    }
     crop = crop_112(img, lm)[None]
     for p in _w["peers"]:
         out[p.name] = float(p(crop)[0])
@@ -58,7 +63,7 @@ class FrameCache:
             for line in self.path.open():
                 try:
                     r = json.loads(line)
-                except json.JSONDecodeError:   # a line cut by an interrupted run
+                except json.JSONDecodeError:  # a line cut by an interrupted run
                     continue
                 self.rows[r["key"]] = r
 
@@ -79,10 +84,17 @@ class FrameCache:
         if not todo:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f, get_context("spawn").Pool(
-                workers, _init, (self.peer_names,)) as pool:
-            for r in tqdm(pool.imap(_measure, todo, chunksize=8), total=len(todo),
-                          desc="baselines and peers", unit="frame", file=sys.stderr):
+        with (
+            self.path.open("a") as f,
+            get_context("spawn").Pool(workers, _init, (self.peer_names,)) as pool,
+        ):
+            for r in tqdm(
+                pool.imap(_measure, todo, chunksize=8),
+                total=len(todo),
+                desc="baselines and peers",
+                unit="frame",
+                file=sys.stderr,
+            ):
                 self.rows[r["key"]] = r
                 f.write(json.dumps(r) + "\n")
 

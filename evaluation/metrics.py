@@ -1,5 +1,6 @@
 """Verification and quality-assessment metrics: TAR at FAR, balanced accuracy, the error-versus-
 discard curve (EDC) and its partial area, rank correlation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,9 @@ def balanced_accuracy(gen: np.ndarray, imp: np.ndarray) -> float:
     return float(((tpr + tnr) / 2).max())
 
 
-def edc(quality: np.ndarray, genuine: np.ndarray, comparison: np.ndarray, threshold: float
-        ) -> tuple[np.ndarray, np.ndarray]:
+def edc(
+    quality: np.ndarray, genuine: np.ndarray, comparison: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(discard fraction, FNMR) over genuine pairs, discarding lowest quality first; pairs
     with equal quality are discarded together (as edc.py does)."""
     q = quality[genuine]
@@ -42,7 +44,7 @@ def edc(quality: np.ndarray, genuine: np.ndarray, comparison: np.ndarray, thresh
     q, miss = q[order], miss[order]
     n = len(q)
     fractions, fnmr = [0.0], [miss.mean()]
-    uniq_ends = np.flatnonzero(np.r_[q[1:] != q[:-1], True]) + 1   # end of each tie group
+    uniq_ends = np.flatnonzero(np.r_[q[1:] != q[:-1], True]) + 1  # end of each tie group
     for end in uniq_ends:
         if end >= n:
             break

@@ -18,6 +18,7 @@
    pairs. Where the training labels are at hand, the label model's own Spearman with the
    verifier's label on the same photos is reported: the ceiling a learned score can reach.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,16 @@ from evaluation.verifier import EmbeddingCache
 from facedata.degrade import random_spec
 from facedata.lfw import image_path, read_pairs
 
-BASE_METHODS = ("random", "blur", "jpeg", "pose", "combination", "embedding_norm", "oracle",
-                "tinyfqnet")
+BASE_METHODS = (
+    "random",
+    "blur",
+    "jpeg",
+    "pose",
+    "combination",
+    "embedding_norm",
+    "oracle",
+    "tinyfqnet",
+)
 
 
 def methods(sc: "FrameScorer") -> list[str]:
@@ -45,8 +54,14 @@ class FrameScorer:
     """Every method's quality for (relpath, spec) frames: the cached baselines and peers, the
     verifier's embedding norm, and tinyFQnet scored now through the native scorer."""
 
-    def __init__(self, cfg, cache: EmbeddingCache, frames: FrameCache, centre: np.ndarray,
-                 peers: tuple[str, ...]):
+    def __init__(
+        self,
+        cfg,
+        cache: EmbeddingCache,
+        frames: FrameCache,
+        centre: np.ndarray,
+        peers: tuple[str, ...],
+    ):
         from tinyfq_native import Scorer
 
         self.cfg, self.cache, self.frames, self.centre = cfg, cache, frames, centre
@@ -67,9 +82,12 @@ class FrameScorer:
             lm = np.array(face["landmarks"], np.float32).reshape(5, 2)
             emb = self.cache.emb(rel, spec)
             cached = self.frames.get(rel, spec)
-            self._memo[key] = {**{m: cached[m] for m in PERCEPTUAL + self.peers},
-                               "embedding_norm": float(np.linalg.norm(emb)),
-                               "tinyfqnet": self.scorer.score(img, lm), "emb": self.unit(emb)}
+            self._memo[key] = {
+                **{m: cached[m] for m in PERCEPTUAL + self.peers},
+                "embedding_norm": float(np.linalg.norm(emb)),
+                "tinyfqnet": self.scorer.score(img, lm),
+                "emb": self.unit(emb),
+            }
         return self._memo[key]
 
     def unit(self, e: np.ndarray) -> np.ndarray:
@@ -83,7 +101,7 @@ def template_frames(cfg, ids: list[str], seed: int) -> list[tuple[str, int, str,
     frames = []
     for name in ids:
         files = sorted(os.listdir(os.path.join(cfg.data, "lfw", "images", name)))
-        pick = rng.permutation(len(files))[:cfg.max_per_identity]
+        pick = rng.permutation(len(files))[: cfg.max_per_identity]
         half = len(pick) // 2
         for j, k in enumerate(pick):
             spec = random_spec(rng) if rng.random() < cfg.degrade_prob else ""
@@ -94,8 +112,7 @@ def template_frames(cfg, ids: list[str], seed: int) -> list[tuple[str, int, str,
 def protocol_templates(cfg, ids, cache, sc: FrameScorer) -> dict:
     per_seed = []
     for seed in cfg.seeds:
-        frames = [f for f in template_frames(cfg, ids, seed)
-                  if cache.emb(f[2], f[3]) is not None]
+        frames = [f for f in template_frames(cfg, ids, seed) if cache.emb(f[2], f[3]) is not None]
         q = [sc.frame(rel, spec) for _, _, rel, spec in frames]
         emb = np.stack([x["emb"] for x in q])
         qs = {m: np.array([x[m] for x in q]) for m in sc.measured}
@@ -110,8 +127,9 @@ def protocol_templates(cfg, ids, cache, sc: FrameScorer) -> dict:
             c = np.mean(others, 0) if others else emb[i]
             qs["oracle"][i] = emb[i] @ (c / max(np.linalg.norm(c), 1e-12))
         templates = sorted({(f[0], f[1]) for f in frames})
-        members = {tpl: [i for i, f in enumerate(frames) if (f[0], f[1]) == tpl]
-                   for tpl in templates}
+        members = {
+            tpl: [i for i, f in enumerate(frames) if (f[0], f[1]) == tpl] for tpl in templates
+        }
         res = {}
         for m in methods(sc):
             pick = np.array([max(members[tpl], key=lambda i: (qs[m][i], -i)) for tpl in templates])
@@ -123,10 +141,17 @@ def protocol_templates(cfg, ids, cache, sc: FrameScorer) -> dict:
             gen, imp = S[iu][same[iu]], S[iu][~same[iu]]
             res[m] = {f"TAR@FAR={far:g}": tar_at_far(gen, imp, far) for far in cfg.fars}
             res[m]["accuracy"] = balanced_accuracy(gen, imp)
-        per_seed.append({"seed": seed, "templates": len(templates), "frames": len(frames),
-                         "degraded_frames": int(sum(bool(f[3]) for f in frames)),
-                         "genuine_pairs": int(same[iu].sum()),
-                         "impostor_pairs": int((~same[iu]).sum()), "results": res})
+        per_seed.append(
+            {
+                "seed": seed,
+                "templates": len(templates),
+                "frames": len(frames),
+                "degraded_frames": int(sum(bool(f[3]) for f in frames)),
+                "genuine_pairs": int(same[iu].sum()),
+                "impostor_pairs": int((~same[iu]).sum()),
+                "results": res,
+            }
+        )
     summary = {}
     for m in methods(sc):
         summary[m] = {}
@@ -139,15 +164,20 @@ def protocol_templates(cfg, ids, cache, sc: FrameScorer) -> dict:
 def pair_jobs(cfg) -> list[tuple[str, str, bool]]:
     """(relpath 1, relpath 2, genuine) for View-2 pairs of folds 6-10."""
     pairs = [p for fold in read_pairs(Path(cfg.data) / "lfw" / "pairs.txt")[5:] for p in fold]
-    if cfg.max_pairs:   # evenly spaced: folds list genuine pairs first, impostors second
-        pairs = pairs[::max(1, len(pairs) // cfg.max_pairs)][:cfg.max_pairs]
+    if cfg.max_pairs:  # evenly spaced: folds list genuine pairs first, impostors second
+        pairs = pairs[:: max(1, len(pairs) // cfg.max_pairs)][: cfg.max_pairs]
     return [(image_path(a, i), image_path(b, j), a == b) for a, i, b, j in pairs]
 
 
 def pair_specs(cfg, pairs) -> list[tuple[str, str]]:
     rng = np.random.default_rng(123)
-    return [(random_spec(rng) if rng.random() < cfg.pair_degrade_prob else "",
-             random_spec(rng) if rng.random() < cfg.pair_degrade_prob else "") for _ in pairs]
+    return [
+        (
+            random_spec(rng) if rng.random() < cfg.pair_degrade_prob else "",
+            random_spec(rng) if rng.random() < cfg.pair_degrade_prob else "",
+        )
+        for _ in pairs
+    ]
 
 
 def protocol_edc(cfg, cache, sc: FrameScorer) -> dict:
@@ -183,15 +213,26 @@ def protocol_edc(cfg, cache, sc: FrameScorer) -> dict:
     return out
 
 
-def edc_results(flat: dict[str, np.ndarray], genuine: np.ndarray, comparison: np.ndarray,
-                thr: float, names: list[str]) -> dict:
+def edc_results(
+    flat: dict[str, np.ndarray],
+    genuine: np.ndarray,
+    comparison: np.ndarray,
+    thr: float,
+    names: list[str],
+) -> dict:
     """pAUC at 20%/30% and the curve of each method; pair quality = min of the two images'."""
-    res = {"threshold": thr, "fnmr_at_threshold": float((comparison[genuine] < thr).mean()),
-           "methods": {}}
+    res = {
+        "threshold": thr,
+        "fnmr_at_threshold": float((comparison[genuine] < thr).mean()),
+        "methods": {},
+    }
     for m in names:
         f, v = edc(flat[m].reshape(-1, 2).min(1), genuine, comparison, thr)
-        res["methods"][m] = {"pAUC@20%": pauc(f, v, 0.2), "pAUC@30%": pauc(f, v, 0.3),
-                             "curve": {"discard": f.round(5).tolist(), "fnmr": v.round(5).tolist()}}
+        res["methods"][m] = {
+            "pAUC@20%": pauc(f, v, 0.2),
+            "pAUC@30%": pauc(f, v, 0.3),
+            "curve": {"discard": f.round(5).tolist(), "fnmr": v.round(5).tolist()},
+        }
     return res
 
 
@@ -199,8 +240,12 @@ def natural_photos(cfg) -> dict[str, list[tuple[str, str]]]:
     """source -> (identity, relpath) of the natural-variation protocol's photos."""
     from facedata.splits import collect
 
-    items = collect(Path(cfg.data), max_heldout_per_id=20, extra_heldout_per_id=40,
-                    max_identities=cfg.max_identities)
+    items = collect(
+        Path(cfg.data),
+        max_heldout_per_id=20,
+        extra_heldout_per_id=40,
+        max_identities=cfg.max_identities,
+    )
     out: dict[str, list[tuple[str, str]]] = {}
     for it in items:
         if it.split == "heldout":
@@ -249,13 +294,18 @@ def protocol_natural(cfg, photos_by_source: dict, sc: "FrameScorer") -> dict:
         qs = {m: np.array([x[m] for x in q]) for m in sc.measured}
         add_combination(qs)
         qs["random"] = np.random.default_rng(3).random(len(photos))
-        res = {"photos": int(ok.sum()), "identities": len({i for (i, _), k in zip(photos, ok) if k}),
-               "spearman": {m: spearman(qs[m][ok], lab[ok]) for m in names}}
+        res = {
+            "photos": int(ok.sum()),
+            "identities": len({i for (i, _), k in zip(photos, ok) if k}),
+            "spearman": {m: spearman(qs[m][ok], lab[ok]) for m in names},
+        }
         ll = _label_model_labels(cfg, photos, source)
         if ll is not None and np.isfinite(ll[ok]).sum() > 2:
             both = ok & np.isfinite(ll)
-            res["label_model_spearman"] = {"photos": int(both.sum()),
-                                           "value": spearman(ll[both], lab[both])}
+            res["label_model_spearman"] = {
+                "photos": int(both.sum()),
+                "value": spearman(ll[both], lab[both]),
+            }
         if source == "pins":
             res["edc"] = _natural_edc(cfg, photos, qs, sc, names)
         out[source] = res
@@ -272,7 +322,7 @@ def _natural_edc(cfg, photos, qs, sc, names) -> dict:
     a = rng.integers(len(photos), size=3 * cfg.natural_impostors)
     b = rng.integers(len(photos), size=3 * cfg.natural_impostors)
     keep = ids[a] != ids[b]
-    imp = np.stack([a[keep], b[keep]], 1)[:cfg.natural_impostors]
+    imp = np.stack([a[keep], b[keep]], 1)[: cfg.natural_impostors]
     pairs = np.concatenate([gen, imp])
     genuine = np.r_[np.ones(len(gen), bool), np.zeros(len(imp), bool)]
     comparison = np.einsum("ij,ij->i", E[pairs[:, 0]], E[pairs[:, 1]])

@@ -1,4 +1,5 @@
 """The evaluation's report: results.md tables and the PNG figures."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,14 @@ from pathlib import Path
 import numpy as np
 
 # learned models get a bold line in the figures
-LEARNED = ("tinyfqnet", "lightqnet_x0.25", "lightqnet_x0.5", "lightqnet_x1.0", "sdd_fiqa",
-           "qualityface")
+LEARNED = (
+    "tinyfqnet",
+    "lightqnet_x0.25",
+    "lightqnet_x0.5",
+    "lightqnet_x1.0",
+    "sdd_fiqa",
+    "qualityface",
+)
 
 
 def _pyplot():
@@ -21,9 +28,13 @@ def _pyplot():
 
 def _edc_axes(ax, r: dict, title: str) -> None:
     for m, v in r["methods"].items():
-        ax.step(v["curve"]["discard"], v["curve"]["fnmr"], where="post",
-                label=f"{m} ({v['pAUC@20%']:.4f})", lw=2.2 if m == "tinyfqnet" else
-                1.4 if m in LEARNED else 0.8)
+        ax.step(
+            v["curve"]["discard"],
+            v["curve"]["fnmr"],
+            where="post",
+            label=f"{m} ({v['pAUC@20%']:.4f})",
+            lw=2.2 if m == "tinyfqnet" else 1.4 if m in LEARNED else 0.8,
+        )
     ax.set_xlim(0, 0.5)
     ax.set_xlabel("fraction of genuine pairs discarded")
     ax.set_title(title, fontsize=9)
@@ -39,8 +50,14 @@ def plots(results: dict, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(12, 4))
     w = 0.8 / len(methods)
     for i, m in enumerate(methods):
-        ax.bar(np.arange(len(metrics)) + i * w, [summ[m][k]["mean"] for k in metrics], w,
-               yerr=[summ[m][k]["std"] for k in metrics], label=m, capsize=2)
+        ax.bar(
+            np.arange(len(metrics)) + i * w,
+            [summ[m][k]["mean"] for k in metrics],
+            w,
+            yerr=[summ[m][k]["std"] for k in metrics],
+            label=m,
+            capsize=2,
+        )
     ax.set_xticks(np.arange(len(metrics)) + 0.4 - w / 2, metrics)
     ax.set_ylim(0, 1)
     ax.set_title("Protocol 1: degraded LFW templates (folds 6-10), verified by dlib ResNet")
@@ -50,7 +67,9 @@ def plots(results: dict, out: Path) -> None:
     fig.savefig(out / "templates_tar.png", dpi=110)
     plt.close(fig)
 
-    panels = [(results["edc"][c], f"EDC, LFW pairs folds 6-10, {c}") for c in ("originals", "degraded")]
+    panels = [
+        (results["edc"][c], f"EDC, LFW pairs folds 6-10, {c}") for c in ("originals", "degraded")
+    ]
     if "pins" in results.get("natural", {}):
         panels.append((results["natural"]["pins"]["edc"], "EDC, held-out Pins people, unmodified"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), sharey=True)
@@ -67,13 +86,23 @@ def plots(results: dict, out: Path) -> None:
         fig, ax = plt.subplots(figsize=(10, 3.8))
         w = 0.8 / len(nat)
         for i, (source, r) in enumerate(nat.items()):
-            ax.bar(np.arange(len(names)) + i * w, [r["spearman"][m] for m in names], w,
-                   label=f"{source} ({r['photos']} photos)")
+            ax.bar(
+                np.arange(len(names)) + i * w,
+                [r["spearman"][m] for m in names],
+                w,
+                label=f"{source} ({r['photos']} photos)",
+            )
             if "label_model_spearman" in r:
-                ax.axhline(r["label_model_spearman"]["value"], ls="--", lw=1, color=f"C{i}",
-                           label=f"{source}: label model's own agreement (ceiling)")
-        ax.set_xticks(np.arange(len(names)) + 0.4 - w / 2, names, rotation=30, ha="right",
-                      fontsize=8)
+                ax.axhline(
+                    r["label_model_spearman"]["value"],
+                    ls="--",
+                    lw=1,
+                    color=f"C{i}",
+                    label=f"{source}: label model's own agreement (ceiling)",
+                )
+        ax.set_xticks(
+            np.arange(len(names)) + 0.4 - w / 2, names, rotation=30, ha="right", fontsize=8
+        )
         ax.set_ylabel("Spearman with the verifier's label")
         ax.set_title("Protocol 3: unmodified held-out photos", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
@@ -87,32 +116,50 @@ def markdown(results: dict) -> str:
     methods = results["methods"]
     summ = results["templates"]["summary"]
     metrics = list(next(iter(summ.values())))
-    lines = ["### Protocol 1: degraded templates, TAR at FAR (mean ± std over "
-             f"{len(results['config']['seeds'])} seeds)", "",
-             "| method | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines = [
+        "### Protocol 1: degraded templates, TAR at FAR (mean ± std over "
+        f"{len(results['config']['seeds'])} seeds)",
+        "",
+        "| method | " + " | ".join(metrics) + " |",
+        "|---" * (len(metrics) + 1) + "|",
+    ]
     for m in methods:
-        lines.append(f"| {m} | " + " | ".join(
-            f"{100 * summ[m][k]['mean']:.2f} ± {100 * summ[m][k]['std']:.2f}" for k in metrics)
-            + " |")
-    lines += ["", "### Protocol 2: EDC on LFW View-2 pairs (pAUC, lower is better)", "",
-              "| method | originals pAUC@20% | originals pAUC@30% | degraded pAUC@20% | "
-              "degraded pAUC@30% |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {m} | "
+            + " | ".join(
+                f"{100 * summ[m][k]['mean']:.2f} ± {100 * summ[m][k]['std']:.2f}" for k in metrics
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        "### Protocol 2: EDC on LFW View-2 pairs (pAUC, lower is better)",
+        "",
+        "| method | originals pAUC@20% | originals pAUC@30% | degraded pAUC@20% | "
+        "degraded pAUC@30% |",
+        "|---|---|---|---|---|",
+    ]
     for m in methods:
         if m == "oracle":
             continue
         o, d = (results["edc"][c]["methods"][m] for c in ("originals", "degraded"))
-        lines.append(f"| {m} | {o['pAUC@20%']:.4f} | {o['pAUC@30%']:.4f} | "
-                     f"{d['pAUC@20%']:.4f} | {d['pAUC@30%']:.4f} |")
+        lines.append(
+            f"| {m} | {o['pAUC@20%']:.4f} | {o['pAUC@30%']:.4f} | "
+            f"{d['pAUC@20%']:.4f} | {d['pAUC@30%']:.4f} |"
+        )
     nat = results.get("natural", {})
     if nat:
         sources = list(nat)
         head = " | ".join(f"Spearman, {s} ({nat[s]['photos']} photos)" for s in sources)
         pins = "pins" in nat
-        lines += ["", "### Protocol 3: unmodified held-out photos (Spearman with the verifier's "
-                  "label, higher is better" + ("; Pins EDC pAUC, lower is better" if pins else "")
-                  + ")", "", f"| method | {head} |" + (" Pins pAUC@20% | Pins pAUC@30% |" if pins
-                                                      else ""),
-                  "|---" * (len(sources) + 1 + 2 * pins) + "|"]
+        lines += [
+            "",
+            "### Protocol 3: unmodified held-out photos (Spearman with the verifier's "
+            "label, higher is better" + ("; Pins EDC pAUC, lower is better" if pins else "") + ")",
+            "",
+            f"| method | {head} |" + (" Pins pAUC@20% | Pins pAUC@30% |" if pins else ""),
+            "|---" * (len(sources) + 1 + 2 * pins) + "|",
+        ]
         for m in methods:
             if m == "oracle":
                 continue
@@ -121,11 +168,16 @@ def markdown(results: dict) -> str:
                 e = nat["pins"]["edc"]["methods"][m]
                 row += f" {e['pAUC@20%']:.4f} | {e['pAUC@30%']:.4f} |"
             lines.append(row)
-        ceil = [f"{s}: {nat[s]['label_model_spearman']['value']:.3f} "
-                f"({nat[s]['label_model_spearman']['photos']} photos)"
-                for s in sources if "label_model_spearman" in nat[s]]
+        ceil = [
+            f"{s}: {nat[s]['label_model_spearman']['value']:.3f} "
+            f"({nat[s]['label_model_spearman']['photos']} photos)"
+            for s in sources
+            if "label_model_spearman" in nat[s]
+        ]
         if ceil:
-            lines += ["", "The label model's own Spearman with the verifier's label on the same "
-                      "photos (the ceiling for a score trained on its labels): " + ", ".join(ceil)
-                      + "."]
+            lines += [
+                "",
+                "The label model's own Spearman with the verifier's label on the same "
+                "photos (the ceiling for a score trained on its labels): " + ", ".join(ceil) + ".",
+            ]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ copies reuse that detection. Embeddings are appended to a JSON-lines cache so a 
 only what is new. Paths are relative to the LFW folder (``images/...``) or, for the extra
 sources, to the extra folder (``pins/...``; facedata.extra.resolve).
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,8 +18,10 @@ import numpy as np
 from facedata.degrade import apply
 from facedata.extra import resolve
 
-NAME = ("dlib ResNet (dlib_face_recognition_resnet_model_v1, face_recognition_models 0.3.0), "
-        "128-d, mean-centred cosine")
+NAME = (
+    "dlib ResNet (dlib_face_recognition_resnet_model_v1, face_recognition_models 0.3.0), "
+    "128-d, mean-centred cosine"
+)
 
 _w: dict = {}
 
@@ -32,7 +35,7 @@ def _init(min_face: int) -> None:
 
     from tinyfq_native import Detector
 
-    _w["det"] = Detector(min_face=min_face)   # the runtime's detector, as `--detect` aligns
+    _w["det"] = Detector(min_face=min_face)  # the runtime's detector, as `--detect` aligns
     _w["sp"] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
     _w["net"] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
     _w["dlib"] = dlib
@@ -58,8 +61,12 @@ def _embed(job: tuple[str, str, str, list | None]) -> dict:
     dl = _w["dlib"]
     shape = _w["sp"](rgb, dl.rectangle(int(x), int(y), int(x + w), int(y + h)))
     emb = np.array(_w["net"].compute_face_descriptor(rgb, shape), np.float32)
-    return {"key": _key(rel, spec), "status": "ok", **face,
-            "emb": base64.b64encode(emb.tobytes()).decode()}
+    return {
+        "key": _key(rel, spec),
+        "status": "ok",
+        **face,
+        "emb": base64.b64encode(emb.tobytes()).decode(),
+    }
 
 
 def _key(rel: str, spec: str) -> str:
@@ -87,19 +94,34 @@ class EmbeddingCache:
         from tqdm import tqdm
 
         originals = sorted({rel for rel, _ in wanted if _key(rel, "") not in self.rows})
-        degraded = sorted({(rel, s) for rel, s in wanted if s and _key(rel, s) not in self.rows
-                           and (rel in originals or self.face(rel) is not None)})
+        degraded = sorted(
+            {
+                (rel, s)
+                for rel, s in wanted
+                if s
+                and _key(rel, s) not in self.rows
+                and (rel in originals or self.face(rel) is not None)
+            }
+        )
         if not originals and not degraded:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f, get_context("spawn").Pool(workers, _init, (40,)) as pool:
-            for stage, jobs in (("originals", [(root, r, "", None) for r in originals]),
-                                ("degraded", None)):
-                if jobs is None:   # degraded copies reuse the original's detection
-                    jobs = [(root, r, s, self.face(r)) for r, s in degraded
-                            if self.face(r) is not None]
-                for r in tqdm(pool.imap(_embed, jobs, chunksize=4), total=len(jobs),
-                              desc=f"dlib {stage}", unit="img", file=sys.stderr):
+            for stage, jobs in (
+                ("originals", [(root, r, "", None) for r in originals]),
+                ("degraded", None),
+            ):
+                if jobs is None:  # degraded copies reuse the original's detection
+                    jobs = [
+                        (root, r, s, self.face(r)) for r, s in degraded if self.face(r) is not None
+                    ]
+                for r in tqdm(
+                    pool.imap(_embed, jobs, chunksize=4),
+                    total=len(jobs),
+                    desc=f"dlib {stage}",
+                    unit="img",
+                    file=sys.stderr,
+                ):
                     self.rows[r["key"]] = r
                     f.write(json.dumps(r) + "\n")
                 f.flush()

@@ -7,6 +7,7 @@ evaluation (to build templates that look like video sequences). Every degradatio
 function of (image, face box, spec), and specs are drawn from a seeded generator, so a copy can
 be recreated exactly from its spec string, e.g. ``"motion:length=13.0,angle=40.0"``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,9 +18,16 @@ KINDS = ("blur", "motion", "noise", "jpeg", "downscale", "occlusion", "exposure"
 ALL_KINDS = KINDS + ("fill",)
 
 # (mildest, harshest) parameter of each kind for graded_spec's severity 0 and 1
-_GRADES = {"blur": (0.6, 6.0), "motion": (3.0, 25.0), "noise": (4.0, 45.0), "jpeg": (45.0, 3.0),
-           "downscale": (1.3, 8.0), "occlusion": (0.08, 0.55), "dark": (0.7, 0.15),
-           "bright": (1.3, 3.5)}
+_GRADES = {
+    "blur": (0.6, 6.0),
+    "motion": (3.0, 25.0),
+    "noise": (4.0, 45.0),
+    "jpeg": (45.0, 3.0),
+    "downscale": (1.3, 8.0),
+    "occlusion": (0.08, 0.55),
+    "dark": (0.7, 0.15),
+    "bright": (1.3, 3.5),
+}
 
 
 def random_spec(rng: np.random.Generator, kinds: tuple[str, ...] = KINDS) -> str:
@@ -36,8 +44,12 @@ def random_spec(rng: np.random.Generator, kinds: tuple[str, ...] = KINDS) -> str
     elif kind == "downscale":
         p = {"factor": rng.uniform(2.0, 8.0)}
     elif kind == "occlusion":
-        p = {"fraction": rng.uniform(0.2, 0.55), "u": rng.uniform(), "v": rng.uniform(),
-             "grey": float(rng.integers(256))}
+        p = {
+            "fraction": rng.uniform(0.2, 0.55),
+            "u": rng.uniform(),
+            "v": rng.uniform(),
+            "grey": float(rng.integers(256)),
+        }
     else:  # exposure
         p = {"gain": float(rng.choice([rng.uniform(0.15, 0.45), rng.uniform(1.8, 3.5)]))}
     return kind + ":" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
@@ -46,6 +58,7 @@ def random_spec(rng: np.random.Generator, kinds: tuple[str, ...] = KINDS) -> str
 def graded_spec(rng: np.random.Generator, severity: float) -> str:
     """One degradation of a random kind at ``severity`` in [0, 1] (0 = barely visible, 1 = as
     harsh as :func:`random_spec` goes), so copies can cover the whole range evenly."""
+
     def at(name: str) -> float:
         lo, hi = _GRADES[name]
         return lo + (hi - lo) * float(np.clip(severity, 0.0, 1.0))
@@ -62,8 +75,12 @@ def graded_spec(rng: np.random.Generator, severity: float) -> str:
     elif kind == "downscale":
         p = {"factor": at("downscale")}
     elif kind == "occlusion":
-        p = {"fraction": at("occlusion"), "u": rng.uniform(), "v": rng.uniform(),
-             "grey": float(rng.integers(256))}
+        p = {
+            "fraction": at("occlusion"),
+            "u": rng.uniform(),
+            "v": rng.uniform(),
+            "grey": float(rng.integers(256)),
+        }
     else:
         p = {"gain": at("dark") if rng.random() < 0.5 else at("bright")}
     return kind + ":" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
@@ -71,8 +88,10 @@ def graded_spec(rng: np.random.Generator, severity: float) -> str:
 
 def fill_spec(rng: np.random.Generator, mode: int) -> str:
     """A whole-image replacement: mode 0 black, 1 one flat colour, 2 uniform noise."""
-    return (f"fill:mode={mode},b={int(rng.integers(256))},g={int(rng.integers(256))},"
-            f"r={int(rng.integers(256))},seed={int(rng.integers(1 << 30))}")
+    return (
+        f"fill:mode={mode},b={int(rng.integers(256))},g={int(rng.integers(256))},"
+        f"r={int(rng.integers(256))},seed={int(rng.integers(1 << 30))}"
+    )
 
 
 def jitter_spec(rng: np.random.Generator, misalign: bool = False) -> str:
@@ -80,17 +99,28 @@ def jitter_spec(rng: np.random.Generator, misalign: bool = False) -> str:
     (degrees), a scale and a shift (in inter-ocular distances). ``misalign`` draws the gross
     errors that put the crop beside or around the face instead of on it."""
     if not misalign:
-        p = {"angle": rng.uniform(-12, 12), "scale": float(np.exp(rng.uniform(-0.12, 0.12))),
-             "dx": rng.uniform(-0.12, 0.12), "dy": rng.uniform(-0.12, 0.12)}
+        p = {
+            "angle": rng.uniform(-12, 12),
+            "scale": float(np.exp(rng.uniform(-0.12, 0.12))),
+            "dx": rng.uniform(-0.12, 0.12),
+            "dy": rng.uniform(-0.12, 0.12),
+        }
     elif rng.random() < 0.6:
         t = rng.uniform(0, 2 * np.pi)
         r = rng.uniform(0.7, 1.6)
-        p = {"angle": rng.uniform(-30, 30), "scale": float(np.exp(rng.uniform(-0.2, 0.2))),
-             "dx": r * np.cos(t), "dy": r * np.sin(t)}
+        p = {
+            "angle": rng.uniform(-30, 30),
+            "scale": float(np.exp(rng.uniform(-0.2, 0.2))),
+            "dx": r * np.cos(t),
+            "dy": r * np.sin(t),
+        }
     else:
-        p = {"angle": rng.uniform(-45, 45),
-             "scale": float(rng.choice([rng.uniform(0.3, 0.55), rng.uniform(1.9, 3.0)])),
-             "dx": rng.uniform(-0.3, 0.3), "dy": rng.uniform(-0.3, 0.3)}
+        p = {
+            "angle": rng.uniform(-45, 45),
+            "scale": float(rng.choice([rng.uniform(0.3, 0.55), rng.uniform(1.9, 3.0)])),
+            "dx": rng.uniform(-0.3, 0.3),
+            "dy": rng.uniform(-0.3, 0.3),
+        }
     return "jitter:" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
 
 
@@ -119,8 +149,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, float]]:
     return kind, params
 
 
-def apply(image: np.ndarray, spec: str, box: tuple[float, float, float, float] | None = None
-          ) -> np.ndarray:
+def apply(
+    image: np.ndarray, spec: str, box: tuple[float, float, float, float] | None = None
+) -> np.ndarray:
     """Return a degraded copy of a uint8 BGR/grey ``image``.
 
     Severities are relative to the face size (``box`` = x, y, w, h; default: the whole image),
@@ -139,8 +170,9 @@ def apply(image: np.ndarray, spec: str, box: tuple[float, float, float, float] |
             return np.zeros_like(image)
         colour = np.array([p["b"], p["g"], p["r"]], np.uint8)
         if p["mode"] == 1:
-            return np.broadcast_to(colour[: image.shape[2]] if image.ndim == 3 else colour[0],
-                                   image.shape).copy()
+            return np.broadcast_to(
+                colour[: image.shape[2]] if image.ndim == 3 else colour[0], image.shape
+            ).copy()
         return np.random.default_rng(int(p["seed"])).integers(0, 256, image.shape, np.uint8)
     if kind == "blur":
         return cv2.GaussianBlur(image, (0, 0), p["sigma"] * rel)
@@ -163,8 +195,9 @@ def apply(image: np.ndarray, spec: str, box: tuple[float, float, float, float] |
         return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     if kind == "downscale":
         f = p["factor"] * rel
-        small = cv2.resize(image, (max(1, int(w / f)), max(1, int(h / f))),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            image, (max(1, int(w / f)), max(1, int(h / f))), interpolation=cv2.INTER_AREA
+        )
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if kind == "occlusion":
         out = image.copy()
@@ -172,7 +205,7 @@ def apply(image: np.ndarray, spec: str, box: tuple[float, float, float, float] |
         x0 = box[0] + p["u"] * (box[2] - side[0])
         y0 = box[1] + p["v"] * (box[3] - side[1])
         x0, y0 = int(max(0, x0)), int(max(0, y0))
-        out[y0:int(y0 + side[1]), x0:int(x0 + side[0])] = int(p["grey"])
+        out[y0 : int(y0 + side[1]), x0 : int(x0 + side[0])] = int(p["grey"])
         return out
     # exposure: a gain with gamma-like roll-off keeps highlights from wrapping
     x = image.astype(np.float32) / 255.0

@@ -18,6 +18,7 @@ With a clone (or a bare mirror) of each repository::
 Relative paths in label files look like ``pins/train/pins_Adriana Lima/Adriana Lima0_0.jpg`` and
 ``facescrub/uncropped/baldwin0.jpg``; ``resolve`` maps them (and ../shared/data paths) to files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,11 @@ import zlib
 from pathlib import Path
 
 SOURCES = {
-    "pins": {"repo": "FarahKhattab/Face-detection-and-recognition-using-InceptionV3",
-             "commit": "747e46ee", "folders": ["train", "val", "test"]},
+    "pins": {
+        "repo": "FarahKhattab/Face-detection-and-recognition-using-InceptionV3",
+        "commit": "747e46ee",
+        "folders": ["train", "val", "test"],
+    },
     "facescrub": {"repo": "Shane0510/csc411", "commit": "b7216c37", "folders": ["uncropped"]},
 }
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
@@ -48,16 +52,20 @@ def extract(source: str, git_dir: str | Path, root: Path | None = None) -> tuple
     spec = SOURCES[source]
     out = (root or default_root()) / source
     git = ["git", "--git-dir", str(_git_dir(Path(git_dir)))]
-    listing = subprocess.run(git + ["ls-tree", "-r", "-z", spec["commit"], "--", *spec["folders"]],
-                             check=True, capture_output=True).stdout.split(b"\0")
+    listing = subprocess.run(
+        git + ["ls-tree", "-r", "-z", spec["commit"], "--", *spec["folders"]],
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
     blobs = []
     for entry in filter(None, listing):
         meta, _, name = entry.partition(b"\t")
         mode, kind, sha = meta.split()
         if kind == b"blob" and name.decode().lower().endswith(IMAGE_EXT):
             blobs.append((sha.decode(), name.decode()))
-    proc = subprocess.Popen(git + ["cat-file", "--batch"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        git + ["cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     missing = 0
     for sha, name in blobs:
         proc.stdin.write(sha.encode() + b"\n")
@@ -132,10 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     for source, git_dir in (("pins", a.pins_git), ("facescrub", a.facescrub_git)):
         if git_dir:
             out, missing = extract(source, git_dir, a.root)
-            n = sum(len(v) for v in (pins_identities(a.root) if source == "pins"
-                                     else facescrub_identities(a.root)).values())
-            print(f"{source}: {n} photos in {out} ({missing} absent from that copy)",
-                  file=sys.stderr)
+            n = sum(
+                len(v)
+                for v in (
+                    pins_identities(a.root) if source == "pins" else facescrub_identities(a.root)
+                ).values()
+            )
+            print(
+                f"{source}: {n} photos in {out} ({missing} absent from that copy)", file=sys.stderr
+            )
     return 0
 
 

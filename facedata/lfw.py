@@ -1,10 +1,11 @@
 """LFW's View-2 protocol file (pairs.txt): ten folds of 300 same-person and 300
 different-person pairs, with disjoint identities across folds."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-Pair = tuple[str, int, str, int]   # (name1, image number 1, name2, image number 2)
+Pair = tuple[str, int, str, int]  # (name1, image number 1, name2, image number 2)
 
 
 def read_pairs(pairs_txt: str | Path) -> list[list[Pair]]:
@@ -18,8 +19,11 @@ def read_pairs(pairs_txt: str | Path) -> list[list[Pair]]:
         for _ in range(2 * n):
             p = lines[i].split()
             i += 1
-            fold.append((p[0], int(p[1]), p[0], int(p[2])) if len(p) == 3 else
-                        (p[0], int(p[1]), p[2], int(p[3])))
+            fold.append(
+                (p[0], int(p[1]), p[0], int(p[2]))
+                if len(p) == 3
+                else (p[0], int(p[1]), p[2], int(p[3]))
+            )
         folds.append(fold)
     return folds
 

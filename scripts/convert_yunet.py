@@ -13,6 +13,7 @@ CNN and stops at the twelve head convolutions: their (C, H, W) maps are the outp
 output has no other reader is fused into it (ncnn activation 1); a blob with several readers
 gets a Split layer.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,13 +27,13 @@ from pathlib import Path
 import numpy as np
 
 
-HEAD_ORDER = ("cls", "obj", "bbox", "kps")   # channels 0, 1, 2-5, 6-15 of a merged head
+HEAD_ORDER = ("cls", "obj", "bbox", "kps")  # channels 0, 1, 2-5, 6-15 of a merged head
 
 
 def _params(line: str) -> dict[str, str]:
     """The k=v parameters of an ncnn .param layer line (after type, name, counts and blobs)."""
     p = line.split()
-    return dict(kv.split("=") for kv in p[4 + int(p[2]) + int(p[3]):])
+    return dict(kv.split("=") for kv in p[4 + int(p[2]) + int(p[3]) :])
 
 
 def _layer_weights(layers: list[str], weights: bytes) -> list[tuple[int, int]]:
@@ -58,8 +59,11 @@ def _merge_heads(layers: list[str], weights: bytes) -> tuple[list[str], bytearra
     two layers instead of eight and a Split, and a 16-channel output ``head_<s>`` (channels:
     cls, obj, 4 bbox, 10 kps) that packs well."""
     spans = _layer_weights(layers, weights)
-    by_out = {line.split()[5]: (i, line) for i, line in enumerate(layers)
-              if line.split()[0] != "Split" and int(line.split()[3]) == 1}
+    by_out = {
+        line.split()[5]: (i, line)
+        for i, line in enumerate(layers)
+        if line.split()[0] != "Split" and int(line.split()[3]) == 1
+    }
     drop: set[int] = set()
     new_layers, new_weights = [], bytearray()
     merged: dict[int, tuple[str, bytes]] = {}
@@ -77,7 +81,7 @@ def _merge_heads(layers: list[str], weights: bytes) -> tuple[list[str], bytearra
                 p = _params(line)
                 off, size = spans[i]
                 cout = int(p["0"])
-                data = np.frombuffer(weights[off + 4:off + size], np.float32)
+                data = np.frombuffer(weights[off + 4 : off + size], np.float32)
                 ws.append(data[:-cout])
                 bs.append(data[-cout:])
                 drop.add(i)
@@ -85,16 +89,27 @@ def _merge_heads(layers: list[str], weights: bytes) -> tuple[list[str], bytearra
         w1c, b1c = np.concatenate(w1), np.concatenate(b1)
         w3c, b3c = np.concatenate(w3), np.concatenate(b3)
         assert w1c.size == 16 * cin and w3c.size == 16 * 9
-        split_idx = next(i for i, line in enumerate(layers)
-                         if line.startswith("Split") and line.split()[4] == src)
+        split_idx = next(
+            i
+            for i, line in enumerate(layers)
+            if line.startswith("Split") and line.split()[4] == src
+        )
         drop.add(split_idx)
         first = min(by_out[f"{h}_{s}"][0] for h in HEAD_ORDER)
-        text = (f"Convolution head1x1_{s} 1 1 {src} head_{s}_pre 0=16 1=1 11=1 3=1 4=0 5=1 "
-                f"6={w1c.size}\n"
-                f"ConvolutionDepthWise head3x3_{s} 1 1 head_{s}_pre head_{s} 0=16 1=3 11=3 3=1 "
-                f"4=1 5=1 6={w3c.size} 7=16")
-        data = (struct.pack("<I", 0) + w1c.tobytes() + b1c.tobytes() +
-                struct.pack("<I", 0) + w3c.tobytes() + b3c.tobytes())
+        text = (
+            f"Convolution head1x1_{s} 1 1 {src} head_{s}_pre 0=16 1=1 11=1 3=1 4=0 5=1 "
+            f"6={w1c.size}\n"
+            f"ConvolutionDepthWise head3x3_{s} 1 1 head_{s}_pre head_{s} 0=16 1=3 11=3 3=1 "
+            f"4=1 5=1 6={w3c.size} 7=16"
+        )
+        data = (
+            struct.pack("<I", 0)
+            + w1c.tobytes()
+            + b1c.tobytes()
+            + struct.pack("<I", 0)
+            + w3c.tobytes()
+            + b3c.tobytes()
+        )
         merged[first] = (text, data)
     for i, line in enumerate(layers):
         if i in merged:
@@ -104,7 +119,7 @@ def _merge_heads(layers: list[str], weights: bytes) -> tuple[list[str], bytearra
             continue
         new_layers.append(line)
         off, size = spans[i]
-        new_weights += weights[off:off + size]
+        new_weights += weights[off : off + size]
     return new_layers, new_weights
 
 
@@ -120,7 +135,7 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
     params = [_params(line) for line in layers]
     readers: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(parts):
-        for b in p[4:4 + int(p[2])]:
+        for b in p[4 : 4 + int(p[2])]:
             readers[b].append(i)
     out_layers, out_weights, skip = [], bytearray(), set()
     for i, (p, prm) in enumerate(zip(parts, params)):
@@ -131,21 +146,30 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
         if kind == "Convolution" and prm["1"] == "3" and prm.get("9") == "1":
             cout = int(prm["0"])
             cin = int(prm["6"]) // (cout * 9)
-            out_layers.append(f"TinyfqConv3x3 {name} 1 1 {src} {dst} 0={cout} 1={cin} "
-                              f"2={prm.get('3', '1')}")
-            out_weights += weights[off:off + size]
+            out_layers.append(
+                f"TinyfqConv3x3 {name} 1 1 {src} {dst} 0={cout} 1={cin} 2={prm.get('3', '1')}"
+            )
+            out_weights += weights[off : off + size]
             continue
         nxt = readers[dst][0] if kind == "Convolution" and len(readers[dst]) == 1 else None
-        if (nxt is not None and prm["1"] == "1" and "9" not in prm
-                and parts[nxt][0] == "ConvolutionDepthWise" and params[nxt]["1"] == "3"
-                and params[nxt].get("3", "1") == "1" and params[nxt]["7"] == prm["0"]):
+        if (
+            nxt is not None
+            and prm["1"] == "1"
+            and "9" not in prm
+            and parts[nxt][0] == "ConvolutionDepthWise"
+            and params[nxt]["1"] == "3"
+            and params[nxt].get("3", "1") == "1"
+            and params[nxt]["7"] == prm["0"]
+        ):
             cout = int(prm["0"])
             cin = int(prm["6"]) // cout
             relu = 1 if params[nxt].get("9") == "1" else 0
-            out_layers.append(f"TinyfqPwDw {name}+{parts[nxt][1]} 1 1 {src} {parts[nxt][5]} "
-                              f"0={cin} 1={cout} 2={relu}")
+            out_layers.append(
+                f"TinyfqPwDw {name}+{parts[nxt][1]} 1 1 {src} {parts[nxt][5]} "
+                f"0={cin} 1={cout} 2={relu}"
+            )
             noff, nsize = spans[nxt]
-            out_weights += weights[off:off + size] + weights[noff:noff + nsize]
+            out_weights += weights[off : off + size] + weights[noff : noff + nsize]
             skip.add(nxt)
             continue
         if kind == "Pooling" and prm == {"0": "0", "1": "2", "2": "2", "5": "1"}:
@@ -155,18 +179,20 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
             add = readers[dst][0]
             a, b = parts[add][4], parts[add][5]
             fine = b if a == dst else a
-            out_layers.append(f"TinyfqUpAdd {name}+{parts[add][1]} 2 1 {fine} {src} "
-                              f"{parts[add][6]}")
+            out_layers.append(
+                f"TinyfqUpAdd {name}+{parts[add][1]} 2 1 {fine} {src} {parts[add][6]}"
+            )
             skip.add(add)
             continue
         assert kind not in ("Convolution", "ConvolutionDepthWise"), f"left unfused: {layers[i]}"
         out_layers.append(layers[i])
-        out_weights += weights[off:off + size]
+        out_weights += weights[off : off + size]
     return out_layers, out_weights
 
 
-def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
-            graph: str = "fused") -> dict:
+def convert(
+    onnx_path: Path, out_stem: Path, merge_heads: bool = True, graph: str = "fused"
+) -> dict:
     import onnx
     from onnx import numpy_helper
 
@@ -180,7 +206,7 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
             readers[i].append(n)
 
     # Each graph output traced back through Reshape/Transpose/Sigmoid to its convolution.
-    heads: dict[str, str] = {}        # conv output blob -> output name
+    heads: dict[str, str] = {}  # conv output blob -> output name
     sigmoid: dict[str, bool] = {}
     for out in g.output:
         blob, had_sigmoid = out.name, False
@@ -200,7 +226,7 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
     layers: list[str] = []
     weights = bytearray()
     rename: dict[str, str] = {g.input[0].name: "in0"}
-    fused_relu: set[str] = set()       # Relu nodes folded into their convolution
+    fused_relu: set[str] = set()  # Relu nodes folded into their convolution
     counter = [0]
 
     def blob_name(onnx_blob: str) -> str:
@@ -211,7 +237,7 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
     def cnn_readers(blob: str) -> list:
         return [r for r in readers[blob] if r.op_type not in reshaping]
 
-    consumed: dict[str, list[str]] = {}   # blob -> names handed to its readers, in order
+    consumed: dict[str, list[str]] = {}  # blob -> names handed to its readers, in order
 
     def use(blob: str) -> str:
         """The ncnn name under which the next reader of ``blob`` reads it (after a Split)."""
@@ -251,9 +277,10 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
                 out_final = out
             src = use(node.input[0])
             kind = "ConvolutionDepthWise" if group > 1 else "Convolution"
-            params = (f"0={cout} 1={kw} 11={kh} 3={strides[0]} 4={pads[0]} 5=1 "
-                      f"6={w.size}" + (f" 7={group}" if group > 1 else "") +
-                      (f" 9={act}" if act else ""))
+            params = (
+                f"0={cout} 1={kw} 11={kh} 3={strides[0]} 4={pads[0]} 5=1 "
+                f"6={w.size}" + (f" 7={group}" if group > 1 else "") + (f" 9={act}" if act else "")
+            )
             layers.append(f"{kind} {node.name} 1 1 {src} {blob_name(out_final)} {params}")
             weights += struct.pack("<I", 0) + w.tobytes() + b.tobytes()
             produced(out_final)
@@ -262,16 +289,24 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
             produced(node.output[0])
         elif node.op_type == "MaxPool":
             k, s = a["kernel_shape"], a["strides"]
-            assert k[0] == k[1] and s[0] == s[1] and not any(a.get("pads", [0])) \
+            assert (
+                k[0] == k[1]
+                and s[0] == s[1]
+                and not any(a.get("pads", [0]))
                 and not a.get("ceil_mode", 0)
-            layers.append(f"Pooling {node.name} 1 1 {use(node.input[0])} "
-                          f"{blob_name(node.output[0])} 0=0 1={k[0]} 2={s[0]} 5=1")
+            )
+            layers.append(
+                f"Pooling {node.name} 1 1 {use(node.input[0])} "
+                f"{blob_name(node.output[0])} 0=0 1={k[0]} 2={s[0]} 5=1"
+            )
             produced(node.output[0])
         elif node.op_type == "Resize":
             scales = inits[node.input[2]]
             assert a["mode"] == b"nearest" and list(scales) == [1, 1, 2, 2], (a, scales)
-            layers.append(f"Interp {node.name} 1 1 {use(node.input[0])} "
-                          f"{blob_name(node.output[0])} 0=1 1=2.0 2=2.0")
+            layers.append(
+                f"Interp {node.name} 1 1 {use(node.input[0])} "
+                f"{blob_name(node.output[0])} 0=1 1=2.0 2=2.0"
+            )
             produced(node.output[0])
         elif node.op_type == "Add":
             x, y = use(node.input[0]), use(node.input[1])
@@ -290,7 +325,7 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
     for line in layers:
         parts = line.split()
         nin, nout = int(parts[2]), int(parts[3])
-        blobs.update(parts[4:4 + nin + nout])
+        blobs.update(parts[4 : 4 + nin + nout])
     param = "7767517\n" + f"{len(layers)} {len(blobs)}\n" + "\n".join(layers) + "\n"
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     Path(str(out_stem) + ".ncnn.param").write_text(param)
@@ -300,20 +335,29 @@ def convert(onnx_path: Path, out_stem: Path, merge_heads: bool = True,
     meta = {
         "name": "yunet_n",
         "description": "YuNet face detector (boxes, five landmarks); ncnn graph converted from "
-                       "ONNX by scripts/convert_yunet.py",
+        "ONNX by scripts/convert_yunet.py",
         "source": onnx_path.name,
         "source_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
         "origin": "ShiqiYu/libfacedetection.train, commit 0047ac24a, onnx/",
         "licence": "Apache-2.0 (see NOTICE and LICENSES/YuNet-Apache-2.0.txt)",
-        "command": "python scripts/convert_yunet.py ../shared/models/yunet/" + onnx_path.name
-                   + " cpp/models/yunet",
+        "command": "python scripts/convert_yunet.py ../shared/models/yunet/"
+        + onnx_path.name
+        + " cpp/models/yunet",
         "parameters": n_params,
-        "input": {"blob": "in0", "layout": "CHW", "channels": "BGR", "range": "0-255",
-                  "multiple_of": 32},
+        "input": {
+            "blob": "in0",
+            "layout": "CHW",
+            "channels": "BGR",
+            "range": "0-255",
+            "multiple_of": 32,
+        },
         "graph": graph,
         "outputs": (["head_8", "head_16", "head_32"] if merge_heads else outputs),
-        "output_channels": ("cls (logit), obj (logit), bbox (4), kps (10)" if merge_heads
-                            else "one blob per ONNX output"),
+        "output_channels": (
+            "cls (logit), obj (logit), bbox (4), kps (10)"
+            if merge_heads
+            else "one blob per ONNX output"
+        ),
         "sigmoid_applied_by_detector": [o for o in outputs if sigmoid[o]],
         "strides": [8, 16, 32],
         "bin_sha256": hashlib.sha256(bytes(weights)).hexdigest(),
@@ -326,16 +370,26 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("onnx", type=Path, help="yunet_n_dynamic.onnx")
     p.add_argument("out", type=Path, help="output stem, e.g. cpp/models/yunet")
-    p.add_argument("--graph", choices=("fused", "plain"), default="fused",
-                   help="fused (default, embedded): the library's TinyfqConv3x3 / TinyfqPwDw "
-                   "layers; plain: stock ncnn layers only (any ncnn runs it)")
-    p.add_argument("--separate-heads", action="store_true",
-                   help="plain graph with the twelve head outputs apart (the ONNX layout)")
+    p.add_argument(
+        "--graph",
+        choices=("fused", "plain"),
+        default="fused",
+        help="fused (default, embedded): the library's TinyfqConv3x3 / TinyfqPwDw "
+        "layers; plain: stock ncnn layers only (any ncnn runs it)",
+    )
+    p.add_argument(
+        "--separate-heads",
+        action="store_true",
+        help="plain graph with the twelve head outputs apart (the ONNX layout)",
+    )
     args = p.parse_args(argv)
     graph = "plain" if args.separate_heads else args.graph
     meta = convert(args.onnx, args.out, merge_heads=not args.separate_heads, graph=graph)
-    print(f"wrote {args.out}.ncnn.param/.bin/.json: {meta['parameters']} parameters, "
-          f"source sha256 {meta['source_sha256']}", file=sys.stderr)
+    print(
+        f"wrote {args.out}.ncnn.param/.bin/.json: {meta['parameters']} parameters, "
+        f"source sha256 {meta['source_sha256']}",
+        file=sys.stderr,
+    )
     return 0
 
 

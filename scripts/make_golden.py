@@ -9,6 +9,7 @@ libjpeg), score_stb (pixels from stb_image, the decoder of builds without libjpe
 aarch64 cross build). The two decoders round differently (up to ~3 grey levels), which moves
 scores by up to ~0.015 on LFW: each build compares with its own column.
 """
+
 import csv
 import json
 import os
@@ -22,10 +23,12 @@ from tinyfq_native.images import jpeg_decoder, read_image  # noqa: E402
 from tinyfq_native.landmarks import as_landmarks  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
-CROPS = ["lfw/images/George_W_Bush/George_W_Bush_0001.jpg",
-         "lfw/images/Colin_Powell/Colin_Powell_0001.jpg",
-         "lfw/images/Serena_Williams/Serena_Williams_0001.jpg",
-         "celeba-subset/images/7201/001085.jpg"]
+CROPS = [
+    "lfw/images/George_W_Bush/George_W_Bush_0001.jpg",
+    "lfw/images/Colin_Powell/Colin_Powell_0001.jpg",
+    "lfw/images/Serena_Williams/Serena_Williams_0001.jpg",
+    "celeba-subset/images/7201/001085.jpg",
+]
 
 
 def golden_rows() -> list[list]:
@@ -44,15 +47,22 @@ def golden_rows() -> list[list]:
 
 
 def main() -> None:
-    if "--scores" in sys.argv:          # the child run with TINYFQ_DECODER=stb
+    if "--scores" in sys.argv:  # the child run with TINYFQ_DECODER=stb
         print(json.dumps([r[3] for r in golden_rows()]))
         return
     if not jpeg_decoder().startswith("libjpeg"):
-        raise SystemExit(f"make_golden: this build decodes JPEG with {jpeg_decoder()}; "
-                         "regenerate with a libjpeg build (it writes both columns)")
+        raise SystemExit(
+            f"make_golden: this build decodes JPEG with {jpeg_decoder()}; "
+            "regenerate with a libjpeg build (it writes both columns)"
+        )
     rows = golden_rows()
-    child = subprocess.run([sys.executable, __file__, "--scores"], capture_output=True, text=True,
-                           env={**os.environ, "TINYFQ_DECODER": "stb"}, check=True)
+    child = subprocess.run(
+        [sys.executable, __file__, "--scores"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TINYFQ_DECODER": "stb"},
+        check=True,
+    )
     stb = json.loads(child.stdout)
     out = REPO / "tests" / "data" / "golden.csv"
     with out.open("w", newline="") as f:
@@ -60,8 +70,10 @@ def main() -> None:
         w.writerow(["path", "kind", "landmarks", "score", "score_stb"])
         for (p, kind, lm, q), q_stb in zip(rows, stb):
             w.writerow([p, kind, lm, f"{q:.7f}", f"{q_stb:.7f}"])
-    print(f"{out}: {len(rows)} rows, model {Scorer().info['version']}, "
-          f"decoders {jpeg_decoder()} and stb_image")
+    print(
+        f"{out}: {len(rows)} rows, model {Scorer().info['version']}, "
+        f"decoders {jpeg_decoder()} and stb_image"
+    )
 
 
 if __name__ == "__main__":

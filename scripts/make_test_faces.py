@@ -7,6 +7,7 @@ benchmarks (so none of them reads training files).
 Rows: relpath (to ../shared/data), box (x y w h), landmarks (x1 y1 ... x5 y5). The photos: every
 LFW photo's first image, one identity in 13 (sorted), and every 300th CelebA-subset photo.
 """
+
 import csv
 import os
 import sys
@@ -26,9 +27,11 @@ def photos() -> list[str]:
     out = []
     for name in lfw[::13]:
         out.append(f"lfw/images/{name}/" + sorted(os.listdir(DATA / "lfw" / "images" / name))[0])
-    celeba = sorted(f"celeba-subset/images/{d}/{f}"
-                    for d in os.listdir(DATA / "celeba-subset" / "images")
-                    for f in os.listdir(DATA / "celeba-subset" / "images" / d))
+    celeba = sorted(
+        f"celeba-subset/images/{d}/{f}"
+        for d in os.listdir(DATA / "celeba-subset" / "images")
+        for f in os.listdir(DATA / "celeba-subset" / "images" / d)
+    )
     return out + celeba[::300]
 
 
@@ -39,8 +42,13 @@ def main() -> int:
         face = det.largest(cv2.imread(str(DATA / rel)))
         if face is None:
             continue
-        rows.append([rel, " ".join(f"{v:.2f}" for v in face.box),
-                     " ".join(f"{v:.2f}" for v in face.landmarks.reshape(-1))])
+        rows.append(
+            [
+                rel,
+                " ".join(f"{v:.2f}" for v in face.box),
+                " ".join(f"{v:.2f}" for v in face.landmarks.reshape(-1)),
+            ]
+        )
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

@@ -1,4 +1,5 @@
 """The tinyfq command on real folders with planted bad files."""
+
 import csv
 import json
 import os
@@ -22,7 +23,7 @@ def _png_claiming(w: int, h: int) -> bytes:
     ok, buf = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
     data = bytearray(buf.tobytes())
     data[16:24] = struct.pack(">II", w, h)
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))   # a valid IHDR CRC
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # a valid IHDR CRC
     return bytes(data)
 
 
@@ -55,10 +56,15 @@ def test_bad_files_get_error_rows_and_the_rest_is_scored(planted, tmp_path, caps
     folder, good = planted
     out = tmp_path / "scores.csv"
     rc = main(["score", str(folder), "-o", str(out), "--workers", "2"])
-    assert rc == 1                                        # some inputs failed
+    assert rc == 1  # some inputs failed
     rows = {os.path.basename(r["path"]): r for r in _rows(out)}
-    assert set(rows) == set(good) | {"empty.jpg", "truncated.jpg", "corrupt.jpg", "notes.png",
-                                     "huge.png"}
+    assert set(rows) == set(good) | {
+        "empty.jpg",
+        "truncated.jpg",
+        "corrupt.jpg",
+        "notes.png",
+        "huge.png",
+    }
     for name in good:
         assert rows[name]["status"] == "ok" and 0 < float(rows[name]["score"]) < 1
     assert "0 bytes" in rows["empty.jpg"]["message"]
@@ -74,8 +80,16 @@ def test_recursive_globs_and_jsonl(planted, tmp_path):
     assert not any("deep.jpg" in p for p in expand([str(folder)], False))
     assert any("deep.jpg" in p for p in expand([str(folder)], True))
     out = tmp_path / "s.jsonl"
-    rc = main(["score", str(folder / "Colin*.jpg"), str(folder / "nested" / "deep.jpg"),
-               "-o", str(out), "-q"])
+    rc = main(
+        [
+            "score",
+            str(folder / "Colin*.jpg"),
+            str(folder / "nested" / "deep.jpg"),
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
     assert rc == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(good) + 1
@@ -85,8 +99,7 @@ def test_recursive_globs_and_jsonl(planted, tmp_path):
 def test_missing_path_is_an_error_row(tmp_path, planted):
     folder, good = planted
     out = tmp_path / "m.csv"
-    rc = main(["score", str(folder / good[0]), str(tmp_path / "absent.jpg"), "-o", str(out),
-               "-q"])
+    rc = main(["score", str(folder / good[0]), str(tmp_path / "absent.jpg"), "-o", str(out), "-q"])
     rows = _rows(out)
     assert rc == 1 and [r["status"] for r in rows] == ["ok", "error"]
     assert "no such file" in rows[1]["message"]
@@ -95,8 +108,18 @@ def test_missing_path_is_an_error_row(tmp_path, planted):
 def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, face_rows, data_root):
     folder, good = planted
     out = tmp_path / "d.csv"
-    rc = main(["score", "--detect", str(folder / good[0]), str(folder / good[1]),
-               str(folder / "notes.png"), "-o", str(out), "-q"])
+    rc = main(
+        [
+            "score",
+            "--detect",
+            str(folder / good[0]),
+            str(folder / good[1]),
+            str(folder / "notes.png"),
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
     rows = _rows(out)
     assert rc == 1 and [r["status"] for r in rows] == ["ok", "ok", "error"]
     # the same photos through --landmarks with the detector's landmarks
@@ -112,8 +135,18 @@ def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, face_rows,
             lm = det.largest(bgr).landmarks.reshape(-1)
             f.write(str(folder / name) + "," + ",".join(f"{v:.4f}" for v in lm) + "\n")
     out2 = tmp_path / "l.csv"
-    rc = main(["score", str(folder / good[0]), str(folder / good[1]), "--landmarks",
-               str(lm_file), "-o", str(out2), "-q"])
+    rc = main(
+        [
+            "score",
+            str(folder / good[0]),
+            str(folder / good[1]),
+            "--landmarks",
+            str(lm_file),
+            "-o",
+            str(out2),
+            "-q",
+        ]
+    )
     assert rc == 0
     for a, b in zip(rows[:2], _rows(out2)):
         assert float(a["score"]) == pytest.approx(float(b["score"]), abs=1e-5)
@@ -128,7 +161,7 @@ def test_reduced_decode_flag(planted, tmp_path):
     assert main(["score", *paths, "-o", str(full), "-q"]) == 0
     assert main(["score", *paths, "-o", str(reduced), "-q", "--reduced-decode"]) == 0
     d = [abs(float(a["score"]) - float(b["score"])) for a, b in zip(_rows(full), _rows(reduced))]
-    assert len(d) == len(good) and max(d) <= 0.2       # other pixels, close scores
+    assert len(d) == len(good) and max(d) <= 0.2  # other pixels, close scores
     assert max(d) > 0 or not jpeg_decoder().startswith("libjpeg")
 
 
@@ -140,8 +173,13 @@ def test_info_and_usage_errors(capsys):
     # the AVX2 kernels exactly where the CPU has AVX2 (and FMA)
     expect = "avx2" if {"avx2", "fma"} <= set(facts["cpu_features"].split()) else "generic"
     assert facts["network_kernels"] == expect
-    assert facts["detector"].startswith("yunet_n (Apache-2.0") and "104ee26c71d5" in facts["detector"]
+    assert (
+        facts["detector"].startswith("yunet_n (Apache-2.0") and "104ee26c71d5" in facts["detector"]
+    )
     assert main(["score", "x.jpg", "--workers", "0"]) == 2
-    r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "--help"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "tinyfq_native.cli", "score", "--help"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0 and "ALIGNED FACE CROPS" in r.stdout and "--detect" in r.stdout

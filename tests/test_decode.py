@@ -1,5 +1,6 @@
 """Image decoding: reduced-resolution JPEG decoding (libjpeg's DCT scaling) against full
 decoding on real LFW photos, colour spaces, and damaged files."""
+
 import numpy as np
 
 from tinyfq_native import Status
@@ -11,7 +12,8 @@ from tinyfq_native.landmarks import as_landmarks
 
 LIBJPEG = jpeg_decoder().startswith("libjpeg")
 needs_libjpeg = pytest.mark.skipif(
-    not LIBJPEG, reason=f"JPEG decoded by {jpeg_decoder()}: no reduced decoding")
+    not LIBJPEG, reason=f"JPEG decoded by {jpeg_decoder()}: no reduced decoding"
+)
 # Reduced decoding does not keep scores within the issue's 0.01 of full decoding: the reduced
 # image is low-pass filtered (DCT scaling, close to a 2x2 box), the full-size path resamples
 # 250 -> 64 bilinearly without a filter, and the model scores the two differently (a
@@ -67,7 +69,7 @@ def test_reduced_sizes(photo):
         read_image(path, min_width=64, min_height=64, max_scale=3)
     with pytest.raises(ValueError, match="min_width"):
         read_image(path, min_width=-1)
-    with pytest.raises(RuntimeError, match="limit"):   # checked from the header
+    with pytest.raises(RuntimeError, match="limit"):  # checked from the header
         read_image(path, max_pixels=250 * 250 - 1, min_width=64, min_height=64)
 
 
@@ -85,15 +87,19 @@ def test_crop_scores_reduced_vs_full(scorer, reduced_scorer, data_root):
     reduced = reduced_scorer.score_files(files, workers=2)
     full = scorer.score_files(files, workers=2)
     d = np.abs(reduced - full)
-    assert (d > 0).mean() > 0.9                     # 250x250: all reduced to 125x125
+    assert (d > 0).mean() > 0.9  # 250x250: all reduced to 125x125
     assert d.mean() <= MEAN_TOL and d.max() <= MAX_TOL, (d.mean(), d.max())
     # the deviation is the low-pass filter's, not the decoder's: a 2x2 box filter of the full
     # decode scores like the reduced decode
     box = []
     for f in files:
         img = read_image(str(f)).astype(np.float32)
-        box.append(scorer.score(img.reshape(125, 2, 125, 2, 3).mean(axis=(1, 3)).round()
-                                .astype(np.uint8), format="rgb"))
+        box.append(
+            scorer.score(
+                img.reshape(125, 2, 125, 2, 3).mean(axis=(1, 3)).round().astype(np.uint8),
+                format="rgb",
+            )
+        )
     e = np.abs(reduced - np.array(box))
     assert e.mean() <= 0.008 and e.max() <= 0.03, (e.mean(), e.max())
     # score_files on a reduced decode is the array path on the reduced pixels
@@ -109,7 +115,7 @@ def test_landmark_scores_reduced_vs_full(scorer, reduced_scorer, data_root, face
     reduced = reduced_scorer.score_files(files, lms, workers=2)
     full = scorer.score_files(files, lms, workers=2)
     d = np.abs(reduced - full)
-    assert (d > 0).mean() > 0.5          # most LFW faces are >= 2x the template: reduced
+    assert (d > 0).mean() > 0.5  # most LFW faces are >= 2x the template: reduced
     assert d.mean() <= MEAN_TOL and d.max() <= MAX_TOL, (d.mean(), d.max())
     # full decoding with landmarks is exactly the array path
     img = read_image(str(files[0]))
@@ -130,9 +136,10 @@ def test_landmarks_map_into_the_reduced_image(scorer, data_root, face_rows):
         ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 100])
         assert ok
         lm = as_landmarks(row["landmarks"])
-        lm_big = 2 * lm + 0.5                # source pixel j covers enlarged pixels 2j, 2j + 1
-        half, k = decode_image(buf.tobytes(), min_width=1, min_height=1, max_scale=2,
-                                     return_scale=True)
+        lm_big = 2 * lm + 0.5  # source pixel j covers enlarged pixels 2j, 2j + 1
+        half, k = decode_image(
+            buf.tobytes(), min_width=1, min_height=1, max_scale=2, return_scale=True
+        )
         assert k == 2 and half.shape == bgr.shape
         expect = scorer.score(np.ascontiguousarray(bgr), lm)
         good.append(abs(scorer.score(half, (lm_big - 0.5) / 2, format="rgb") - expect))
@@ -155,7 +162,7 @@ def test_grey_and_cmyk_jpegs(scorer, reduced_scorer, photo, tmp_path):
     Image = pytest.importorskip("PIL.Image")
     cmyk_path = tmp_path / "cmyk.jpg"
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-    Image.fromarray(rgb).convert("CMYK").save(cmyk_path, quality=95)   # Adobe, inverted
+    Image.fromarray(rgb).convert("CMYK").save(cmyk_path, quality=95)  # Adobe, inverted
     got = read_image(str(cmyk_path))
     assert got.shape == (250, 250, 3)
     assert np.abs(got.astype(int) - rgb).mean() < 3
@@ -171,7 +178,7 @@ def test_damaged_jpegs_are_errors_not_crashes(scorer, reduced_scorer, photo, tmp
         "truncated.jpg": good[:mid],
         "header.jpg": good[:2] + bytes(range(256)) * 2 + good[514:],
         "no-frame.jpg": good[:2] + b"\xff\xd9",
-        "scan.jpg": good[:mid] + rng.integers(0, 256, 200, np.uint8).tobytes() + good[mid + 200:],
+        "scan.jpg": good[:mid] + rng.integers(0, 256, 200, np.uint8).tobytes() + good[mid + 200 :],
     }
     paths = []
     for name, data in bad.items():
@@ -182,7 +189,7 @@ def test_damaged_jpegs_are_errors_not_crashes(scorer, reduced_scorer, photo, tmp
         assert kinds[:3] == [Status.invalid] * 3 and np.isnan(q[:3]).all(), messages
         assert "truncated" in messages[0]
         assert kinds[4] == Status.ok and 0 < q[4] < 1
-        if LIBJPEG:   # stb_image decodes damaged scan data to a damaged picture
+        if LIBJPEG:  # stb_image decodes damaged scan data to a damaged picture
             assert kinds[3] == Status.invalid and "corrupt" in messages[3].lower(), messages[3]
     with pytest.raises(RuntimeError, match="truncated"):
         read_image(str(paths[0]), min_width=64, min_height=64)

@@ -1,5 +1,6 @@
 """The native YuNet detector: exactness against onnxruntime on real photos, landmark order,
 options, and detection wired into Scorer and the CLI."""
+
 import csv
 import math
 
@@ -49,7 +50,7 @@ def test_native_detector_matches_onnxruntime_on_real_photos(photos, reference, m
             worst_conf = max(worst_conf, np.abs(native[:, 4] - expected[:, 4]).max())
             worst_px = max(worst_px, np.abs(np.delete(native - expected, 4, axis=1)).max())
         faces += len(native)
-    assert faces >= len(photos) * 0.9          # the photos do have faces
+    assert faces >= len(photos) * 0.9  # the photos do have faces
     assert worst_conf <= 1e-4 and worst_px <= 0.5, (worst_conf, worst_px)
 
 
@@ -88,8 +89,8 @@ def test_pixel_formats_and_strides_agree(data_root):
     b = det.detect(bgr)
     c = det.detect(np.dstack([bgr, np.full(bgr.shape[:2], 255, np.uint8)]))
     wide = np.zeros((bgr.shape[0], bgr.shape[1] + 37, 3), np.uint8)
-    wide[:, :bgr.shape[1]] = bgr
-    d = det.detect(wide[:, :bgr.shape[1]])                 # a view with a longer row stride
+    wide[:, : bgr.shape[1]] = bgr
+    d = det.detect(wide[:, : bgr.shape[1]])  # a view with a longer row stride
     assert len(a) >= 1
     for other in (b, c, d):
         assert len(other) == len(a)
@@ -100,7 +101,7 @@ def test_pixel_formats_and_strides_agree(data_root):
 
 def test_large_photos_are_downscaled_and_mapped_back(data_root):
     rgb = read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
-    big = np.repeat(np.repeat(rgb, 4, axis=0), 4, axis=1)     # 1000 x 1000
+    big = np.repeat(np.repeat(rgb, 4, axis=0), 4, axis=1)  # 1000 x 1000
     small = Detector(320).largest(rgb, format="rgb")
     large = Detector(320).largest(big, format="rgb")
     native = Detector(max_side=320)
@@ -143,10 +144,12 @@ def test_scorer_detect_scores_the_largest_face_by_its_landmarks(photos):
     for bgr in bgrs:
         face = scorer.detect(bgr)[0]
         assert scorer.score(bgr, detect=True) == pytest.approx(
-            scorer.score(bgr, face.landmarks), abs=1e-6)
+            scorer.score(bgr, face.landmarks), abs=1e-6
+        )
         every = scorer.score(bgr, detect=True, all_faces=True)
         assert isinstance(every[0], Face) and every[0].score == pytest.approx(
-            scorer.score(bgr, face.landmarks), abs=1e-6)
+            scorer.score(bgr, face.landmarks), abs=1e-6
+        )
     batch = scorer.score_batch(bgrs, detect=True, workers=2)
     one = scorer.score_batch(bgrs, detect=True, workers=1)
     assert batch.dtype == np.float32 and np.array_equal(batch, one)
@@ -170,7 +173,11 @@ def test_score_files_with_detection(photos, tmp_path):
     broken.write_bytes(b"not a jpeg")
     paths = [str(p) for p in photos[:6]] + [str(blank), str(broken), str(tmp_path / "gone.jpg")]
     scores, messages, kinds = scorer.score_files_detailed(paths, detect=True, workers=2)
-    assert kinds[:6] == [Status.ok] * 6 and kinds[6:] == [Status.no_face, Status.invalid, Status.missing]
+    assert kinds[:6] == [Status.ok] * 6 and kinds[6:] == [
+        Status.no_face,
+        Status.invalid,
+        Status.missing,
+    ]
     assert messages[6] == "no face found" and "no such file" in messages[8]
     expect = [scorer.score(read_image(p), detect=True, format="rgb") for p in paths[:6]]
     assert np.allclose(scores[:6], expect, atol=1e-6) and np.isnan(scores[6:]).all()
@@ -197,13 +204,24 @@ def test_cli_detect_rows_all_faces_and_no_face(data_root, tmp_path):
     scorer = Scorer()
     for r in rows[:5]:
         assert float(r["score"]) == pytest.approx(
-            scorer.score(read_image(r["path"]), detect=True, format="rgb"), abs=2e-6)
+            scorer.score(read_image(r["path"]), detect=True, format="rgb"), abs=2e-6
+        )
     out = tmp_path / "all.csv"
     assert main(["score", "--detect", "--all-faces", str(folder), "-o", str(out), "-q"]) == 0
     with out.open() as f:
         every = list(csv.DictReader(f))
-    assert list(every[0]) == ["path", "face", "score", "status", "message", "x", "y", "w", "h",
-                              "confidence"]
+    assert list(every[0]) == [
+        "path",
+        "face",
+        "score",
+        "status",
+        "message",
+        "x",
+        "y",
+        "w",
+        "h",
+        "confidence",
+    ]
     per_file = {}
     for r in every:
         per_file.setdefault(r["path"], []).append(r)
@@ -233,7 +251,9 @@ def test_embedded_detector_is_the_recorded_conversion():
     models = REPO / "cpp" / "models"
     meta = detector_info()
     assert meta == json.loads((models / "yunet.json").read_text())
-    assert meta["bin_sha256"] == hashlib.sha256((models / "yunet.ncnn.bin").read_bytes()).hexdigest()
+    assert (
+        meta["bin_sha256"] == hashlib.sha256((models / "yunet.ncnn.bin").read_bytes()).hexdigest()
+    )
     assert meta["graph"] == "fused" and meta["licence"].startswith("Apache-2.0")
     if ONNX.exists():
         assert meta["source_sha256"] == hashlib.sha256(ONNX.read_bytes()).hexdigest()

@@ -1,4 +1,5 @@
 """Scorer.score_paths: the one engine under the CLI and the batch API."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,14 @@ def test_results_come_in_input_order_with_one_status_each(mixed):
 def test_landmarks_by_path_and_a_path_without_any(tmp_path, face_rows, data_root):
     rows = [r for r in face_rows if r["relpath"].startswith("lfw/")][:5]
     table = tmp_path / "lm.csv"
-    table.write_text("path," + ",".join(f"c{i}" for i in range(10)) + "\n" + "".join(
-        f"{data_root / r['relpath']}," + ",".join(r["landmarks"].split()) + "\n" for r in rows))
+    table.write_text(
+        "path,"
+        + ",".join(f"c{i}" for i in range(10))
+        + "\n"
+        + "".join(
+            f"{data_root / r['relpath']}," + ",".join(r["landmarks"].split()) + "\n" for r in rows
+        )
+    )
     lms = read_landmarks(table)
     paths = [str(data_root / r["relpath"]) for r in rows]
     extra = str(data_root / "lfw/images/George_W_Bush/George_W_Bush_0001.jpg")
@@ -62,7 +69,7 @@ def test_all_faces_gives_a_result_per_face(data_root):
 def test_stopping_early_leaves_nothing_running(mixed):
     gen = Scorer().score_paths(mixed, detect=True, workers=2)
     first = [next(gen) for _ in range(10)]
-    gen.close()                      # what a KeyboardInterrupt in the consumer does
+    gen.close()  # what a KeyboardInterrupt in the consumer does
     assert [r.path for r in first] == mixed[:10]
 
 

@@ -1,6 +1,7 @@
 """Hostile input (issue "Hostile input"): each reproducer of a crash, hang, lost row or silent
 nonsense, with the clear error or correct row it gets now. Reproducers that crashed the process
 run in a child, so a regression fails this test instead of killing the run."""
+
 import csv
 import os
 import shutil
@@ -22,8 +23,13 @@ MODELS = REPO / "cpp" / "models"
 
 
 def _child(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, cwd=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(REPO),
+    )
 
 
 def test_huge_broadcast_array_is_a_memory_error_not_a_segfault():
@@ -61,8 +67,12 @@ def test_weights_that_do_not_fit_the_graph_are_refused(cut):
     param = (MODELS / "plain.ncnn.param").read_text()
     weights = (MODELS / "plain.ncnn.bin").read_bytes()
     sidecar = (MODELS / "plain.json").read_text()
-    bad = {"empty": b"", "100 bytes": weights[:100], "one float short": weights[:-4],
-           "extra bytes": weights + b"\0" * 8}[cut]
+    bad = {
+        "empty": b"",
+        "100 bytes": weights[:100],
+        "one float short": weights[:-4],
+        "extra bytes": weights + b"\0" * 8,
+    }[cut]
     r = _child(f"""
         import json
         from tinyfq_native import Scorer
@@ -83,8 +93,11 @@ def test_weights_that_do_not_fit_the_graph_are_refused(cut):
     # without the record, the bounded reader still finds that the weights do not fit
     assert ("end before" if cut != "extra bytes" else "left over") in r.stdout
     # the real weights still load (the check is not simply refusing everything)
-    assert 0 < Scorer.from_memory(param, weights, sidecar).score(
-        np.full((64, 64, 3), 128, np.uint8)) < 1
+    assert (
+        0
+        < Scorer.from_memory(param, weights, sidecar).score(np.full((64, 64, 3), 128, np.uint8))
+        < 1
+    )
     del bad
 
 
@@ -112,13 +125,28 @@ def test_fifo_and_directory_are_error_rows_without_opening_them(tmp_path, data_r
     shutil.copy(face, folder / "face.jpg")
     os.mkfifo(folder / "x.jpg")
     s = Scorer()
-    scores, messages, kinds = s.score_files_detailed([folder / "face.jpg", folder / "x.jpg",
-                                                      folder])
+    scores, messages, kinds = s.score_files_detailed(
+        [folder / "face.jpg", folder / "x.jpg", folder]
+    )
     assert kinds == [Status.ok, Status.invalid, Status.invalid]
     assert "not a regular file (a FIFO)" in messages[1] and "is a directory" in messages[2]
     out = tmp_path / "rows.csv"
-    r = subprocess.run([sys.executable, "-m", "tinyfq_native.cli", "score", "-r", str(folder),
-                        "-o", str(out), "-q"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tinyfq_native.cli",
+            "score",
+            "-r",
+            str(folder),
+            "-o",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1
     rows = {os.path.basename(row["path"]): row for row in csv.DictReader(out.open())}
     assert rows["face.jpg"]["status"] == "ok" and rows["x.jpg"]["status"] == "error"
@@ -146,11 +174,13 @@ def test_carriage_return_in_a_name_keeps_one_row(tmp_path, data_root):
     with out.open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == [str(odd), str(tmp_path / "none*.jpg")]
-    assert [r["status"] for r in rows] == ["ok", "error"]      # the glob that matched nothing
+    assert [r["status"] for r in rows] == ["ok", "error"]  # the glob that matched nothing
 
 
-@pytest.mark.parametrize("lm", [np.zeros((2, 5)), np.zeros(10), np.zeros((5, 2), complex),
-                                np.zeros((5, 3)), [[1, 2]] * 4])
+@pytest.mark.parametrize(
+    "lm",
+    [np.zeros((2, 5)), np.zeros(10), np.zeros((5, 2), complex), np.zeros((5, 3)), [[1, 2]] * 4],
+)
 def test_landmarks_must_be_five_real_points(lm):
     img = np.zeros((100, 100, 3), np.uint8)
     with pytest.raises(ValueError, match="landmarks"):
@@ -160,11 +190,12 @@ def test_landmarks_must_be_five_real_points(lm):
 def test_landmarks_far_outside_read_black_without_overflow():
     s = Scorer()
     img = np.full((120, 120, 3), 200, np.uint8)
-    template = np.array([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]],
-                        np.float32)
+    template = np.array(
+        [[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]], np.float32
+    )
     black = s.score(np.zeros((64, 64, 3), np.uint8))
     for shift in (1e4, 2.2e9, -3e9):
-        far = template * 1000 + np.float32(shift)       # distinct points, far away
+        far = template * 1000 + np.float32(shift)  # distinct points, far away
         assert s.score(img, far) == pytest.approx(black, abs=1e-6)
     with pytest.raises(ValueError, match="degenerate"):  # float32 cannot tell them apart
         s.score(img, template + np.float32(1e30))
@@ -177,8 +208,10 @@ def test_thread_creation_failure_runs_on_fewer_workers(tmp_path, data_root):
     folder = face_folder(tmp_path / "in", src, link=True)
     out = tmp_path / "rows.csv"
     # chunks of 256 files ask for 256 threads (8 MB of stack each): more than 2.5 GB allows
-    cmd = (f"ulimit -v 2500000; exec {sys.executable} -m tinyfq_native.cli score {folder} "
-           f"--workers 10000 -q -o {out}")
+    cmd = (
+        f"ulimit -v 2500000; exec {sys.executable} -m tinyfq_native.cli score {folder} "
+        f"--workers 10000 -q -o {out}"
+    )
     r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = list(csv.DictReader(out.open()))
@@ -207,13 +240,16 @@ def _model_dir(tmp_path, graph="plain", weights_from=None, **sidecar_changes):
     return d / "m.json"
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"weights_from": "default"}, "bytes; the sidecar records"),       # fused .bin, plain graph
-    ({"input__size": 1024}, "does not match the graph's input"),
-    ({"input__size": 63.9}, "does not match the graph's input"),
-    ({"input__std": [1e-30, 1e-30, 1e-30]}, "input.std"),
-    ({"input__mean": [1e9, 1e9, 1e9]}, "input.mean"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"weights_from": "default"}, "bytes; the sidecar records"),  # fused .bin, plain graph
+        ({"input__size": 1024}, "does not match the graph's input"),
+        ({"input__size": 63.9}, "does not match the graph's input"),
+        ({"input__std": [1e-30, 1e-30, 1e-30]}, "input.std"),
+        ({"input__mean": [1e9, 1e9, 1e9]}, "input.mean"),
+    ],
+)
 def test_model_files_that_do_not_belong_together_are_refused(tmp_path, change, message):
     with pytest.raises(RuntimeError, match=message):
         Scorer(_model_dir(tmp_path, **change))
@@ -222,7 +258,7 @@ def test_model_files_that_do_not_belong_together_are_refused(tmp_path, change, m
 def test_a_damaged_weights_file_is_refused_by_its_digest(tmp_path):
     path = _model_dir(tmp_path)
     weights = bytearray((path.parent / "m.ncnn.bin").read_bytes())
-    weights[1000] ^= 0x40                                   # one bit, same size
+    weights[1000] ^= 0x40  # one bit, same size
     (path.parent / "m.ncnn.bin").write_bytes(bytes(weights))
     with pytest.raises(RuntimeError, match="SHA-256"):
         Scorer(path)
@@ -235,7 +271,9 @@ def test_a_damaged_weights_file_is_refused_by_its_digest(tmp_path):
 
 def test_the_committed_models_load_and_agree(tmp_path):
     crop = np.full((80, 80, 3), 120, np.uint8)
-    assert Scorer(MODELS / "plain.json").score(crop) == pytest.approx(Scorer().score(crop), abs=1e-5)
+    assert Scorer(MODELS / "plain.json").score(crop) == pytest.approx(
+        Scorer().score(crop), abs=1e-5
+    )
 
 
 def test_a_name_that_is_not_utf8_loses_no_row(tmp_path, data_root):
@@ -250,7 +288,7 @@ def test_a_name_that_is_not_utf8_loses_no_row(tmp_path, data_root):
     assert kinds == [Status.ok] * 301 and not any(messages)
     missing = os.fsdecode(os.path.join(os.fsencode(folder), b"gone\xff.jpg"))
     _, messages, kinds = Scorer().score_files_detailed([missing])
-    assert kinds == [Status.missing] and messages[0].endswith(missing)     # the same surrogates back
+    assert kinds == [Status.missing] and messages[0].endswith(missing)  # the same surrogates back
     out = tmp_path / "rows.csv"
     assert main(["score", str(folder), "-o", str(out), "-q"]) == 0
     with out.open(newline="", encoding="utf-8") as f:
@@ -267,19 +305,19 @@ def test_resume_continues_a_killed_run(tmp_path, data_root):
     full = tmp_path / "full.csv"
     assert main(["score", str(folder), "-o", str(full), "-q"]) == 1
     lines = full.read_text().splitlines(keepends=True)
-    assert len(lines) == 14                                    # header + 13 rows
+    assert len(lines) == 14  # header + 13 rows
     # a run killed in the middle of writing its 6th row
     killed = tmp_path / "killed.csv"
     killed.write_text("".join(lines[:6]) + lines[6][:17])
     assert main(["score", str(folder), "-o", str(killed), "-q", "--resume"]) == 1
     got = {r["path"]: r for r in csv.DictReader(killed.open())}
     want = {r["path"]: r for r in csv.DictReader(full.open())}
-    assert got == want                                          # every row once, same scores
-    assert killed.read_text().startswith("".join(lines[:6]))   # the first rows kept as written
+    assert got == want  # every row once, same scores
+    assert killed.read_text().startswith("".join(lines[:6]))  # the first rows kept as written
     # the error row is retried, the ok rows are not: a third run adds exactly one row
     assert main(["score", str(folder), "-o", str(killed), "-q", "--resume"]) == 1
     assert len(killed.read_text().splitlines()) == 15
-    assert main(["score", str(folder), "--resume", "-q"]) == 2     # needs -o
+    assert main(["score", str(folder), "--resume", "-q"]) == 2  # needs -o
 
 
 def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
@@ -287,8 +325,7 @@ def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
     get a score. Every chunk's CRC is checked now; the intact file still scores."""
     import zlib
 
-    rgb = read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell")
-                                      .glob("*.jpg"))[0]))
+    rgb = read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[0]))
     import cv2
 
     good = tmp_path / "good.png"
@@ -297,7 +334,7 @@ def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
     idat = data.index(b"IDAT")
     paths = [good]
     rng = np.random.default_rng(0)
-    for k in range(20):   # flips inside the compressed pixel data
+    for k in range(20):  # flips inside the compressed pixel data
         bad = bytearray(data)
         bad[idat + 8 + int(rng.integers(0, 2000))] ^= 1 << int(rng.integers(0, 8))
         (tmp_path / f"flip{k}.png").write_bytes(bytes(bad))
@@ -310,4 +347,4 @@ def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
     assert kinds[1:] == [Status.invalid] * 21, messages
     assert all("CRC mismatch in chunk IDAT" in m for m in messages[1:21])
     assert "truncated PNG" in messages[21]
-    assert zlib.crc32(b"IEND") == int.from_bytes(data[-4:], "big")   # the test's PNG is well formed
+    assert zlib.crc32(b"IEND") == int.from_bytes(data[-4:], "big")  # the test's PNG is well formed

@@ -1,6 +1,7 @@
 """The import arrows go one way: core <- bindings <- API <- CLI, with training and evaluation
 above the API (through its public names) and nothing in the runtime importing them. Read from
 the source with ``ast``, so a wrong arrow fails here before it ships."""
+
 from __future__ import annotations
 
 import ast
@@ -33,37 +34,53 @@ def top(mod: str) -> str:
 
 
 def test_runtime_never_imports_research_code():
-    bad = {str(p.relative_to(REPO)): sorted(m for m in imports(p) if top(m) in RESEARCH)
-           for p in PACKAGE.rglob("*.py")}
+    bad = {
+        str(p.relative_to(REPO)): sorted(m for m in imports(p) if top(m) in RESEARCH)
+        for p in PACKAGE.rglob("*.py")
+    }
     assert not {k: v for k, v in bad.items() if v}
 
 
 def test_api_does_not_import_the_cli():
-    bad = [p.name for p in PACKAGE.glob("*.py")
-           if p.name != "cli.py" and "tinyfq_native.cli" in imports(p)]
+    bad = [
+        p.name
+        for p in PACKAGE.glob("*.py")
+        if p.name != "cli.py" and "tinyfq_native.cli" in imports(p)
+    ]
     assert not bad
 
 
 def test_only_the_package_imports_the_bindings():
     outside = files("tests", "bench", "training", "evaluation", "facedata", "scripts")
-    bad = [str(p.relative_to(REPO)) for p in outside
-           if any(m == "tinyfq_native._core" or m.startswith("tinyfq_native._core.")
-                  for m in imports(p))]
+    bad = [
+        str(p.relative_to(REPO))
+        for p in outside
+        if any(
+            m == "tinyfq_native._core" or m.startswith("tinyfq_native._core.") for m in imports(p)
+        )
+    ]
     assert not bad
 
 
 def test_runtime_tests_do_not_import_training_or_evaluation():
-    bad = {str(p.relative_to(REPO)): sorted(m for m in imports(p) if top(m) in RESEARCH)
-           for p in files("tests")}
+    bad = {
+        str(p.relative_to(REPO)): sorted(m for m in imports(p) if top(m) in RESEARCH)
+        for p in files("tests")
+    }
     assert not {k: v for k, v in bad.items() if v}
 
 
 def test_research_layers_stay_apart():
     """facedata is shared below both; training and evaluation do not import each other."""
-    for folder, banned in (("facedata", ("training", "evaluation")), ("training", ("evaluation",)),
-                           ("evaluation", ("training",))):
-        bad = {str(p.relative_to(REPO)): sorted(m for m in imports(p) if top(m) in banned)
-               for p in files(folder)}
+    for folder, banned in (
+        ("facedata", ("training", "evaluation")),
+        ("training", ("evaluation",)),
+        ("evaluation", ("training",)),
+    ):
+        bad = {
+            str(p.relative_to(REPO)): sorted(m for m in imports(p) if top(m) in banned)
+            for p in files(folder)
+        }
         assert not {k: v for k, v in bad.items() if v}, folder
 
 

@@ -1,5 +1,6 @@
 """Empty frames and non-faces score at the bottom: below the 2nd percentile of real LFW faces,
 so best-frame selection never picks a black frame, a flat wall or a crop beside the face."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,12 @@ def lfw_floor(data_root, face_rows):
     landmarks)."""
     rows = [r for r in face_rows if r["relpath"].startswith("lfw/")]
     s = Scorer()
-    q = [s.score(read_image(str(data_root / r["relpath"])), as_landmarks(r["landmarks"]),
-                 format="rgb") for r in rows]
+    q = [
+        s.score(
+            read_image(str(data_root / r["relpath"])), as_landmarks(r["landmarks"]), format="rgb"
+        )
+        for r in rows
+    ]
     return float(np.percentile(q, 2)), rows
 
 
@@ -30,7 +35,11 @@ def _inputs(data_root, rows):
     yield "black crop", np.zeros((112, 112, 3), np.uint8), None
     yield "white crop", np.full((112, 112, 3), 255, np.uint8), None
     yield "grey crop", np.full((112, 112, 3), 128, np.uint8), None
-    yield "flat colour", np.broadcast_to(np.array([40, 120, 200], np.uint8), (112, 112, 3)).copy(), None
+    yield (
+        "flat colour",
+        np.broadcast_to(np.array([40, 120, 200], np.uint8), (112, 112, 3)).copy(),
+        None,
+    )
     yield "noise", rng.integers(0, 256, (112, 112, 3), dtype=np.uint8), None
     yield "landmarks outside the photo", photo, lm + np.array([10_000.0, 0.0], np.float32)
     yield "crop beside the face", photo, lm + np.array([1.6 * iod, 0.0], np.float32)

@@ -1,4 +1,5 @@
 """The Python API of the native scorer."""
+
 import csv
 import threading
 from pathlib import Path
@@ -89,11 +90,14 @@ def test_landmark_scoring_uses_the_warp(scorer, data_root, face_rows):
     assert np.array_equal(scorer.score_batch([img], lm[None]), np.float32([q]))
 
 
-@pytest.mark.parametrize("bad,msg", [
-    (np.zeros((64, 64, 3), np.float64), "uint8"),
-    (np.zeros((64, 64, 5), np.uint8), r"\(64, 64, 5\)"),
-    (np.zeros((64,), np.uint8), r"\(64,\)"),
-])
+@pytest.mark.parametrize(
+    "bad,msg",
+    [
+        (np.zeros((64, 64, 3), np.float64), "uint8"),
+        (np.zeros((64, 64, 5), np.uint8), r"\(64, 64, 5\)"),
+        (np.zeros((64,), np.uint8), r"\(64,\)"),
+    ],
+)
 def test_invalid_images(scorer, bad, msg):
     with pytest.raises(ValueError, match=msg):
         scorer.score(bad)
@@ -115,7 +119,7 @@ def test_invalid_arguments(scorer):
 
 def test_score_files(scorer, data_root, tmp_path):
     files, imgs = _faces(data_root, 4)
-    assert not scorer.reduced_decode                 # full-size decoding by default
+    assert not scorer.reduced_decode  # full-size decoding by default
     got = scorer.score_files(files, workers=2)
     # native decoding vs the array path on the same decoded pixels
     assert np.allclose(got, [scorer.score(im) for im in imgs], atol=1e-6)
@@ -144,10 +148,12 @@ def test_model_from_files_and_memory(tmp_path, scorer):
     for suffix in (".ncnn.param", ".ncnn.bin", ".json"):
         shutil.copy(models / f"plain{suffix}", tmp_path / f"m{suffix}")
     a = Scorer(tmp_path / "m.ncnn.param")
-    b = Scorer(tmp_path)                    # the folder
-    c = Scorer.from_memory((tmp_path / "m.ncnn.param").read_text(),
-                           (tmp_path / "m.ncnn.bin").read_bytes(),
-                           (tmp_path / "m.json").read_text())
+    b = Scorer(tmp_path)  # the folder
+    c = Scorer.from_memory(
+        (tmp_path / "m.ncnn.param").read_text(),
+        (tmp_path / "m.ncnn.bin").read_bytes(),
+        (tmp_path / "m.json").read_text(),
+    )
     img = random_image(np.random.default_rng(4), 90, 90)
     assert a.score(img) == b.score(img) == c.score(img)
     assert a.info["version"] == json.loads((models / "plain.json").read_text())["version"]

@@ -1,4 +1,5 @@
 """Best-face selection: select_best, the streaming TrackSelector and `tinyfq select`."""
+
 import csv
 
 import numpy as np
@@ -18,7 +19,8 @@ def frames(data_root):
     files = sorted((data_root / "lfw" / "images" / "Tony_Blair").glob("*.jpg"))[:6]
     crops = [np.ascontiguousarray(read_image(str(f))[60:190, 60:190, ::-1]) for f in files]
     bad = [cv2.GaussianBlur(c, (0, 0), 8) for c in crops[:3]] + [
-        np.clip(c * 0.15 + 0.5, 0, 255).astype(np.uint8) for c in crops[3:]]
+        np.clip(c * 0.15 + 0.5, 0, 255).astype(np.uint8) for c in crops[3:]
+    ]
     return files, crops, bad
 
 
@@ -68,16 +70,34 @@ def test_track_selector_keeps_the_k_best_per_track(scorer, frames):
 def test_cli_select(tmp_path, data_root):
     root = tmp_path / "tracks"
     for person in ("Tony_Blair", "Hugo_Chavez"):
-        face_folder(root / person, sorted((data_root / "lfw" / "images" / person).glob("*.jpg"))[:5])
+        face_folder(
+            root / person, sorted((data_root / "lfw" / "images" / person).glob("*.jpg"))[:5]
+        )
     (root / "Hugo_Chavez" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     out = tmp_path / "sel.csv"
-    rc = main(["select", str(root), "-k", "2", "--detect", "-o", str(out), "--copy-to",
-               str(tmp_path / "best"), "-q"])
+    rc = main(
+        [
+            "select",
+            str(root),
+            "-k",
+            "2",
+            "--detect",
+            "-o",
+            str(out),
+            "--copy-to",
+            str(tmp_path / "best"),
+            "-q",
+        ]
+    )
     rows = list(csv.DictReader(out.open()))
-    assert rc == 1                                   # the broken file
+    assert rc == 1  # the broken file
     ok = [r for r in rows if r["status"] == "ok"]
-    assert [(r["track"], r["rank"]) for r in ok] == [("Hugo_Chavez", "1"), ("Hugo_Chavez", "2"),
-                                                     ("Tony_Blair", "1"), ("Tony_Blair", "2")]
+    assert [(r["track"], r["rank"]) for r in ok] == [
+        ("Hugo_Chavez", "1"),
+        ("Hugo_Chavez", "2"),
+        ("Tony_Blair", "1"),
+        ("Tony_Blair", "2"),
+    ]
     for t in ("Hugo_Chavez", "Tony_Blair"):
         s = [float(r["score"]) for r in ok if r["track"] == t]
         assert s[0] >= s[1]

@@ -5,13 +5,20 @@ tools/compare_inference.py, as ../shared/models/README.md describes it) and appl
 Used by the exactness tests (tests/test_detect.py), the detection golden file
 (scripts/make_golden.py) and the benchmarks. Test support only: never imported by the package.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-ONNX = Path(__file__).resolve().parents[1].parent / "shared" / "models" / "yunet" / "yunet_n_dynamic.onnx"
+ONNX = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "models"
+    / "yunet"
+    / "yunet_n_dynamic.onnx"
+)
 STRIDES = (8, 16, 32)
 
 
@@ -31,8 +38,9 @@ def raw_outputs(sess, tensor: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, outs))
 
 
-def decode(outs: dict[str, np.ndarray], height: int, width: int, score_threshold: float = 0.6
-           ) -> np.ndarray:
+def decode(
+    outs: dict[str, np.ndarray], height: int, width: int, score_threshold: float = 0.6
+) -> np.ndarray:
     """Rows (score, x, y, w, h, l0x, l0y, ..., l4x, l4y) in input-tensor pixels, before NMS."""
     rows = []
     for s in STRIDES:
@@ -77,9 +85,15 @@ def nms(rows: np.ndarray, iou_threshold: float = 0.3) -> np.ndarray:
     return rows[keep]
 
 
-def detect(sess, tensor: np.ndarray, scale_x: float = 1.0, scale_y: float = 1.0,
-           score_threshold: float = 0.6, nms_threshold: float = 0.3, top_k: int = 1000
-           ) -> np.ndarray:
+def detect(
+    sess,
+    tensor: np.ndarray,
+    scale_x: float = 1.0,
+    scale_y: float = 1.0,
+    score_threshold: float = 0.6,
+    nms_threshold: float = 0.3,
+    top_k: int = 1000,
+) -> np.ndarray:
     """Faces as the native detector returns them: rows (x, y, w, h, confidence, l0x, l0y, ...,
     l4y) in image pixels (input pixels divided by the scales), largest box first."""
     _, h, w = tensor.shape

@@ -1,4 +1,5 @@
 """Dataclass configs for each step. Every run writes its config next to its outputs."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,34 +16,34 @@ DEFAULT_DATA = REPO.parent / "shared" / "data"
 @dataclass
 class LabelConfig:
     data: str = str(DEFAULT_DATA)
-    extra: str = str(default_extra_root())   # Pins and FaceScrub (python -m facedata.extra)
+    extra: str = str(default_extra_root())  # Pins and FaceScrub (python -m facedata.extra)
     out: str = str(REPO / "training" / "labels")
     cache: str = str(REPO / "training" / "cache" / "mbf-embeddings.jsonl")
-    copies: int = 3                 # degraded copies per photo, severities spread over [0, 1]
-    jitter: int = 1                 # landmark-jittered copies per training photo
-    nonface: float = 0.25           # share of training photos that get one non-face frame
-    min_images: int = 2             # identities with fewer images have no leave-one-out centre
+    copies: int = 3  # degraded copies per photo, severities spread over [0, 1]
+    jitter: int = 1  # landmark-jittered copies per training photo
+    nonface: float = 0.25  # share of training photos that get one non-face frame
+    min_images: int = 2  # identities with fewer images have no leave-one-out centre
     max_train_per_id: int = 40
     max_heldout_per_id: int = 20
-    extra_train_per_id: int = 100   # Pins and FaceScrub people
+    extra_train_per_id: int = 100  # Pins and FaceScrub people
     extra_heldout_per_id: int = 40
-    max_identities: int | None = None   # per source and split; small values make CI's subset
+    max_identities: int | None = None  # per source and split; small values make CI's subset
     min_face_size: int = 20
     workers: int = 2
     seed: int = 0
-    centres: str | None = None      # .npz of classifier weight rows (identities, weights)
+    centres: str | None = None  # .npz of classifier weight rows (identities, weights)
 
 
 @dataclass
 class SampleConfig:
     labels: str = str(REPO / "training" / "labels" / "labels.csv")
     out: str = str(REPO / "training" / "labels")
-    strategy: str = "smooth"        # "smooth" (paper §3.4) or "random" (the ablation)
-    min_images: int = 4             # identity filter of §3.4 (the paper used 100 on MS1M)
+    strategy: str = "smooth"  # "smooth" (paper §3.4) or "random" (the ablation)
+    min_images: int = 4  # identity filter of §3.4 (the paper used 100 on MS1M)
     bins: int = 100
-    low_frac: float = 0.10          # oversample the lowest 10% of the score range...
-    high_frac: float = 0.05         # ...and the highest 5%
-    size: int | None = None         # samples to draw; None = as many as the filtered set
+    low_frac: float = 0.10  # oversample the lowest 10% of the score range...
+    high_frac: float = 0.05  # ...and the highest 5%
+    size: int | None = None  # samples to draw; None = as many as the filtered set
     seed: int = 0
 
 
@@ -52,20 +53,20 @@ class TrainConfig:
     sample: str = str(REPO / "training" / "labels" / "sample-smooth.csv")
     data: str = str(DEFAULT_DATA)
     extra: str = str(default_extra_root())
-    variants: str = ""              # comma-separated copy kinds to train on; "" = all
-    out: str = str(REPO / "training" / "runs" / "lr0.05-bs64")   # the shipped model's run
+    variants: str = ""  # comma-separated copy kinds to train on; "" = all
+    out: str = str(REPO / "training" / "runs" / "lr0.05-bs64")  # the shipped model's run
     epochs: int = 17
-    batch_size: int = 64            # paper: 1024 on 860k images; see training/README.md
-    lr: float = 0.05                # paper: 0.01; 0.05 gave a lower validation loss here
+    batch_size: int = 64  # paper: 1024 on 860k images; see training/README.md
+    lr: float = 0.05  # paper: 0.01; 0.05 gave a lower validation loss here
     momentum: float = 0.9
     lr_step: int = 5
     lr_gamma: float = 0.1
     weight_decay: float = 1e-4
-    val_frac: float = 0.1           # of training identities, held out for validation loss
-    flip: bool = True               # horizontal flip augmentation
-    threads: int = 1                # 1 = bit-reproducible on the same CPU
+    val_frac: float = 0.1  # of training identities, held out for validation loss
+    flip: bool = True  # horizontal flip augmentation
+    threads: int = 1  # 1 = bit-reproducible on the same CPU
     seed: int = 0
-    model: dict = field(default_factory=dict)   # ModelArgs overrides; {} = Table 1
+    model: dict = field(default_factory=dict)  # ModelArgs overrides; {} = Table 1
 
 
 def to_dict(cfg) -> dict:
@@ -78,14 +79,25 @@ def parse_config(cls, argv=None):
     for f in fields(cls):
         default = getattr(cls(), f.name)
         if isinstance(default, bool):
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=lambda s: s.lower() in
-                           ("1", "true", "yes"), default=default)
+            p.add_argument(
+                f"--{f.name.replace('_', '-')}",
+                type=lambda s: s.lower() in ("1", "true", "yes"),
+                default=default,
+            )
         elif isinstance(default, dict):
             p.add_argument(f"--{f.name.replace('_', '-')}", type=json.loads, default=default)
         else:
-            declared = str(f.type)          # e.g. "int | None" (annotations are strings here)
-            typ = type(default) if default is not None else (
-                int if declared.startswith("int") else
-                float if declared.startswith("float") else str)
+            declared = str(f.type)  # e.g. "int | None" (annotations are strings here)
+            typ = (
+                type(default)
+                if default is not None
+                else (
+                    int
+                    if declared.startswith("int")
+                    else float
+                    if declared.startswith("float")
+                    else str
+                )
+            )
             p.add_argument(f"--{f.name.replace('_', '-')}", type=typ, default=default)
     return cls(**vars(p.parse_args(argv)))

@@ -8,6 +8,7 @@ scatter plot.
 
     python -m training.evaluate --out docs/heldout
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ import numpy as np
 from training.config import DEFAULT_DATA, REPO
 
 
-def run(labels: Path, data: Path, out: Path, model: str | None = None, limit: int | None = None
-        ) -> dict:
+def run(
+    labels: Path, data: Path, out: Path, model: str | None = None, limit: int | None = None
+) -> dict:
     from scipy.stats import pearsonr, spearmanr
     from tqdm import tqdm
 
@@ -40,15 +42,22 @@ def run(labels: Path, data: Path, out: Path, model: str | None = None, limit: in
     copy = np.array([r["copy"] for r in rows])
 
     def corr(mask):
-        return {"n": int(mask.sum()), "spearman": float(spearmanr(q[mask], y[mask])[0]),
-                "pearson": float(pearsonr(q[mask], y[mask])[0])}
+        return {
+            "n": int(mask.sum()),
+            "spearman": float(spearmanr(q[mask], y[mask])[0]),
+            "pearson": float(pearsonr(q[mask], y[mask])[0]),
+        }
 
-    res = {"model": model or "embedded default", "model_version": scorer.info.get("version"),
-           "label_model": scorer.info.get("label_model"),
-           "identities": len({r["identity"] for r in rows}),
-           "all": corr(np.ones(len(rows), bool)), "originals": corr(copy == 0),
-           "degraded": corr(copy > 0),
-           "command": "python -m training.evaluate " + " ".join(sys.argv[1:])}
+    res = {
+        "model": model or "embedded default",
+        "model_version": scorer.info.get("version"),
+        "label_model": scorer.info.get("label_model"),
+        "identities": len({r["identity"] for r in rows}),
+        "all": corr(np.ones(len(rows), bool)),
+        "originals": corr(copy == 0),
+        "degraded": corr(copy > 0),
+        "command": "python -m training.evaluate " + " ".join(sys.argv[1:]),
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "heldout.json").write_text(json.dumps(res, indent=2) + "\n")
 

@@ -16,6 +16,7 @@ A direct writer, BatchNorm folded into the convolutions, fp32 weights, in one of
     python -m training.export training/runs/default/checkpoint.pt --out cpp/models --name default
     python -m training.export CKPT --graph plain --pad-to 1 --out DIR   # stock ncnn, unpadded
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,13 @@ from training.model import Block, ModelArgs, TinyFQNet, count_flops, count_param
 # The five-point template of the widely used ArcFace/insightface 112×112 aligned crop
 # (left eye, right eye, nose, left and right mouth corner). Crops that common pipelines produce
 # follow it, so they score correctly as crops.
-ARCFACE_112 = ((38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366),
-               (41.5493, 92.3655), (70.7299, 92.2041))
+ARCFACE_112 = (
+    (38.2946, 51.6963),
+    (73.5318, 51.5014),
+    (56.0252, 71.7366),
+    (41.5493, 92.3655),
+    (70.7299, 92.2041),
+)
 MEAN = [127.5, 127.5, 127.5]
 STD = [128.0, 128.0, 128.0]
 
@@ -49,13 +55,20 @@ def alignment_template(size: int) -> list[list[float]]:
 def preprocess_spec(size: int = 64) -> dict:
     """The part of the sidecar that preprocessing needs (training uses it for its crops)."""
     return {
-        "input": {"size": size, "mean": MEAN, "std": STD, "colour_order": "rgb", "blob": "in0",
-                  "layout": "CHW float32, (pixel - mean) / std"},
-        "alignment": {"template": alignment_template(size),
-                      "reference": "ArcFace/insightface five-point 112x112 template, "
-                                   "t' = (t + 0.5) * size / 112 - 0.5",
-                      "landmark_order": ["left_eye", "right_eye", "nose", "mouth_left",
-                                         "mouth_right"]},
+        "input": {
+            "size": size,
+            "mean": MEAN,
+            "std": STD,
+            "colour_order": "rgb",
+            "blob": "in0",
+            "layout": "CHW float32, (pixel - mean) / std",
+        },
+        "alignment": {
+            "template": alignment_template(size),
+            "reference": "ArcFace/insightface five-point 112x112 template, "
+            "t' = (t + 0.5) * size / 112 - 0.5",
+            "landmark_order": ["left_eye", "right_eye", "nose", "mouth_left", "mouth_right"],
+        },
         "output": {"blob": "out0", "range": [0.0, 1.0]},
     }
 
@@ -64,7 +77,7 @@ def _fold(seq: nn.Sequential) -> tuple[np.ndarray, np.ndarray, nn.Conv2d]:
     conv, bn = seq[0], seq[1]
     w = conv.weight.detach().double().numpy()
     s = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach().double().numpy()
-    b = (bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps))
+    b = bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return w * s[:, None, None, None], b.detach().double().numpy(), conv
 
 
@@ -83,11 +96,12 @@ class _Writer:
         return f"b{self.blobs}"
 
     def layer(self, typ: str, name: str, ins: list[str], outs: list[str], params: str) -> None:
-        self.layers.append(f"{typ:<24} {name:<16} {len(ins)} {len(outs)} "
-                           f"{' '.join(ins + outs)} {params}".rstrip())
+        self.layers.append(
+            f"{typ:<24} {name:<16} {len(ins)} {len(outs)} {' '.join(ins + outs)} {params}".rstrip()
+        )
 
     def weights(self, w: np.ndarray, b: np.ndarray | None) -> None:
-        self.bin += struct.pack("<I", 0)        # raw float32 tag
+        self.bin += struct.pack("<I", 0)  # raw float32 tag
         self.bin += w.astype("<f4").tobytes()
         if b is not None:
             self.bin += b.astype("<f4").tobytes()
@@ -115,8 +129,13 @@ def to_ncnn(model: TinyFQNet, pad_to: int = 4) -> tuple[str, bytes]:
             B = np.zeros(cout_p)
             B[:cout] = b
             y = wr.blob()
-            wr.layer("Convolution", f"conv{next(counter)}", [x], [y],
-                     f"0={cout_p} 1={k} 3={c.stride[0]} 4={c.padding[0]} 5=1 6={W.size} 9=1")
+            wr.layer(
+                "Convolution",
+                f"conv{next(counter)}",
+                [x],
+                [y],
+                f"0={cout_p} 1={k} 3={c.stride[0]} 4={c.padding[0]} 5=1 6={W.size} 9=1",
+            )
         else:  # depthwise: channels padded like its input
             cout_p = cin_p
             W = np.zeros((cout_p, 1, k, k))
@@ -124,9 +143,13 @@ def to_ncnn(model: TinyFQNet, pad_to: int = 4) -> tuple[str, bytes]:
             B = np.zeros(cout_p)
             B[:cout] = b
             y = wr.blob()
-            wr.layer("ConvolutionDepthWise", f"dw{next(counter)}", [x], [y],
-                     f"0={cout_p} 1={k} 3={c.stride[0]} 4={c.padding[0]} 5=1 6={W.size} "
-                     f"7={cout_p} 9=1")
+            wr.layer(
+                "ConvolutionDepthWise",
+                f"dw{next(counter)}",
+                [x],
+                [y],
+                f"0={cout_p} 1={k} 3={c.stride[0]} 4={c.padding[0]} 5=1 6={W.size} 7={cout_p} 9=1",
+            )
         wr.weights(W, B)
         return y, cout_p
 
@@ -149,8 +172,9 @@ def to_ncnn(model: TinyFQNet, pad_to: int = 4) -> tuple[str, bytes]:
     g = wr.blob()
     wr.layer("Pooling", "gap", [x], [g], "0=1 4=1")
     fc = model.fc
-    wr.layer("InnerProduct", "fc", [g], ["out0"],
-             f"0={fc.out_features} 1=1 2={fc.weight.numel()} 9=4")
+    wr.layer(
+        "InnerProduct", "fc", [g], ["out0"], f"0={fc.out_features} 1=1 2={fc.weight.numel()} 9=4"
+    )
     wr.weights(fc.weight.detach().double().numpy(), fc.bias.detach().double().numpy())
     return wr.param_text(), bytes(wr.bin)
 
@@ -171,8 +195,9 @@ def to_ncnn_fused(model: TinyFQNet) -> tuple[str, bytes]:
 
     w, b, c = _fold(model.stem)
     x = wr.blob()
-    wr.layer("TinyfqConv3x3", "stem", ["in0"], [x],
-             f"0={w.shape[0]} 1={w.shape[1]} 2={c.stride[0]}")
+    wr.layer(
+        "TinyfqConv3x3", "stem", ["in0"], [x], f"0={w.shape[0]} 1={w.shape[1]} 2={c.stride[0]}"
+    )
     wr.weights(w, b)
     for i, blk in enumerate(model.blocks):
         blk: Block
@@ -180,9 +205,14 @@ def to_ncnn_fused(model: TinyFQNet) -> tuple[str, bytes]:
         wd, bd = flat(blk.dw)
         wp, bp = flat(blk.project)
         y = wr.blob()
-        wr.layer("TinyfqBlock", f"block{i}", [x], [y],
-                 f"0={we.shape[1]} 1={we.shape[0]} 2={wp.shape[0]} "
-                 f"3={blk.dw[0].stride[0]} 4={int(blk.residual)}")
+        wr.layer(
+            "TinyfqBlock",
+            f"block{i}",
+            [x],
+            [y],
+            f"0={we.shape[1]} 1={we.shape[0]} 2={wp.shape[0]} "
+            f"3={blk.dw[0].stride[0]} 4={int(blk.residual)}",
+        )
         for wt, bias in ((we, be), (wd, bd), (wp, bp)):
             wr.weights(wt, bias)
         x = y
@@ -197,14 +227,24 @@ def to_ncnn_fused(model: TinyFQNet) -> tuple[str, bytes]:
 def sidecar(model: TinyFQNet, version: str, extra: dict | None = None) -> dict:
     meta = {"format": "tinyfq-model/1", "name": "tinyfqnet", "version": version}
     meta |= preprocess_spec(model.args.input_size)
-    meta |= {"architecture": model.args.to_dict(),
-             "params": count_params(model), "params_folded": count_params(model, folded=True),
-             "flops": count_flops(model)}
+    meta |= {
+        "architecture": model.args.to_dict(),
+        "params": count_params(model),
+        "params_folded": count_params(model, folded=True),
+        "flops": count_flops(model),
+    }
     return meta | (extra or {})
 
 
-def export(model: TinyFQNet, out_dir: Path, name: str, version: str, extra: dict | None = None,
-           pad_to: int = 4, graph: str = "fused") -> dict[str, Path]:
+def export(
+    model: TinyFQNet,
+    out_dir: Path,
+    name: str,
+    version: str,
+    extra: dict | None = None,
+    pad_to: int = 4,
+    graph: str = "fused",
+) -> dict[str, Path]:
     """Write <name>.ncnn.param/.bin and <name>.json. graph="fused": the library's fused layers
     (fastest; needs tinyfq_native's runtime); "plain": stock ncnn layers (any ncnn runs it),
     channels zero-padded to a multiple of pad_to."""
@@ -214,8 +254,11 @@ def export(model: TinyFQNet, out_dir: Path, name: str, version: str, extra: dict
         raise ValueError(f"graph must be 'fused' or 'plain', got {graph!r}")
     param, binary = to_ncnn_fused(model) if graph == "fused" else to_ncnn(model, pad_to)
     extra = (extra or {}) | {"graph": graph}
-    paths = {"param": out_dir / f"{name}.ncnn.param", "bin": out_dir / f"{name}.ncnn.bin",
-             "json": out_dir / f"{name}.json"}
+    paths = {
+        "param": out_dir / f"{name}.ncnn.param",
+        "bin": out_dir / f"{name}.ncnn.bin",
+        "json": out_dir / f"{name}.json",
+    }
     # the sidecar records its weights: the runtime refuses a .bin of another model or graph
     extra |= {"weights": {"bytes": len(binary), "sha256": hashlib.sha256(binary).hexdigest()}}
     paths["param"].write_text(param)
@@ -236,8 +279,12 @@ def main(argv=None) -> None:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, default=Path("cpp/models"))
     p.add_argument("--name", default="default")
-    p.add_argument("--graph", choices=("fused", "plain"), default="fused",
-                   help="fused: tinyfq_native's fused layers (default); plain: stock ncnn layers")
+    p.add_argument(
+        "--graph",
+        choices=("fused", "plain"),
+        default="fused",
+        help="fused: tinyfq_native's fused layers (default); plain: stock ncnn layers",
+    )
     p.add_argument("--pad-to", type=int, default=4, help="plain graph: pad channels to this")
     a = p.parse_args(argv)
     model, ck = load_checkpoint(a.checkpoint)

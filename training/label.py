@@ -23,6 +23,7 @@ where it stopped); labels, landmarks and provenance are written to ``out``.
 
     python -m training.label --workers 2
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,8 +70,11 @@ def copy_plan(relpath: str, split: str, cfg: LabelConfig) -> list[tuple[str, str
     plan += [("jitter", "", jitter_spec(rng)) for _ in range(cfg.jitter)]
     if rng.uniform() < cfg.nonface:
         mode = int(rng.integers(4))
-        plan.append(("misaligned", "", jitter_spec(rng, misalign=True)) if mode == 3 else
-                    ("blank", fill_spec(rng, mode), ""))
+        plan.append(
+            ("misaligned", "", jitter_spec(rng, misalign=True))
+            if mode == 3
+            else ("blank", fill_spec(rng, mode), "")
+        )
     return plan
 
 
@@ -87,15 +91,27 @@ def _process(args: tuple[str, str, str, str, LabelConfig]) -> list[dict]:
     face = _worker["det"].largest(img)
     if face is None:
         return [{"relpath": relpath, "copy": 0, "status": "no_face"}]
-    base = {"relpath": relpath, "status": "ok", "box": [round(v, 2) for v in face.box],
-            "det_score": round(face.confidence, 4)}
+    base = {
+        "relpath": relpath,
+        "status": "ok",
+        "box": [round(v, 2) for v in face.box],
+        "det_score": round(face.confidence, 4),
+    }
     rows, crops = [], []
     for c, (variant, spec, geometry) in enumerate(copy_plan(relpath, split, cfg)):
         lm = apply_jitter(face.landmarks, geometry) if geometry else face.landmarks
         im = apply(img, spec, face.box) if spec else img
         crops.append(_worker["net"].crop(im, lm))
-        rows.append(dict(base, copy=c, variant=variant, degradation=spec, geometry=geometry,
-                         landmarks=[round(float(v), 2) for v in np.asarray(lm).reshape(-1)]))
+        rows.append(
+            dict(
+                base,
+                copy=c,
+                variant=variant,
+                degradation=spec,
+                geometry=geometry,
+                landmarks=[round(float(v), 2) for v in np.asarray(lm).reshape(-1)],
+            )
+        )
     for r, e in zip(rows, _worker["net"].embed(np.stack(crops))):
         r["emb"] = base64.b64encode(e.tobytes()).decode()
     return rows
@@ -115,18 +131,26 @@ def embed_all(cfg: LabelConfig, items: list[Item]) -> Path:
             for line in f:
                 try:
                     r = json.loads(line)
-                except json.JSONDecodeError:   # a line cut by an interrupted run
+                except json.JSONDecodeError:  # a line cut by an interrupted run
                     continue
                 if r["copy"] == 0:
                     done.add(r["relpath"])
-    todo = [(cfg.data, cfg.extra, it.relpath, it.split, cfg) for it in items
-            if it.relpath not in done]
+    todo = [
+        (cfg.data, cfg.extra, it.relpath, it.split, cfg) for it in items if it.relpath not in done
+    ]
     if not todo:
         return cache
-    with cache.open("a") as f, get_context("spawn").Pool(
-            cfg.workers, _init_worker, (cfg.min_face_size,)) as pool:
-        for rows in tqdm(pool.imap(_process, todo, chunksize=4), total=len(todo),
-                         desc="detect+embed", unit="img", file=sys.stderr):
+    with (
+        cache.open("a") as f,
+        get_context("spawn").Pool(cfg.workers, _init_worker, (cfg.min_face_size,)) as pool,
+    ):
+        for rows in tqdm(
+            pool.imap(_process, todo, chunksize=4),
+            total=len(todo),
+            desc="detect+embed",
+            unit="img",
+            file=sys.stderr,
+        ):
             for r in rows:
                 f.write(json.dumps(r) + "\n")
             f.flush()
@@ -166,13 +190,16 @@ def load_centres(path: str | Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as z:
         names, w = [str(n) for n in z["identities"]], np.asarray(z["weights"], np.float32)
     if w.ndim != 2 or len(names) != len(w):
-        raise ValueError(f"{path}: expected identities (N,) and weights (N, D), got "
-                         f"{len(names)} names and weights of shape {w.shape}")
+        raise ValueError(
+            f"{path}: expected identities (N,) and weights (N, D), got "
+            f"{len(names)} names and weights of shape {w.shape}"
+        )
     return dict(zip(names, w))
 
 
-def quality_labels(rows: list[dict], embs: np.ndarray,
-                   centres: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def quality_labels(
+    rows: list[dict], embs: np.ndarray, centres: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
     """Eq. 1: cosine to the identity centre. With ``centres`` (a classifier's weight rows) the
     centre is that row; otherwise the normalised mean embedding of the identity's original
     images with the image's own original left out (identities need >= 2 originals)."""
@@ -204,8 +231,19 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "labels.csv"
-    cols = ["relpath", "copy", "identity", "split", "variant", "degradation", "geometry",
-            "label", "det_score", "box", "landmarks"]
+    cols = [
+        "relpath",
+        "copy",
+        "identity",
+        "split",
+        "variant",
+        "degradation",
+        "geometry",
+        "label",
+        "det_score",
+        "box",
+        "landmarks",
+    ]
     n_ok = 0
     with path.open("w", newline="") as f:
         w = csv.writer(f)
@@ -214,9 +252,21 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
             if r["status"] != "ok" or not np.isfinite(lab):
                 continue
             n_ok += 1
-            w.writerow([r["relpath"], r["copy"], r["identity"], r["split"], r["variant"],
-                        r["degradation"], r["geometry"], f"{lab:.5f}", r["det_score"],
-                        " ".join(map(str, r["box"])), " ".join(map(str, r["landmarks"]))])
+            w.writerow(
+                [
+                    r["relpath"],
+                    r["copy"],
+                    r["identity"],
+                    r["split"],
+                    r["variant"],
+                    r["degradation"],
+                    r["geometry"],
+                    f"{lab:.5f}",
+                    r["det_score"],
+                    " ".join(map(str, r["box"])),
+                    " ".join(map(str, r["landmarks"])),
+                ]
+            )
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
@@ -227,22 +277,29 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
         if r["status"] == "ok" and np.isfinite(lab):
             variants[r["variant"]] = variants.get(r["variant"], 0) + 1
     prov = {
-        "what": "tinyFQnet quality labels: cosine(label-model embedding, " + (
-            "classifier weight row)" if cfg.centres else "leave-one-out identity centre)"),
+        "what": "tinyFQnet quality labels: cosine(label-model embedding, "
+        + ("classifier weight row)" if cfg.centres else "leave-one-out identity centre)"),
         "label_model": NAME,
         "detector": "native YuNet (tinyfq_native.Detector), largest face",
-        "sources": {"../shared/data": "LFW, CelebA subset",
-                    "extra (python -m facedata.extra)": {
-                        k: f"{v['repo']} at commit {v['commit']}, folders {v['folders']}"
-                        for k, v in SOURCES.items()}},
-        "config": to_dict(cfg) | {"data": "../shared/data", "extra": "$TINYFQ_EXTRA",
-                                  "out": None, "cache": None},
+        "sources": {
+            "../shared/data": "LFW, CelebA subset",
+            "extra (python -m facedata.extra)": {
+                k: f"{v['repo']} at commit {v['commit']}, folders {v['folders']}"
+                for k, v in SOURCES.items()
+            },
+        },
+        "config": to_dict(cfg)
+        | {"data": "../shared/data", "extra": "$TINYFQ_EXTRA", "out": None, "cache": None},
         "variants": variants,
         "command": "python -m training.label " + " ".join(sys.argv[1:]),
-        "records": len(rows), "labelled": n_ok, "status_counts": statuses,
+        "records": len(rows),
+        "labelled": n_ok,
+        "status_counts": statuses,
         "identities": len({r["identity"] for r in rows}),
-        "splits": {s: sum(1 for r, l in zip(rows, q) if r["split"] == s and np.isfinite(l))
-                   for s in ("train", "heldout")},
+        "splits": {
+            s: sum(1 for r, l in zip(rows, q) if r["split"] == s and np.isfinite(l))
+            for s in ("train", "heldout")
+        },
         "label_mean": float(np.nanmean(q)) if n_ok else None,
         "seconds": round(seconds, 1),
     }
@@ -252,11 +309,17 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
 
 def run(cfg: LabelConfig) -> Path:
     t0 = time.time()
-    items = collect(Path(cfg.data), cfg.min_images, cfg.max_train_per_id,
-                    cfg.max_heldout_per_id, cfg.max_identities, Path(cfg.extra),
-                    cfg.extra_train_per_id, cfg.extra_heldout_per_id)
-    print(f"{len(items)} images, {len({i.identity for i in items})} identities",
-          file=sys.stderr)
+    items = collect(
+        Path(cfg.data),
+        cfg.min_images,
+        cfg.max_train_per_id,
+        cfg.max_heldout_per_id,
+        cfg.max_identities,
+        Path(cfg.extra),
+        cfg.extra_train_per_id,
+        cfg.extra_heldout_per_id,
+    )
+    print(f"{len(items)} images, {len({i.identity for i in items})} identities", file=sys.stderr)
     cache = embed_all(cfg, items)
     rows, embs = load_cache(cache, items)
     q = quality_labels(rows, embs, load_centres(cfg.centres) if cfg.centres else None)

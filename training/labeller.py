@@ -11,6 +11,7 @@ with this one's at Spearman 0.90–0.96, an ensemble of the two gains nothing me
 vs 2.2%), and it costs 2–3× more per face (int8 TFLite, ~50 ms vs ~15 ms on one core here), which
 would have limited how many photos and copies we could label.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,10 @@ from training.config import REPO
 
 MODEL = REPO.parent / "shared" / "models" / "fr" / "mobilefacenet_paddle.onnx"
 SHA256 = "6ced4e0c36abba9dd24b48d725f7dbb94089f75b3d3445d3d67b85157cb64743"
-NAME = ("MobileFaceNet ArcFace 128-d (mobilefacenet_paddle.onnx, sha256 6ced4e0c…), "
-        "112×112 ArcFace crop by tinyfq_native.align, BGR, (x − 127.5) / 127.5")
+NAME = (
+    "MobileFaceNet ArcFace 128-d (mobilefacenet_paddle.onnx, sha256 6ced4e0c…), "
+    "112×112 ArcFace crop by tinyfq_native.align, BGR, (x − 127.5) / 127.5"
+)
 SIZE = 112
 
 
@@ -42,8 +45,9 @@ class Labeller:
         import onnxruntime as ort
 
         if check and file_sha256(path) != SHA256:
-            raise ValueError(f"{path}: not the labelling model this pipeline records "
-                             f"(sha256 {SHA256})")
+            raise ValueError(
+                f"{path}: not the labelling model this pipeline records (sha256 {SHA256})"
+            )
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1

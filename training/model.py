@@ -18,6 +18,7 @@ This reading has 13,366 parameters (12,656 once BatchNorm is folded into the con
 Table 1 we tried reproduces both numbers (see training/README.md). ``count_params`` and
 ``count_flops`` are tested.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -26,8 +27,7 @@ import torch
 from torch import nn
 
 # (hidden, out, stride, repeats) per Table 1 row
-TABLE1 = ((8, 2, 1, 1), (8, 5, 2, 1), (20, 5, 1, 1), (20, 11, 2, 1), (44, 11, 1, 2),
-          (44, 22, 1, 1))
+TABLE1 = ((8, 2, 1, 1), (8, 5, 2, 1), (20, 5, 1, 1), (20, 11, 2, 1), (44, 11, 1, 2), (44, 22, 1, 1))
 
 
 @dataclass
@@ -36,7 +36,7 @@ class ModelArgs:
     stem: int = 11
     blocks: tuple = TABLE1
     head: int = 256
-    residual: bool = True         # identity shortcut where a block keeps its shape
+    residual: bool = True  # identity shortcut where a block keeps its shape
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -99,7 +99,7 @@ def count_params(model: nn.Module, folded: bool = False) -> int:
     if folded:
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
-                n -= m.num_features     # 2 BN params become 1 conv bias
+                n -= m.num_features  # 2 BN params become 1 conv bias
     return n
 
 

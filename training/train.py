@@ -9,6 +9,7 @@ arguments + config + weights) to its own folder; export with training.export.
 
     python -m training.train --out training/runs/default
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,8 +23,9 @@ import numpy as np
 from training.config import TrainConfig, to_dict
 
 
-def labelled_image(data_root: str, row: dict, extra_root: str | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def labelled_image(
+    data_root: str, row: dict, extra_root: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The image a label row was computed on (the original, or its degraded copy; BGR) and
     the five landmarks (5×2) its crop was warped with (jittered ones for a jitter copy)."""
     import cv2
@@ -41,8 +43,9 @@ def labelled_image(data_root: str, row: dict, extra_root: str | None = None
     return img, landmarks_of(row)
 
 
-def make_crops(rows: list[dict], data_root: str, spec: dict, desc: str,
-               extra_root: str | None = None) -> np.ndarray:
+def make_crops(
+    rows: list[dict], data_root: str, spec: dict, desc: str, extra_root: str | None = None
+) -> np.ndarray:
     """(N, 3, S, S) float32 network inputs, via the runtime's warp (tinyfq_native.align)."""
     from tqdm import tqdm
 
@@ -52,8 +55,14 @@ def make_crops(rows: list[dict], data_root: str, spec: dict, desc: str,
     out = np.empty((len(rows), 3, inp["size"], inp["size"]), np.float32)
     for i, r in enumerate(tqdm(rows, desc=desc, unit="img", file=sys.stderr)):
         img, lm = labelled_image(data_root, r, extra_root)
-        out[i] = align(img, lm, size=inp["size"], mean=inp["mean"], std=inp["std"],
-                       colour_order=inp["colour_order"])
+        out[i] = align(
+            img,
+            lm,
+            size=inp["size"],
+            mean=inp["mean"],
+            std=inp["std"],
+            colour_order=inp["colour_order"],
+        )
     return out
 
 
@@ -100,13 +109,16 @@ def run(cfg: TrainConfig) -> Path:
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
 
     labels = read_labels(cfg.labels)
-    if cfg.variants:   # an ablation: train (and validate) on some kinds of copy only
+    if cfg.variants:  # an ablation: train (and validate) on some kinds of copy only
         keep = set(cfg.variants.split(","))
         labels = [r for r in labels if r.get("variant", "original") in keep]
     by_key = {(r["relpath"], r["copy"]): r for r in labels}
     with open(cfg.sample, newline="") as f:
-        sampled = [by_key[k] for k in ((r["relpath"], int(r["copy"])) for r in csv.DictReader(f))
-                   if k in by_key]
+        sampled = [
+            by_key[k]
+            for k in ((r["relpath"], int(r["copy"])) for r in csv.DictReader(f))
+            if k in by_key
+        ]
     val_ids = split_identities([r["identity"] for r in sampled], cfg.val_frac, cfg.seed)
     train_rows = [r for r in sampled if r["identity"] not in val_ids]
     # validation: every labelled image of the validation identities, natural distribution
@@ -117,16 +129,18 @@ def run(cfg: TrainConfig) -> Path:
     # each distinct image is cropped once, however often the sampler repeats it
     uniq = sorted({(r["relpath"], r["copy"]) for r in train_rows})
     index = {k: i for i, k in enumerate(uniq)}
-    crops = torch.from_numpy(make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops",
-                                            cfg.extra))
+    crops = torch.from_numpy(
+        make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops", cfg.extra)
+    )
     train_idx = torch.tensor([index[(r["relpath"], r["copy"])] for r in train_rows])
     train_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in train_rows])
     val_x = torch.from_numpy(make_crops(val_rows, cfg.data, spec, "val crops", cfg.extra))
     val_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in val_rows])
 
     model = TinyFQNet(args).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
     sched = torch.optim.lr_scheduler.StepLR(opt, cfg.lr_step, cfg.lr_gamma)
     gen = torch.Generator().manual_seed(cfg.seed)
     log: list[dict] = []
@@ -134,8 +148,16 @@ def run(cfg: TrainConfig) -> Path:
     def evaluate() -> float:
         model.eval()
         with torch.no_grad():
-            preds = torch.cat([model(val_x[i:i + 2048].to(device)).cpu()
-                               for i in range(0, len(val_x), 2048)]) if len(val_x) else None
+            preds = (
+                torch.cat(
+                    [
+                        model(val_x[i : i + 2048].to(device)).cpu()
+                        for i in range(0, len(val_x), 2048)
+                    ]
+                )
+                if len(val_x)
+                else None
+            )
         model.train()
         return float(((preds - val_y) ** 2).mean()) if preds is not None else float("nan")
 
@@ -146,9 +168,13 @@ def run(cfg: TrainConfig) -> Path:
         model.train()
         perm = torch.randperm(len(train_idx), generator=gen)
         total, seen = 0.0, 0
-        for s in tqdm(range(0, len(perm), cfg.batch_size), desc=f"epoch {epoch}/{cfg.epochs}",
-                      file=sys.stderr, leave=False):
-            b = perm[s:s + cfg.batch_size]
+        for s in tqdm(
+            range(0, len(perm), cfg.batch_size),
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            file=sys.stderr,
+            leave=False,
+        ):
+            b = perm[s : s + cfg.batch_size]
             x = crops[train_idx[b]]
             if cfg.flip:
                 flip = torch.rand(len(b), generator=gen) < 0.5
@@ -162,9 +188,13 @@ def run(cfg: TrainConfig) -> Path:
             seen += len(b)
         lr = opt.param_groups[0]["lr"]
         sched.step()
-        row = {"epoch": epoch, "lr": float(f"{lr:.6g}"),
-               "train_loss": total / max(seen, 1), "val_loss": evaluate(),
-               "seconds": round(time.time() - t0, 1)}
+        row = {
+            "epoch": epoch,
+            "lr": float(f"{lr:.6g}"),
+            "train_loss": total / max(seen, 1),
+            "val_loss": evaluate(),
+            "seconds": round(time.time() - t0, 1),
+        }
         log.append(row)
         print(json.dumps(row), file=sys.stderr)
 
@@ -183,13 +213,21 @@ def run(cfg: TrainConfig) -> Path:
         "config": to_dict(cfg),
         "version": time.strftime("%Y.%m.%d"),
         "label_model": prov.get("label_model", "unknown"),
-        "data": {"train_rows": len(train_rows), "train_images": len(uniq),
-                 "val_rows": len(val_rows), "val_identities": len(val_ids),
-                 "labels": prov.get("config", {})},
-        "training": {"epochs": cfg.epochs, "final_train_loss": log[-1]["train_loss"],
-                     "final_val_loss": log[-1]["val_loss"], "seconds": log[-1]["seconds"],
-                     "device": device, "command": "python -m training.train " +
-                     " ".join(sys.argv[1:])},
+        "data": {
+            "train_rows": len(train_rows),
+            "train_images": len(uniq),
+            "val_rows": len(val_rows),
+            "val_identities": len(val_ids),
+            "labels": prov.get("config", {}),
+        },
+        "training": {
+            "epochs": cfg.epochs,
+            "final_train_loss": log[-1]["train_loss"],
+            "final_val_loss": log[-1]["val_loss"],
+            "seconds": log[-1]["seconds"],
+            "device": device,
+            "command": "python -m training.train " + " ".join(sys.argv[1:]),
+        },
     }
     torch.save(ckpt, out / "checkpoint.pt")
     return out / "checkpoint.pt"

@@ -1,4 +1,5 @@
 """`python -m evaluation`: the metrics, and the whole run on a tiny subset of held-out LFW."""
+
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from evaluation.protocols import BASE_METHODS
 
 
 def test_tar_at_far():
-    imp = np.linspace(0, 1, 1001)                 # threshold at FAR 1e-2 is ~0.99
+    imp = np.linspace(0, 1, 1001)  # threshold at FAR 1e-2 is ~0.99
     gen = np.array([0.995, 0.98, 1.0, 0.5])
     assert tar_at_far(gen, imp, 1e-2) == pytest.approx(0.5)
     assert tar_at_far(gen, imp, 1e-1) == pytest.approx(0.75)
@@ -25,9 +26,9 @@ def test_balanced_accuracy_finds_the_best_threshold():
 def test_edc_discards_low_quality_and_ties_together():
     q = np.array([0.1, 0.1, 0.5, 0.9, 0.2])
     genuine = np.array([True, True, True, True, False])
-    cmp_ = np.array([0.0, 1.0, 0.0, 1.0, 0.0])   # genuine pairs 0 and 2 are misses at thr 0.5
+    cmp_ = np.array([0.0, 1.0, 0.0, 1.0, 0.0])  # genuine pairs 0 and 2 are misses at thr 0.5
     f, v = edc(q, genuine, cmp_, 0.5)
-    assert list(f) == [0.0, 0.5, 0.75]           # the two q=0.1 pairs go together
+    assert list(f) == [0.0, 0.5, 0.75]  # the two q=0.1 pairs go together
     assert list(v) == [0.5, 0.5, 0.0]
     assert pauc(f, v, 0.2) == pytest.approx(0.1)
     assert pauc(f, v, 1.0) == pytest.approx(0.5 * 0.5 + 0.25 * 0.5)
@@ -47,8 +48,15 @@ def test_perceptual_measures_respond_to_degradation():
 
 def test_eval_runs_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     pytest.importorskip("dlib")
-    cfg = EvalConfig(data=str(data_root), out=str(tmp_path / "out"), cache=str(tmp_path / "c"),
-                     seeds=(0,), max_identities=5, max_pairs=30, workers=1)
+    cfg = EvalConfig(
+        data=str(data_root),
+        out=str(tmp_path / "out"),
+        cache=str(tmp_path / "c"),
+        seeds=(0,),
+        max_identities=5,
+        max_pairs=30,
+        workers=1,
+    )
     res = run(cfg)
     summ = res["templates"]["summary"]
     assert set(summ) == set(res["methods"]) and set(BASE_METHODS) <= set(summ)

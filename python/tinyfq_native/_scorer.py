@@ -1,4 +1,5 @@
 """The public Scorer: the native core plus paths, model files and error handling."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,15 @@ import numpy as np
 
 from tinyfq_native import _core
 from tinyfq_native.detect import Detector, Face
-from tinyfq_native.engine import (Result, Status, as_paths, messages, native_paths,
-                                  resolve_workers, score_paths)
+from tinyfq_native.engine import (
+    Result,
+    Status,
+    as_paths,
+    messages,
+    native_paths,
+    resolve_workers,
+    score_paths,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -29,8 +37,9 @@ def _model_files(model: PathLike) -> tuple[Path, Path, Path]:
     if p.is_dir():
         params = sorted(p.glob("*.ncnn.param"))
         if len(params) != 1:
-            raise FileNotFoundError(f"{p}: expected one *.ncnn.param in the folder, "
-                                    f"found {len(params)}")
+            raise FileNotFoundError(
+                f"{p}: expected one *.ncnn.param in the folder, found {len(params)}"
+            )
         p = params[0]
     name = p.name
     for suffix in (".ncnn.param", ".ncnn.bin", ".json"):
@@ -38,8 +47,11 @@ def _model_files(model: PathLike) -> tuple[Path, Path, Path]:
             name = name[: -len(suffix)]
             break
     stem = p.with_name(name)
-    files = (stem.with_name(name + ".ncnn.param"), stem.with_name(name + ".ncnn.bin"),
-             stem.with_name(name + ".json"))
+    files = (
+        stem.with_name(name + ".ncnn.param"),
+        stem.with_name(name + ".ncnn.bin"),
+        stem.with_name(name + ".json"),
+    )
     for f in files:
         if not f.is_file():
             raise FileNotFoundError(f"model file not found: {f}")
@@ -99,26 +111,42 @@ class Scorer:
     (-1 = all cores).
     """
 
-    def __init__(self, model: PathLike | None = None, *, fp16: bool = False,
-                 reduced_decode: bool = False, detector: Detector | None = None):
+    def __init__(
+        self,
+        model: PathLike | None = None,
+        *,
+        fp16: bool = False,
+        reduced_decode: bool = False,
+        detector: Detector | None = None,
+    ):
         if model is None:
             self._native = _core.Scorer(fp16=fp16, reduced_decode=reduced_decode)
         else:
             param, weights, sidecar = _model_files(model)
-            self._native = _core.Scorer(str(param), str(weights), str(sidecar), fp16=fp16,
-                                        reduced_decode=reduced_decode)
+            self._native = _core.Scorer(
+                str(param), str(weights), str(sidecar), fp16=fp16, reduced_decode=reduced_decode
+            )
         self.model = None if model is None else str(model)
         self.info: dict = json.loads(self._native.model_json)
         self._detector = detector
 
     @classmethod
-    def from_memory(cls, param: str, weights: bytes, sidecar: str, *, fp16: bool = False,
-                    reduced_decode: bool = False, detector: Detector | None = None) -> "Scorer":
+    def from_memory(
+        cls,
+        param: str,
+        weights: bytes,
+        sidecar: str,
+        *,
+        fp16: bool = False,
+        reduced_decode: bool = False,
+        detector: Detector | None = None,
+    ) -> "Scorer":
         """A model from memory: the ncnn .param text, the .bin bytes and the JSON sidecar text
         (e.g. read from an archive or a device's flash)."""
         self = cls.__new__(cls)
-        self._native = _core.Scorer.from_memory(param, weights, sidecar, fp16=fp16,
-                                                reduced_decode=reduced_decode)
+        self._native = _core.Scorer.from_memory(
+            param, weights, sidecar, fp16=fp16, reduced_decode=reduced_decode
+        )
         self.model = "<memory>"
         self.info = json.loads(self._native.model_json)
         self._detector = detector
@@ -136,8 +164,10 @@ class Scorer:
         return self.detector.detect(image, format=format)
 
     def __repr__(self) -> str:
-        return (f"Scorer(model={self.model or '<embedded default>'}, "
-                f"version={self.info.get('version')!r})")
+        return (
+            f"Scorer(model={self.model or '<embedded default>'}, "
+            f"version={self.info.get('version')!r})"
+        )
 
     @property
     def input_size(self) -> int:
@@ -148,8 +178,15 @@ class Scorer:
         """Whether :meth:`score_files` may decode JPEGs at reduced resolution."""
         return self._native.reduced_decode
 
-    def score(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
-              format: str = "bgr", detect: bool = False, all_faces: bool = False):
+    def score(
+        self,
+        image: np.ndarray,
+        landmarks: np.ndarray | None = None,
+        *,
+        format: str = "bgr",
+        detect: bool = False,
+        all_faces: bool = False,
+    ):
         """Quality of one face in [0, 1]; higher means easier to recognise.
 
         ``detect=True``: the largest face the detector finds in the photo (NaN when there is
@@ -159,14 +196,21 @@ class Scorer:
         check_detect(landmarks, detect, all_faces)
         if not detect:
             return self._native.score(image, landmarks, format)
-        one = self.score_batch([image], workers=1, format=format, detect=True,
-                               all_faces=all_faces)[0]
+        one = self.score_batch([image], workers=1, format=format, detect=True, all_faces=all_faces)[
+            0
+        ]
         return one if all_faces else float(one)
 
-    def score_batch(self, images: Sequence[np.ndarray],
-                    landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
-                    workers: int = -1, format: str = "bgr", detect: bool = False,
-                    all_faces: bool = False):
+    def score_batch(
+        self,
+        images: Sequence[np.ndarray],
+        landmarks: np.ndarray | Sequence[np.ndarray] | None = None,
+        *,
+        workers: int = -1,
+        format: str = "bgr",
+        detect: bool = False,
+        all_faces: bool = False,
+    ):
         """Qualities of many faces as a float32 array, scored in parallel. ``landmarks``: None
         (all crops), an (N, 5, 2) array or a sequence of N (5, 2) arrays.
 
@@ -175,16 +219,25 @@ class Scorer:
         """
         check_detect(landmarks, detect, all_faces)
         if not detect:
-            return self._native.score_batch(list(images), landmarks, resolve_workers(workers), format)
-        rows = self._native.score_faces(self.detector._native, list(images), all_faces,
-                                        resolve_workers(workers), format)
+            return self._native.score_batch(
+                list(images), landmarks, resolve_workers(workers), format
+            )
+        rows = self._native.score_faces(
+            self.detector._native, list(images), all_faces, resolve_workers(workers), format
+        )
         if all_faces:
             return [[Face.from_row(r) for r in per] for per in rows]
         return _largest_scores(rows)
 
-    def score_files(self, paths: Iterable[PathLike],
-                    landmarks: np.ndarray | Sequence[np.ndarray] | None = None, *,
-                    workers: int = -1, errors: str = "raise", detect: bool = False) -> np.ndarray:
+    def score_files(
+        self,
+        paths: Iterable[PathLike],
+        landmarks: np.ndarray | Sequence[np.ndarray] | None = None,
+        *,
+        workers: int = -1,
+        errors: str = "raise",
+        detect: bool = False,
+    ) -> np.ndarray:
         """Decode (JPEG/PNG/BMP/PNM) and score image files in parallel, in native code.
         With ``reduced_decode``, JPEGs larger than the face needs are decoded at reduced size.
         ``detect=True`` scores the largest face the detector finds in each photo (full-size
@@ -196,8 +249,9 @@ class Scorer:
         """
         if errors not in ("raise", "nan"):
             raise ValueError(f"errors must be 'raise' or 'nan', got {errors!r}")
-        scores, messages, kinds = self.score_files_detailed(paths, landmarks, workers=workers,
-                                                            detect=detect)
+        scores, messages, kinds = self.score_files_detailed(
+            paths, landmarks, workers=workers, detect=detect
+        )
         if errors == "raise":
             for msg, kind in zip(messages, kinds):
                 if kind == Status.missing:
@@ -206,25 +260,34 @@ class Scorer:
                     raise ValueError(msg)
         return scores
 
-    def score_files_detailed(self, paths: Iterable[PathLike], landmarks=None, *,
-                             workers: int = -1, detect: bool = False
-                             ) -> tuple[np.ndarray, list[str], list[Status]]:
+    def score_files_detailed(
+        self, paths: Iterable[PathLike], landmarks=None, *, workers: int = -1, detect: bool = False
+    ) -> tuple[np.ndarray, list[str], list[Status]]:
         """(scores with NaN for failures, error message per file ('' when scored), a
         :class:`Status` per file: ok, missing, invalid (not decodable or bad input), no_face
         (``detect=True``)). Never raises for a bad file."""
         paths = as_paths(paths)
         if not detect:
             scores, msgs, kinds = self._native.score_files(
-                native_paths(paths), landmarks, resolve_workers(workers))
+                native_paths(paths), landmarks, resolve_workers(workers)
+            )
             return scores, messages(msgs), [Status(int(k)) for k in kinds]
         check_detect(landmarks, detect, False)
         rows, msgs, status = self._native.score_files_faces(
-            self.detector._native, native_paths(paths), False, resolve_workers(workers))
+            self.detector._native, native_paths(paths), False, resolve_workers(workers)
+        )
         return _largest_scores(rows), messages(msgs), list(status)
 
-    def score_paths(self, paths: Iterable[PathLike], landmarks=None, *, detect: bool = False,
-                    all_faces: bool = False, workers: int = -1, progress: bool = False
-                    ) -> Iterator[Result]:
+    def score_paths(
+        self,
+        paths: Iterable[PathLike],
+        landmarks=None,
+        *,
+        detect: bool = False,
+        all_faces: bool = False,
+        workers: int = -1,
+        progress: bool = False,
+    ) -> Iterator[Result]:
         """Score image files (JPEG/PNG/BMP/PNM), yielding one :class:`Result` per path in
         input order (with ``all_faces``, one per face found), as soon as its chunk is done.
 
@@ -235,22 +298,34 @@ class Scorer:
         the caller consumes the previous chunk; ``progress=True`` shows a bar on stderr. A
         KeyboardInterrupt stops it at once: the results yielded so far are complete.
         """
-        return score_paths(self, paths, landmarks, detect=detect, all_faces=all_faces,
-                           workers=workers, progress=progress)
+        return score_paths(
+            self,
+            paths,
+            landmarks,
+            detect=detect,
+            all_faces=all_faces,
+            workers=workers,
+            progress=progress,
+        )
 
-    def score_files_faces(self, paths: Iterable[PathLike], *, all_faces: bool = True,
-                          workers: int = -1) -> list[FileFaces]:
+    def score_files_faces(
+        self, paths: Iterable[PathLike], *, all_faces: bool = True, workers: int = -1
+    ) -> list[FileFaces]:
         """Decode, detect and score files in parallel: per file its :class:`Face` list
         (every face, or only the largest with ``all_faces=False``), largest first, each with
         its score. Never raises for a bad file: see each result's ``status`` and ``message``."""
         paths = as_paths(paths)
         rows, msgs, status = self._native.score_files_faces(
-            self.detector._native, native_paths(paths), all_faces, resolve_workers(workers))
-        return [FileFaces(p, st.name, msg, [Face.from_row(r) for r in rs])
-                for p, rs, msg, st in zip(paths, rows, messages(msgs), status)]
+            self.detector._native, native_paths(paths), all_faces, resolve_workers(workers)
+        )
+        return [
+            FileFaces(p, st.name, msg, [Face.from_row(r) for r in rs])
+            for p, rs, msg, st in zip(paths, rows, messages(msgs), status)
+        ]
 
-    def preprocess(self, image: np.ndarray, landmarks: np.ndarray | None = None, *,
-                   format: str = "bgr") -> np.ndarray:
+    def preprocess(
+        self, image: np.ndarray, landmarks: np.ndarray | None = None, *, format: str = "bgr"
+    ) -> np.ndarray:
         """The normalised (3, S, S) float32 network input this scorer feeds the model."""
         return self._native.preprocess(image, landmarks, format)
 

@@ -1,10 +1,11 @@
 """The ``tinyfq`` command: score folders of face images, print model facts.
 
-    tinyfq score PATH... [-r] [-o out.csv|out.jsonl [--resume]] [--workers N]
-                 [--landmarks FILE] [--detect [--all-faces] [--detect-size N]]
-    tinyfq select DIR -k K [-o out.csv] [--copy-to OUT | --link-to OUT] [--detect]
-    tinyfq info
+tinyfq score PATH... [-r] [-o out.csv|out.jsonl [--resume]] [--workers N]
+             [--landmarks FILE] [--detect [--all-faces] [--detect-size N]]
+tinyfq select DIR -k K [-o out.csv] [--copy-to OUT | --link-to OUT] [--detect]
+tinyfq info
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ def expand(paths: list[str], recursive: bool) -> list[str]:
                     dirs.sort()
                     found += [os.path.join(root, f) for f in files]
             else:
-                found = [os.path.join(p, f) for f in os.listdir(p)
-                         if os.path.isfile(os.path.join(p, f))]
+                found = [
+                    os.path.join(p, f) for f in os.listdir(p) if os.path.isfile(os.path.join(p, f))
+                ]
             out += sorted(f for f in found if os.path.splitext(f)[1].lower() in IMAGE_EXTS)
         elif not os.path.exists(p) and glob.has_magic(p):
             # a pattern that matches nothing stays, so that it gets its own error row
@@ -64,7 +66,7 @@ def _utf8(s: str) -> bool:
     try:
         s.encode("utf-8")
         return True
-    except UnicodeEncodeError:   # surrogate escapes of undecodable bytes
+    except UnicodeEncodeError:  # surrogate escapes of undecodable bytes
         return False
 
 
@@ -91,9 +93,11 @@ class RowWriter:
         whose name is not valid UTF-8 is written with its odd bytes as \\xNN escapes, and the
         message says so."""
         odd = {k for k, v in row.items() if isinstance(v, str) and not _utf8(v)}
-        if odd:   # a name's undecodable bytes (surrogate escapes), here or quoted in a message
-            row = {k: os.fsencode(v).decode("utf-8", "backslashreplace") if k in odd else v
-                   for k, v in row.items()}
+        if odd:  # a name's undecodable bytes (surrogate escapes), here or quoted in a message
+            row = {
+                k: os.fsencode(v).decode("utf-8", "backslashreplace") if k in odd else v
+                for k, v in row.items()
+            }
             if "path" in odd:
                 row["message"] = f"{row['message']}; {NOT_UTF8}" if row.get("message") else NOT_UTF8
         if self.fmt == "csv":
@@ -111,10 +115,12 @@ def _load(args):
     try:
         detector = None
         if args.detect:
-            detector = Detector(args.detect_size, min_face=args.min_face,
-                                score_threshold=args.face_threshold)
-        scorer = Scorer(args.model, fp16=args.fp16, reduced_decode=args.reduced_decode,
-                        detector=detector)
+            detector = Detector(
+                args.detect_size, min_face=args.min_face, score_threshold=args.face_threshold
+            )
+        scorer = Scorer(
+            args.model, fp16=args.fp16, reduced_decode=args.reduced_decode, detector=detector
+        )
         landmarks = read_landmarks(args.landmarks) if args.landmarks else None
         if landmarks is not None and args.detect:
             raise ValueError("--landmarks and --detect exclude each other")
@@ -130,20 +136,31 @@ def row_of(result, all_faces: bool = False) -> dict:
     from tinyfq_native import Status
 
     status = {Status.ok: "ok", Status.no_face: "no_face"}.get(result.status, "error")
-    row = {"path": result.path, "score": result.score, "status": status,
-           "message": result.message}
+    row = {"path": result.path, "score": result.score, "status": status, "message": result.message}
     if all_faces and result.box is not None:
         x, y, w, h = result.box
-        row |= {"face": result.face, "x": round(x, 2), "y": round(y, 2), "w": round(w, 2),
-                "h": round(h, 2), "confidence": round(result.confidence, 4)}
+        row |= {
+            "face": result.face,
+            "x": round(x, 2),
+            "y": round(y, 2),
+            "w": round(w, 2),
+            "h": round(h, 2),
+            "confidence": round(result.confidence, 4),
+        }
     return row
 
 
 def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]:
     """The rows of ``paths`` in input order (see :meth:`Scorer.score_paths`)."""
     all_faces = getattr(args, "all_faces", False)
-    for result in scorer.score_paths(paths, landmarks, detect=args.detect, all_faces=all_faces,
-                                     workers=args.workers, progress=not args.quiet):
+    for result in scorer.score_paths(
+        paths,
+        landmarks,
+        detect=args.detect,
+        all_faces=all_faces,
+        workers=args.workers,
+        progress=not args.quiet,
+    ):
         row = row_of(result, all_faces)
         if landmarks is not None and result.message == "no landmarks given for this file":
             row["message"] = "no landmarks for this file in " + args.landmarks
@@ -152,14 +169,18 @@ def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]
 
 def _output_format(args) -> str:
     """--format, else by the output's suffix (.jsonl/.json: JSON lines), else CSV."""
-    return args.format or ("jsonl" if args.output and args.output.endswith((".jsonl", ".json"))
-                           else "csv")
+    return args.format or (
+        "jsonl" if args.output and args.output.endswith((".jsonl", ".json")) else "csv"
+    )
 
 
 def _open_output(args, append: bool = False):
     fmt = _output_format(args)
-    stream = (open(args.output, "a" if append else "w", newline="", encoding="utf-8")
-              if args.output else sys.stdout)
+    stream = (
+        open(args.output, "a" if append else "w", newline="", encoding="utf-8")
+        if args.output
+        else sys.stdout
+    )
     return stream, fmt
 
 
@@ -211,16 +232,20 @@ def cmd_score(args) -> int:
             resumed = True
             before = len(paths)
             paths = [p for p in paths if p not in done]
-            print(f"tinyfq score: resuming: {before - len(paths)} of {before} inputs already "
-                  f"have rows in {args.output}", file=sys.stderr)
+            print(
+                f"tinyfq score: resuming: {before - len(paths)} of {before} inputs already "
+                f"have rows in {args.output}",
+                file=sys.stderr,
+            )
             if not paths:
                 return 0
     scorer, landmarks = _load(args)
     stream, fmt = _open_output(args, append=resumed)
     failed = no_face = 0
     try:
-        writer = RowWriter(stream, fmt, FACE_FIELDS if args.all_faces else FIELDS,
-                           header=not resumed)
+        writer = RowWriter(
+            stream, fmt, FACE_FIELDS if args.all_faces else FIELDS, header=not resumed
+        )
         for row in score_rows(scorer, paths, args, landmarks):
             failed += row["status"] == "error"
             no_face += row["status"] == "no_face"
@@ -244,15 +269,17 @@ def cmd_select(args) -> int:
         return 2
     tracks = sorted(d for d in root.iterdir() if d.is_dir())
     if not tracks:
-        tracks = [root]                     # a single folder of frames is one track
+        tracks = [root]  # a single folder of frames is one track
     members = {str(t): expand([str(t)], args.recursive) for t in tracks}
     paths = [p for ps in members.values() for p in ps]
     if not paths:
         print("tinyfq select: no images found", file=sys.stderr)
         return 1
     scorer, landmarks = _load(args)
-    results = {r["path"]: (r["score"], r["message"], r["status"])
-               for r in score_rows(scorer, paths, args, landmarks)}
+    results = {
+        r["path"]: (r["score"], r["message"], r["status"])
+        for r in score_rows(scorer, paths, args, landmarks)
+    }
     stream, fmt = _open_output(args)
     failed = no_face = 0
     try:
@@ -261,7 +288,7 @@ def cmd_select(args) -> int:
             ok = [(results[p][0], i, p) for i, p in enumerate(ps) if results[p][0] is not None]
             ok.sort(key=lambda t: (-t[0], t[1]))
             name = os.path.relpath(track, root) if track != str(root) else root.name
-            for rank, (score, _, p) in enumerate(ok[:args.k], 1):
+            for rank, (score, _, p) in enumerate(ok[: args.k], 1):
                 if args.copy_to or args.link_to:
                     dest = Path(args.copy_to or args.link_to) / name
                     dest.mkdir(parents=True, exist_ok=True)
@@ -278,8 +305,14 @@ def cmd_select(args) -> int:
                     status = results[p][2]
                     failed += status == "error"
                     no_face += status == "no_face"
-                    writer.write(track=name, rank="", path=p, score=None, status=status,
-                                 message=results[p][1])
+                    writer.write(
+                        track=name,
+                        rank="",
+                        path=p,
+                        score=None,
+                        status=status,
+                        message=results[p][1],
+                    )
     finally:
         if args.output:
             stream.close()
@@ -302,8 +335,12 @@ def cmd_info(args) -> int:
         "cpu_features": _core.cpu_features(),
         "network_kernels": _core.network_kernels(),
         "detector": "{} ({}), {:,} weights, from {} sha256 {}".format(
-            detector["name"], detector["licence"].split(" (")[0], detector["parameters"],
-            detector["source"], detector["source_sha256"][:12]),
+            detector["name"],
+            detector["licence"].split(" (")[0],
+            detector["parameters"],
+            detector["source"],
+            detector["source_sha256"][:12],
+        ),
         "image_decoder": _core.have_decoder(),
         "jpeg_decoder": _core.jpeg_decoder(),
         "hardware_workers": _core.hardware_workers(),
@@ -313,8 +350,10 @@ def cmd_info(args) -> int:
     else:
         for k, v in facts.items():
             print(f"{k:>18}: {v}")
-        print(f"{'metadata':>18}: " + json.dumps(
-            {k: v for k, v in info.items() if k not in ("input", "alignment")}))
+        print(
+            f"{'metadata':>18}: "
+            + json.dumps({k: v for k, v in info.items() if k not in ("input", "alignment")})
+        )
     return 0
 
 
@@ -324,45 +363,81 @@ def _scoring_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--format", choices=("csv", "jsonl"), help="row format (default: by suffix)")
     s.add_argument("--workers", type=int, default=-1, help="threads; -1 = all cores")
     s.add_argument("--landmarks", help="CSV/JSONL of five landmarks per file (photos, no --detect)")
-    s.add_argument("--detect", action="store_true",
-                   help="find the largest face and its landmarks in each photo (the native "
-                   "YuNet detector) and score it")
-    s.add_argument("--detect-size", type=int, default=320, metavar="N",
-                   help="--detect: downscale photos so the longer side is at most N pixels "
-                   "before detection (default 320; LFW's 250x250 photos lose nothing at 160)")
-    s.add_argument("--min-face", type=float, default=0,
-                   help="--detect: ignore faces whose box is smaller than this, pixels")
-    s.add_argument("--face-threshold", type=float, default=0.6,
-                   help="--detect: lowest detector confidence kept (default 0.6)")
+    s.add_argument(
+        "--detect",
+        action="store_true",
+        help="find the largest face and its landmarks in each photo (the native "
+        "YuNet detector) and score it",
+    )
+    s.add_argument(
+        "--detect-size",
+        type=int,
+        default=320,
+        metavar="N",
+        help="--detect: downscale photos so the longer side is at most N pixels "
+        "before detection (default 320; LFW's 250x250 photos lose nothing at 160)",
+    )
+    s.add_argument(
+        "--min-face",
+        type=float,
+        default=0,
+        help="--detect: ignore faces whose box is smaller than this, pixels",
+    )
+    s.add_argument(
+        "--face-threshold",
+        type=float,
+        default=0.6,
+        help="--detect: lowest detector confidence kept (default 0.6)",
+    )
     s.add_argument("--model", help="exported model (.ncnn.param/.bin/.json); default: embedded")
-    s.add_argument("--fp16", action="store_true", help="fp16 arithmetic where available (plain-graph models; the fused default is fp32)")
-    s.add_argument("--reduced-decode", action="store_true",
-                   help="decode JPEGs at 1/2, 1/4 or 1/8 of their size when the face keeps the "
-                   "model's resolution: less work, but scores move (LFW crops: 0.022 on "
-                   "average, up to 0.15); default: full size")
+    s.add_argument(
+        "--fp16",
+        action="store_true",
+        help="fp16 arithmetic where available (plain-graph models; the fused default is fp32)",
+    )
+    s.add_argument(
+        "--reduced-decode",
+        action="store_true",
+        help="decode JPEGs at 1/2, 1/4 or 1/8 of their size when the face keeps the "
+        "model's resolution: less work, but scores move (LFW crops: 0.022 on "
+        "average, up to 0.15); default: full size",
+    )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tinyfq", description="Face image quality for recognition "
-                                "(tinyFQnet through ncnn).")
+    p = argparse.ArgumentParser(
+        prog="tinyfq", description="Face image quality for recognition (tinyFQnet through ncnn)."
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("score", help="score image files, folders and globs",
-                       description=SCORE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s = sub.add_parser(
+        "score",
+        help="score image files, folders and globs",
+        description=SCORE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     s.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     _scoring_options(s)
-    s.add_argument("--all-faces", action="store_true",
-                   help="--detect: one row per face (index, box, confidence) instead of the "
-                   "largest face only")
-    s.add_argument("--resume", action="store_true",
-                   help="with -o: keep the rows already in the file and score only the inputs "
-                   "that have no ok/no_face row yet (a killed run continues where it stopped)")
+    s.add_argument(
+        "--all-faces",
+        action="store_true",
+        help="--detect: one row per face (index, box, confidence) instead of the largest face only",
+    )
+    s.add_argument(
+        "--resume",
+        action="store_true",
+        help="with -o: keep the rows already in the file and score only the inputs "
+        "that have no ok/no_face row yet (a killed run continues where it stopped)",
+    )
     s.set_defaults(func=cmd_score)
-    t = sub.add_parser("select", help="keep the k best frames of each sub-folder (track)",
-                       description="Each sub-folder of DIR is a template or video track; writes "
-                       "its k highest-quality frames (track, rank, path, score) and optionally "
-                       "copies or links them.\n\n" + SCORE_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t = sub.add_parser(
+        "select",
+        help="keep the k best frames of each sub-folder (track)",
+        description="Each sub-folder of DIR is a template or video track; writes "
+        "its k highest-quality frames (track, rank, path, score) and optionally "
+        "copies or links them.\n\n" + SCORE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     t.add_argument("dir", metavar="DIR")
     t.add_argument("-k", type=int, default=1, help="frames to keep per track")
     g = t.add_mutually_exclusive_group()

@@ -9,6 +9,7 @@ Landmarks come in the alignment template's order: the eye on the image's left, t
 image's right, nose tip, mouth corner on the left, mouth corner on the right, as (x, y) pixel
 coordinates of the input image; they go straight into :meth:`Scorer.score`.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,12 @@ class Face:
     @classmethod
     def from_row(cls, row: np.ndarray) -> Face:
         """A face from a native row: x, y, w, h, confidence, 10 landmark values[, score]."""
-        return cls(tuple(float(v) for v in row[:4]), row[5:15].reshape(5, 2).copy(),
-                   float(row[4]), float(row[15]) if len(row) > 15 else math.nan)
+        return cls(
+            tuple(float(v) for v in row[:4]),
+            row[5:15].reshape(5, 2).copy(),
+            float(row[4]),
+            float(row[15]) if len(row) > 15 else math.nan,
+        )
 
 
 class Detector:
@@ -53,15 +58,27 @@ class Detector:
         min_face: boxes whose longer side is below this many pixels are dropped.
     """
 
-    def __init__(self, max_side: int = 320, *, score_threshold: float = 0.6,
-                 nms_threshold: float = 0.3, min_face: float = 0.0):
-        self._native = _core.Detector(max_side=max_side, score_threshold=score_threshold,
-                                      nms_threshold=nms_threshold, min_face=min_face)
+    def __init__(
+        self,
+        max_side: int = 320,
+        *,
+        score_threshold: float = 0.6,
+        nms_threshold: float = 0.3,
+        min_face: float = 0.0,
+    ):
+        self._native = _core.Detector(
+            max_side=max_side,
+            score_threshold=score_threshold,
+            nms_threshold=nms_threshold,
+            min_face=min_face,
+        )
 
     def __repr__(self) -> str:
         n = self._native
-        return (f"Detector(max_side={n.max_side}, score_threshold={n.score_threshold:g}, "
-                f"nms_threshold={n.nms_threshold:g}, min_face={n.min_face:g})")
+        return (
+            f"Detector(max_side={n.max_side}, score_threshold={n.score_threshold:g}, "
+            f"nms_threshold={n.nms_threshold:g}, min_face={n.min_face:g})"
+        )
 
     @property
     def max_side(self) -> int:
@@ -73,8 +90,9 @@ class Detector:
         of the same ONNX model."""
         return self._native.prepare(image, format)
 
-    def detect_prepared(self, tensor: np.ndarray, scale_x: float = 1.0,
-                        scale_y: float = 1.0) -> np.ndarray:
+    def detect_prepared(
+        self, tensor: np.ndarray, scale_x: float = 1.0, scale_y: float = 1.0
+    ) -> np.ndarray:
         """Raw detections (N, 15: x, y, w, h, confidence, 10 landmark values) of a prepared
         input, mapped back by the scales :meth:`prepare` returned."""
         return self._native.detect_prepared(tensor, scale_x, scale_y)

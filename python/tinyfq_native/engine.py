@@ -5,6 +5,7 @@ while the caller consumes this one), detection, the translation of native errors
 :class:`Status`, and Ctrl-C (the first one stops at once: results already yielded stay whole,
 nothing half-made follows, and KeyboardInterrupt reaches the caller).
 """
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,9 @@ def as_paths(paths) -> list[str]:
     valid UTF-8 survive as surrogate escapes). A single path is refused: iterating over it
     would give its characters."""
     if isinstance(paths, (str, bytes, os.PathLike)):
-        raise TypeError(f"paths must be a sequence of paths, not a single path ({paths!r}); "
-                        "wrap it in a list")
+        raise TypeError(
+            f"paths must be a sequence of paths, not a single path ({paths!r}); wrap it in a list"
+        )
     return [os.fsdecode(p) for p in paths]
 
 
@@ -76,8 +78,14 @@ def _lookup(landmarks, paths: list[str], start: int) -> list[np.ndarray | None]:
     return [np.asarray(landmarks[start + i], np.float32) for i in range(len(paths))]
 
 
-def _chunk_results(scorer: "Scorer", chunk: list[str], lms: list | None, detect: bool,
-                   all_faces: bool, workers: int) -> list[list[Result]]:
+def _chunk_results(
+    scorer: "Scorer",
+    chunk: list[str],
+    lms: list | None,
+    detect: bool,
+    all_faces: bool,
+    workers: int,
+) -> list[list[Result]]:
     """Score one chunk natively; per path its Results (one, or one per face). ``lms``: None
     (crops, or detect) or per path its (5, 2) landmarks or None (none given: an error row)."""
     if lms is None:
@@ -89,12 +97,18 @@ def _chunk_results(scorer: "Scorer", chunk: list[str], lms: list | None, detect:
     todo = [p for p, lm in zip(chunk, lms) if lm is not None]
     out: list[list[Result]] = []
     if detect:
-        rows, msgs, status = scorer._native.score_files_faces(
-            scorer.detector._native, native_paths(todo), all_faces, workers) if todo else ([], [], [])
+        rows, msgs, status = (
+            scorer._native.score_files_faces(
+                scorer.detector._native, native_paths(todo), all_faces, workers
+            )
+            if todo
+            else ([], [], [])
+        )
         done = iter(zip(rows, messages(msgs), status))
     else:
-        scores, msgs, kinds = scorer._native.score_files(native_paths(todo), stack, workers) \
-            if todo else ([], [], [])
+        scores, msgs, kinds = (
+            scorer._native.score_files(native_paths(todo), stack, workers) if todo else ([], [], [])
+        )
         done = iter(zip(scores, messages(msgs), kinds))
     for p, lm in zip(chunk, lms):
         if lm is None:
@@ -106,9 +120,20 @@ def _chunk_results(scorer: "Scorer", chunk: list[str], lms: list | None, detect:
                 out.append([Result(p, None, st, msg)])
                 continue
             faces = rows_ if all_faces else rows_[:1]
-            out.append([Result(p, float(r[15]), Status.ok, "", i if all_faces else None,
-                               tuple(float(v) for v in r[:4]), float(r[4]))
-                        for i, r in enumerate(faces)])
+            out.append(
+                [
+                    Result(
+                        p,
+                        float(r[15]),
+                        Status.ok,
+                        "",
+                        i if all_faces else None,
+                        tuple(float(v) for v in r[:4]),
+                        float(r[4]),
+                    )
+                    for i, r in enumerate(faces)
+                ]
+            )
         else:
             s, msg, kind = next(done)
             st = Status(int(kind))
@@ -116,16 +141,28 @@ def _chunk_results(scorer: "Scorer", chunk: list[str], lms: list | None, detect:
     return out
 
 
-def score_paths(scorer: "Scorer", paths: Iterable, landmarks=None, *, detect: bool = False,
-                all_faces: bool = False, workers: int = -1, progress: bool = False,
-                desc: str = "score") -> Iterator[Result]:
+def score_paths(
+    scorer: "Scorer",
+    paths: Iterable,
+    landmarks=None,
+    *,
+    detect: bool = False,
+    all_faces: bool = False,
+    workers: int = -1,
+    progress: bool = False,
+    desc: str = "score",
+) -> Iterator[Result]:
     """See :meth:`Scorer.score_paths`."""
     from tinyfq_native._scorer import check_detect
 
     check_detect(landmarks, detect, all_faces)
     paths = as_paths(paths)
     nworkers = resolve_workers(workers)
-    if landmarks is not None and not isinstance(landmarks, Mapping) and len(landmarks) != len(paths):
+    if (
+        landmarks is not None
+        and not isinstance(landmarks, Mapping)
+        and len(landmarks) != len(paths)
+    ):
         raise ValueError(f"landmarks: {len(landmarks)} for {len(paths)} paths")
     bar = None
     if progress:
@@ -139,7 +176,7 @@ def score_paths(scorer: "Scorer", paths: Iterable, landmarks=None, *, detect: bo
     try:
         for start in range(0, len(paths) + CHUNK, CHUNK):
             job = None
-            chunk = paths[start:start + CHUNK]
+            chunk = paths[start : start + CHUNK]
             if chunk:
                 lms = None if landmarks is None else _lookup(landmarks, chunk, start)
                 job = pool.submit(_chunk_results, scorer, chunk, lms, detect, all_faces, nworkers)

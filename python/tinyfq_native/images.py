@@ -1,5 +1,6 @@
 """Image decoding as the native scorer does it (JPEG with libjpeg-turbo or stb_image, PNG, BMP,
 PNM), for callers that want the exact pixels the scorer sees."""
+
 from __future__ import annotations
 
 import json

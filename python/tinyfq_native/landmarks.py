@@ -1,5 +1,6 @@
 """Five-point landmarks: the one parser for every place they come from (a landmarks file for
 the CLI, a labels row, a golden-scores row, a JSON list)."""
+
 from __future__ import annotations
 
 import csv
@@ -40,14 +41,17 @@ def read_landmarks(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = str(path)
     text = Path(path).read_text()
     if path.endswith((".jsonl", ".json")):
-        items = [(r["path"], r["landmarks"]) for r in
-                 (json.loads(line) for line in text.splitlines() if line.strip())]
+        items = [
+            (r["path"], r["landmarks"])
+            for r in (json.loads(line) for line in text.splitlines() if line.strip())
+        ]
     else:
         reader = csv.reader(io.StringIO(text))
         header = next(reader, [])
         if not header or header[0] != "path" or len(header) != 11:
-            raise ValueError(f"{path}: expected a header 'path' + 10 coordinate columns, "
-                             f"got {header}")
+            raise ValueError(
+                f"{path}: expected a header 'path' + 10 coordinate columns, got {header}"
+            )
         items = [(r[0], r[1:]) for r in reader if r]
     table: dict[str, np.ndarray] = {}
     for n, (key, lm) in enumerate(items, 2):

@@ -1,4 +1,5 @@
 """Best-face selection: keep the most recognisable frames of a template or a video track."""
+
 from __future__ import annotations
 
 import heapq
@@ -25,8 +26,14 @@ def _is_path(x) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
-def select_best(images_or_paths: Sequence, k: int = 1, *, landmarks=None,
-                scorer: Scorer | None = None, workers: int = -1) -> list[Pick]:
+def select_best(
+    images_or_paths: Sequence,
+    k: int = 1,
+    *,
+    landmarks=None,
+    scorer: Scorer | None = None,
+    workers: int = -1,
+) -> list[Pick]:
     """The ``k`` highest-quality items, best first (ties keep input order).
 
     ``images_or_paths``: numpy images (see :class:`Scorer`) or image file paths, not mixed.
@@ -78,8 +85,14 @@ class TrackSelector:
         self._push(track, q, frame, key)
         return q
 
-    def add_batch(self, tracks: Sequence[Hashable], frames: Sequence[np.ndarray], landmarks=None,
-                  keys: Sequence[Any] | None = None, workers: int = -1) -> np.ndarray:
+    def add_batch(
+        self,
+        tracks: Sequence[Hashable],
+        frames: Sequence[np.ndarray],
+        landmarks=None,
+        keys: Sequence[Any] | None = None,
+        workers: int = -1,
+    ) -> np.ndarray:
         """Score many frames in parallel (e.g. all faces of one video frame)."""
         scores = self.scorer.score_batch(frames, landmarks, workers=workers)
         keys = keys if keys is not None else [None] * len(frames)

@@ -1,5 +1,6 @@
 """The training pipeline: model reading of Table 1, export parity, and the whole chain on a
 tiny subset of the real data (label -> sample -> train -> export -> native scorer)."""
+
 import csv
 import json
 
@@ -56,15 +57,21 @@ def test_export_parity_pytorch_vs_native(tmp_path, graph, pad_to, data_root, lab
     paths = export(net, tmp_path, "p", "t", pad_to=pad_to, graph=graph)
     native = Scorer(paths["param"])
     rows = [r for r in labels_rows if r["copy"] == "0"][:24]
-    x = np.stack([native.preprocess(read_image(str(data_root / r["relpath"])),
-                                    landmarks_of(r),
-                                    format="rgb") for r in rows])
-    x = np.concatenate([x, np.random.default_rng(0).normal(0, 1, (8, 3, 64, 64))
-                        .astype(np.float32)])
+    x = np.stack(
+        [
+            native.preprocess(
+                read_image(str(data_root / r["relpath"])), landmarks_of(r), format="rgb"
+            )
+            for r in rows
+        ]
+    )
+    x = np.concatenate(
+        [x, np.random.default_rng(0).normal(0, 1, (8, 3, 64, 64)).astype(np.float32)]
+    )
     with torch.no_grad():
         ref = net(torch.from_numpy(x)).numpy()
     got = native.score_tensor(x)
-    assert ref.std() > 1e-3                  # the outputs really vary
+    assert ref.std() > 1e-3  # the outputs really vary
     assert np.abs(got - ref).max() <= 1e-4
 
 
@@ -72,8 +79,7 @@ def test_embedded_model_is_the_shipped_checkpoint(trained, data_root, labels_row
     """The library's default model is this pipeline's trained model: same scores."""
     native = Scorer()
     r = next(r for r in labels_rows if r["copy"] == "0")
-    x = native.preprocess(read_image(str(data_root / r["relpath"])),
-                          landmarks_of(r), format="rgb")
+    x = native.preprocess(read_image(str(data_root / r["relpath"])), landmarks_of(r), format="rgb")
     with torch.no_grad():
         ref = float(trained(torch.from_numpy(x[None]))[0])
     assert native.score_tensor(x) == pytest.approx(ref, abs=1e-5)
@@ -82,8 +88,10 @@ def test_embedded_model_is_the_shipped_checkpoint(trained, data_root, labels_row
 def _fused_vs_plain_inputs(seed=0):
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:64, 0:64] / 64.0
-    smooth = [np.stack([np.cos(6 * a * xx + 5 * b * yy + c) for c in range(3)]) * 0.9
-              for a, b in rng.uniform(0, 1, (16, 2))]
+    smooth = [
+        np.stack([np.cos(6 * a * xx + 5 * b * yy + c) for c in range(3)]) * 0.9
+        for a, b in rng.uniform(0, 1, (16, 2))
+    ]
     noise = [rng.normal(0, 1, (3, 64, 64)) for _ in range(8)]
     return np.stack(smooth + noise).astype(np.float32)
 
@@ -109,11 +117,19 @@ def test_reference_kernels_give_the_same_scores(tmp_path, trained):
 
     x = _fused_vs_plain_inputs(1)
     np.save(tmp_path / "x.npy", x)
-    code = ("import sys, numpy as np; from tinyfq_native import Scorer; "
-            "np.save(sys.argv[2], Scorer().score_tensor(np.load(sys.argv[1])))")
-    for env, out in (({"TINYFQ_REFERENCE": "1"}, "ref.npy"), ({"TINYFQ_REFERENCE": "0"}, "fast.npy")):
-        subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.npy"), str(tmp_path / out)],
-                       check=True, env={**__import__("os").environ, **env})
+    code = (
+        "import sys, numpy as np; from tinyfq_native import Scorer; "
+        "np.save(sys.argv[2], Scorer().score_tensor(np.load(sys.argv[1])))"
+    )
+    for env, out in (
+        ({"TINYFQ_REFERENCE": "1"}, "ref.npy"),
+        ({"TINYFQ_REFERENCE": "0"}, "fast.npy"),
+    ):
+        subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / "x.npy"), str(tmp_path / out)],
+            check=True,
+            env={**__import__("os").environ, **env},
+        )
     ref, fast = np.load(tmp_path / "ref.npy"), np.load(tmp_path / "fast.npy")
     assert ref.std() > 1e-3
     assert np.abs(ref - fast).max() <= 1e-5
@@ -143,9 +159,18 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     from training.config import LabelConfig, SampleConfig, TrainConfig
 
     # no extra sources here (an empty extra folder), one copy of each kind for every photo
-    small = dict(data=str(data_root), extra=str(tmp_path / "no-extra"),
-                 cache=str(tmp_path / "cache.jsonl"), max_identities=3, max_train_per_id=6,
-                 max_heldout_per_id=4, copies=1, jitter=1, nonface=1.0, workers=1)
+    small = dict(
+        data=str(data_root),
+        extra=str(tmp_path / "no-extra"),
+        cache=str(tmp_path / "cache.jsonl"),
+        max_identities=3,
+        max_train_per_id=6,
+        max_heldout_per_id=4,
+        copies=1,
+        jitter=1,
+        nonface=1.0,
+        workers=1,
+    )
     lab = label.run(LabelConfig(out=str(tmp_path / "labels"), **small))
     rows = list(csv.DictReader(lab.open()))
     assert len(rows) >= 20
@@ -167,13 +192,23 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     again = label.run(LabelConfig(out=str(tmp_path / "labels2"), **small))
     assert again.read_text() == lab.read_text()
 
-    smp = sample.run(SampleConfig(labels=str(lab), out=str(tmp_path / "labels"), min_images=2,
-                                  size=60))
+    smp = sample.run(
+        SampleConfig(labels=str(lab), out=str(tmp_path / "labels"), min_images=2, size=60)
+    )
     assert len(list(csv.DictReader(smp.open()))) == 60
     assert (tmp_path / "labels" / "histogram-smooth.png").stat().st_size > 1000
-    ck = train.run(TrainConfig(labels=str(lab), sample=str(smp), data=str(data_root),
-                               extra=str(tmp_path / "no-extra"), out=str(tmp_path / "run"),
-                               epochs=1, batch_size=16, val_frac=0.3))
+    ck = train.run(
+        TrainConfig(
+            labels=str(lab),
+            sample=str(smp),
+            data=str(data_root),
+            extra=str(tmp_path / "no-extra"),
+            out=str(tmp_path / "run"),
+            epochs=1,
+            batch_size=16,
+            val_frac=0.3,
+        )
+    )
     log = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
     assert len(log) == 1 and np.isfinite(float(log[0]["train_loss"]))
 
@@ -188,8 +223,9 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     img = read_image(str(data_root / r["relpath"]))
     lm = landmarks_of(r)
     # training crops come from the same native warp as scoring
-    assert np.array_equal(preprocess(img, lm, model_json=spec, format="rgb"),
-                          native.preprocess(img, lm, format="rgb"))
+    assert np.array_equal(
+        preprocess(img, lm, model_json=spec, format="rgb"), native.preprocess(img, lm, format="rgb")
+    )
     with torch.no_grad():
         ref = float(net(torch.from_numpy(native.preprocess(img, lm, format="rgb")[None]))[0])
     assert native.score(img, lm, format="rgb") == pytest.approx(ref, abs=1e-4)
@@ -201,8 +237,16 @@ def test_smooth_sampling_flattens_the_histogram():
 
     rng = np.random.default_rng(0)
     labels = np.clip(rng.normal(0.7, 0.08, 5000), 0, 1)
-    rows = [{"relpath": f"x{i}", "copy": 0, "identity": f"id{i % 50}", "split": "train",
-             "label": float(v)} for i, v in enumerate(labels)]
+    rows = [
+        {
+            "relpath": f"x{i}",
+            "copy": 0,
+            "identity": f"id{i % 50}",
+            "split": "train",
+            "label": float(v),
+        }
+        for i, v in enumerate(labels)
+    ]
     smooth = sample(rows, SampleConfig(size=3000))
     rand = sample(rows, SampleConfig(size=3000, strategy="random"))
     s = np.array([r["label"] for r in smooth])
@@ -242,14 +286,16 @@ def test_quality_labels_leave_one_out_and_classifier_centres(tmp_path):
     embs = rng.normal(size=(5, 8)).astype(np.float32)
     embs /= np.linalg.norm(embs, axis=1, keepdims=True)
     rows = [{"relpath": f"a{i}", "identity": "A", "copy": 0, "status": "ok"} for i in range(3)]
-    rows += [{"relpath": "a0", "identity": "A", "copy": 1, "status": "ok"},
-             {"relpath": "b0", "identity": "B", "copy": 0, "status": "ok"}]
+    rows += [
+        {"relpath": "a0", "identity": "A", "copy": 1, "status": "ok"},
+        {"relpath": "b0", "identity": "B", "copy": 0, "status": "ok"},
+    ]
     q = quality_labels(rows, embs)
     c0 = embs[1] + embs[2]
     # image a0 and its degraded copy are both compared with the centre of a1, a2 only
     assert q[0] == pytest.approx(embs[0] @ c0 / np.linalg.norm(c0), abs=1e-6)
     assert q[3] == pytest.approx(embs[3] @ c0 / np.linalg.norm(c0), abs=1e-6)
-    assert np.isnan(q[4])                      # a single image has no leave-one-out centre
+    assert np.isnan(q[4])  # a single image has no leave-one-out centre
     w = rng.normal(size=(2, 8)).astype(np.float32)
     np.savez(tmp_path / "w.npz", identities=np.array(["A", "B"]), weights=w)
     qc = quality_labels(rows, embs, load_centres(tmp_path / "w.npz"))
