@@ -23,7 +23,6 @@ def main(argv=None) -> int:
     import cv2
 
     from tinyfq_native import Scorer
-
     from tinyfq_native.images import read_image
     from training.mtcnn import FaceDetector
 

@@ -28,7 +28,6 @@ def faces():
     import numpy as np
 
     from tinyfq_native.images import read_image
-
     from tinyfq_native.landmarks import as_landmarks
 
     rows = list(csv.DictReader((REPO / "tests" / "data" / "faces.csv").open()))

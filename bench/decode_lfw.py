@@ -34,7 +34,6 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from tinyfq_native import Scorer
-
     from tinyfq_native.images import jpeg_decoder, read_image
 
     if not jpeg_decoder().startswith("libjpeg"):

@@ -5,8 +5,9 @@
 For every LFW photo (13,233, 250x250) and each detector size (the longer side the photo is
 downscaled to, then padded to multiples of 32): whether a face is found, and, for the photos
 whose MTCNN landmarks are in training/labels/landmarks-mtcnn.csv (the detector of the first
-labels, kept by training.relandmark), the mean distance between the two detectors' five landmarks over the inter-ocular
-distance (MTCNN's eye centres) for the largest face. Writes <out>.json and a figure <out>.png.
+labels, kept by training.relandmark), the mean distance between the two detectors' five
+landmarks over the inter-ocular distance (MTCNN's eye centres) for the largest face. Writes
+<out>.json and a figure <out>.png.
 """
 
 import argparse
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
     for size in args.sizes:
         det = Detector(size)
 
-        def one(f):
+        def one(f, det=det):
             face = det.largest(images[f], format="rgb")
             rel = str(f.relative_to(DATA))
             if face is None:

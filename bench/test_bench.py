@@ -2,7 +2,8 @@
 OpenCV, on the same weights and inputs, in one run (2 cores here). Every benchmark also checks
 its result, so a fast wrong answer fails.
 
-    python -m pytest bench --benchmark-enable --benchmark-group-by=group --benchmark-columns=median,mean,ops
+    python -m pytest bench --benchmark-enable --benchmark-group-by=group \
+        --benchmark-columns=median,mean,ops
 """
 
 import json
@@ -10,10 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from tinyfq_native.align import estimate_similarity
-
-
 from bench.conftest import REPO
+from tinyfq_native.align import estimate_similarity
 
 TOL = 1e-4
 

@@ -24,7 +24,8 @@ import numpy as np
 from evaluation import protocols as P
 from evaluation.frames import FrameCache
 from evaluation.report import markdown, plots
-from evaluation.verifier import NAME as VERIFIER, EmbeddingCache
+from evaluation.verifier import NAME as VERIFIER
+from evaluation.verifier import EmbeddingCache
 from facedata.lfw import fold_identities
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,11 +6,11 @@ Every peer takes the 112×112 ArcFace-aligned crop that the runtime's own warp c
 detector's five landmarks (tinyfq_native.align with mean 0, std 1: RGB pixel values as float)
 and applies its own published preprocessing:
 
-| peer | params | input |
-|---|---|---|
-| LightQNet ×0.25 / ×0.5 / ×1.0 (MIT) | 42k / 121k / 423k | resized to 96×96, (x − 128) / 128, NHWC |
-| SDD-FIQA, MobileFaceNet port (GPL-3.0) | ~0.95M | 112×112, (x − 127.5) / 127.5, NCHW; MNN runtime in its own venv |
-| qualityface 1.0.3 (MIT) | 2.2M | resized to 128×128, (x / 255 − 0.5) / 0.5, NCHW |
+- LightQNet ×0.25 / ×0.5 / ×1.0 (MIT; 42k / 121k / 423k parameters): resized to 96×96,
+  (x − 128) / 128, NHWC, onnxruntime.
+- SDD-FIQA, MobileFaceNet port (GPL-3.0; ~0.95M): 112×112, (x − 127.5) / 127.5, NCHW; the MNN
+  runtime in its own virtual environment (evaluation/_mnn_worker.py).
+- qualityface 1.0.3 (MIT; 2.2M): resized to 128×128, (x / 255 − 0.5) / 0.5, NCHW, torch.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ BASE_METHODS = (
 )
 
 
-def methods(sc: "FrameScorer") -> list[str]:
+def methods(sc: FrameScorer) -> list[str]:
     """Every method in report order: ours, the learned peers, then the rest."""
     return list(BASE_METHODS) + list(sc.peers)
 
@@ -122,7 +122,7 @@ def protocol_templates(cfg, ids, cache, sc: FrameScorer) -> dict:
         # plus this template's other originals (never the frame's own source image)
         qs["oracle"] = np.empty(len(frames))
         orig = {(f[0], f[2]): sc.unit(cache.emb(f[2], "")) for f in frames}
-        for i, (name, t, rel, _) in enumerate(frames):
+        for i, (name, _, rel, _) in enumerate(frames):
             others = [e for (n, r), e in orig.items() if n == name and r != rel]
             c = np.mean(others, 0) if others else emb[i]
             qs["oracle"][i] = emb[i] @ (c / max(np.linalg.norm(c), 1e-12))
@@ -255,7 +255,7 @@ def natural_photos(cfg) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def verifier_labels(sc: "FrameScorer", photos: list[tuple[str, str]]) -> np.ndarray:
+def verifier_labels(sc: FrameScorer, photos: list[tuple[str, str]]) -> np.ndarray:
     """The verifier's label of each photo: cosine of its unit embedding to the normalised mean
     of the person's other photos (NaN for a person with one usable photo)."""
     embs = {rel: sc.unit(sc.cache.emb(rel, "")) for _, rel in photos}
@@ -283,7 +283,7 @@ def _label_model_labels(cfg, photos: list[tuple[str, str]], source: str) -> np.n
     return np.array([lab.get(prefix + rel, np.nan) for _, rel in photos])
 
 
-def protocol_natural(cfg, photos_by_source: dict, sc: "FrameScorer") -> dict:
+def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
     out = {}
     names = [m for m in methods(sc) if m != "oracle"]
     for source, photos in photos_by_source.items():

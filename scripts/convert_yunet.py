@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 HEAD_ORDER = ("cls", "obj", "bbox", "kps")  # channels 0, 1, 2-5, 6-15 of a merged head
 
 

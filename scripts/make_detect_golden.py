@@ -20,9 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests import yunet_reference as ref  # noqa: E402
 from tinyfq_native import Detector  # noqa: E402
 from tinyfq_native.images import jpeg_decoder, read_image  # noqa: E402
-from tests import yunet_reference as ref  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 PHOTOS = [

@@ -2,11 +2,9 @@
 decoding on real LFW photos, colour spaces, and damaged files."""
 
 import numpy as np
-
-from tinyfq_native import Status
 import pytest
 
-from tinyfq_native import Scorer
+from tinyfq_native import Scorer, Status
 from tinyfq_native.images import decode_image, have_decoder, jpeg_decoder, read_image
 from tinyfq_native.landmarks import as_landmarks
 

@@ -5,14 +5,12 @@ import csv
 import math
 
 import numpy as np
-
-from tinyfq_native import Status
 import pytest
 
 from tests.conftest import face_folder
-from tinyfq_native import Detector, Face, Scorer
-from tinyfq_native.images import detector_info, read_image
+from tinyfq_native import Detector, Face, Scorer, Status
 from tinyfq_native.cli import main
+from tinyfq_native.images import detector_info, read_image
 
 
 @pytest.fixture(scope="module")

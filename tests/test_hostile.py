@@ -10,14 +10,12 @@ import sys
 import textwrap
 
 import numpy as np
-
-from tinyfq_native import Status
 import pytest
 
 from tests.conftest import REPO, face_folder
-from tinyfq_native import Scorer
-from tinyfq_native.images import read_image
+from tinyfq_native import Scorer, Status
 from tinyfq_native.cli import main
+from tinyfq_native.images import read_image
 
 MODELS = REPO / "cpp" / "models"
 

@@ -1,18 +1,14 @@
 """The Python API of the native scorer."""
 
 import csv
-import threading
-from pathlib import Path
-
 import json
+import threading
 
 import numpy as np
-
-from tinyfq_native import Status
 import pytest
 
 from tests.conftest import REPO, random_image
-from tinyfq_native import Scorer, default_model_info
+from tinyfq_native import Scorer, Status, default_model_info
 from tinyfq_native.images import jpeg_decoder, read_image
 from tinyfq_native.landmarks import as_landmarks
 

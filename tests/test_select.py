@@ -7,8 +7,8 @@ import pytest
 
 from tests.conftest import face_folder
 from tinyfq_native import TrackSelector, select_best
-from tinyfq_native.images import read_image
 from tinyfq_native.cli import main
+from tinyfq_native.images import read_image
 
 
 @pytest.fixture(scope="module")

@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from facedata.extra import SOURCES
-from training.config import LabelConfig, parse_config, to_dict
 from facedata.splits import Item, collect
+from training.config import LabelConfig, parse_config, to_dict
 
 _worker = {}
 
@@ -297,7 +297,7 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
         "status_counts": statuses,
         "identities": len({r["identity"] for r in rows}),
         "splits": {
-            s: sum(1 for r, l in zip(rows, q) if r["split"] == s and np.isfinite(l))
+            s: sum(1 for r, lab in zip(rows, q) if r["split"] == s and np.isfinite(lab))
             for s in ("train", "heldout")
         },
         "label_mean": float(np.nanmean(q)) if n_ok else None,

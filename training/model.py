@@ -21,7 +21,7 @@ Table 1 we tried reproduces both numbers (see training/README.md). ``count_param
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -44,7 +44,7 @@ class ModelArgs:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelArgs":
+    def from_dict(cls, d: dict) -> ModelArgs:
         d = dict(d)
         d["blocks"] = tuple(tuple(b) for b in d.get("blocks", TABLE1))
         return cls(**d)
@@ -72,8 +72,9 @@ class Block(nn.Module):
 
 
 class TinyFQNet(nn.Module):
-    def __init__(self, args: ModelArgs = ModelArgs()):
+    def __init__(self, args: ModelArgs | None = None):
         super().__init__()
+        args = args if args is not None else ModelArgs()
         self.args = args
         self.stem = conv_bn(3, args.stem, 3, 2)
         blocks, cin = [], args.stem

@@ -51,7 +51,6 @@ def run(labels: Path, data: Path, max_side: int, min_iou: float, workers: int) -
     from tqdm import tqdm
 
     from tinyfq_native import Detector
-
     from tinyfq_native.images import read_image
     from training.sample import box_of, landmarks_of
 

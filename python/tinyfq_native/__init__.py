@@ -9,8 +9,8 @@
 
 from tinyfq_native._core import Status, cpu_features, ncnn_version
 from tinyfq_native._scorer import FileFaces, Scorer, default_model_info
-from tinyfq_native.engine import Result
 from tinyfq_native.detect import Detector, Face
+from tinyfq_native.engine import Result
 from tinyfq_native.select import Pick, TrackSelector, select_best
 
 __all__ = [

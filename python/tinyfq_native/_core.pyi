@@ -1,7 +1,8 @@
 """Type stubs of the native extension tinyfq_native._core."""
 
 import enum
-from typing import Literal, Sequence, overload
+from collections.abc import Sequence
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Union
 
 import numpy as np
 
@@ -140,7 +141,7 @@ class Scorer:
         fp16: bool = False,
         reduced_decode: bool = False,
         detector: Detector | None = None,
-    ) -> "Scorer":
+    ) -> Scorer:
         """A model from memory: the ncnn .param text, the .bin bytes and the JSON sidecar text
         (e.g. read from an archive or a device's flash)."""
         self = cls.__new__(cls)

@@ -9,7 +9,7 @@ crops the scorer cuts.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

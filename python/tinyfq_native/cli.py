@@ -15,8 +15,8 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pnm"}
 FIELDS = ("path", "score", "status", "message")
@@ -126,7 +126,7 @@ def _load(args):
             raise ValueError("--landmarks and --detect exclude each other")
     except (OSError, ValueError, RuntimeError) as e:
         print(f"tinyfq {args.command}: {e}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
     return scorer, landmarks
 
 

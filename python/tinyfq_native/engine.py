@@ -9,9 +9,10 @@ nothing half-made follows, and KeyboardInterrupt reaches the caller).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def _lookup(landmarks, paths: list[str], start: int) -> list[np.ndarray | None]:
 
 
 def _chunk_results(
-    scorer: "Scorer",
+    scorer: Scorer,
     chunk: list[str],
     lms: list | None,
     detect: bool,
@@ -142,7 +143,7 @@ def _chunk_results(
 
 
 def score_paths(
-    scorer: "Scorer",
+    scorer: Scorer,
     paths: Iterable,
     landmarks=None,
     *,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
