@@ -27,7 +27,7 @@ const char* stbi_failure_reason(void);
 #endif
 
 #if TINYFQ_HAVE_LIBJPEG
-#include <jpeglib.h>   // after <cstdio>: it uses FILE and size_t
+#include <jpeglib.h>  // after <cstdio>: it uses FILE and size_t
 #endif
 
 namespace tinyfq {
@@ -106,7 +106,7 @@ bool force_stb() {
 // steps run under jpeg_call create no C++ object with a destructor, so the jump skips only
 // plain frames (libjpeg's and the step's), and every libjpeg call is made inside a jpeg_call.
 struct JpegErrorManager {
-    jpeg_error_mgr pub;   // first member: libjpeg passes back a pointer to it
+    jpeg_error_mgr pub;  // first member: libjpeg passes back a pointer to it
     std::jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
 };
@@ -190,7 +190,7 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
             break;
         case JCS_CMYK:
         case JCS_YCCK:
-            c->out_color_space = JCS_CMYK;   // converted to RGB below
+            c->out_color_space = JCS_CMYK;  // converted to RGB below
             break;
         case JCS_YCbCr:
         case JCS_RGB:
@@ -207,8 +207,8 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
         c->scale_denom = unsigned(k);
         if (!jpeg_call(s, [&] { jpeg_calc_output_dimensions(c); })) throw fail();
         img.scale = k;
-        if (k == 1 || (int(c->output_width) >= opt.min_width &&
-                       int(c->output_height) >= opt.min_height))
+        if (k == 1 ||
+            (int(c->output_width) >= opt.min_width && int(c->output_height) >= opt.min_height))
             break;
     }
 
@@ -232,7 +232,8 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
                 } else {
                     // several rows a call: libjpeg makes up to rec_outbuf_height at once
                     JSAMPROW rows[16];
-                    const JDIMENSION n = std::min<JDIMENSION>(16, c->output_height - c->output_scanline);
+                    const JDIMENSION n =
+                        std::min<JDIMENSION>(16, c->output_height - c->output_scanline);
                     for (JDIMENSION i = 0; i < n; ++i) rows[i] = dst + i * w * ch;
                     jpeg_read_scanlines(c, rows, n);
                 }
@@ -245,7 +246,7 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
 
 std::string libjpeg_name() {
 #ifdef LIBJPEG_TURBO_VERSION_NUMBER
-    const int v = LIBJPEG_TURBO_VERSION_NUMBER;   // e.g. 2001005 for 2.1.5
+    const int v = LIBJPEG_TURBO_VERSION_NUMBER;  // e.g. 2001005 for 2.1.5
     return "libjpeg-turbo " + std::to_string(v / 1000000) + "." + std::to_string(v / 1000 % 1000) +
            "." + std::to_string(v % 1000);
 #else
@@ -291,7 +292,7 @@ std::uint32_t be32(const std::uint8_t* p) {
 // picture and a score. Every chunk's CRC is checked here first (as libpng and Pillow do), and
 // the chunks must run to IEND.
 void check_png_chunks(const std::uint8_t* data, std::size_t size) {
-    std::size_t i = 8;   // after the signature
+    std::size_t i = 8;  // after the signature
     while (true) {
         if (i + 12 > size) throw Error("truncated PNG (no IEND chunk)");
         const std::uint32_t len = be32(data + i);
@@ -357,8 +358,8 @@ Image read_image(const std::string& path, const DecodeOptions& opt) {
     // Never open a FIFO, socket or device: reading one can block forever or never end.
     if (!S_ISREG(st.st_mode))
         throw Error(std::string("not a regular file (") +
-                    (S_ISFIFO(st.st_mode)   ? "a FIFO"
-                     : S_ISSOCK(st.st_mode) ? "a socket"
+                    (S_ISFIFO(st.st_mode)                         ? "a FIFO"
+                     : S_ISSOCK(st.st_mode)                       ? "a socket"
                      : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
                                                                   : "a special file") +
                     "): " + path);

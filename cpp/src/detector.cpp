@@ -39,7 +39,7 @@ struct Detector::Impl {
     mutable std::mutex idle_mu;
     mutable std::vector<std::unique_ptr<Pools>> idle;
 
-    ncnn::Net net;   // after the pools: destroyed first
+    ncnn::Net net;  // after the pools: destroyed first
     DetectOptions opt;
 
     // A pool pair for the duration of one call.
@@ -88,11 +88,17 @@ float iou(const Face& a, const Face& b) {
 // The four bytes of a pixel that feed B, G, R (grey feeds all three).
 void bgr_offsets(PixelFormat f, int off[3]) {
     switch (f) {
-        case PixelFormat::GRAY: off[0] = off[1] = off[2] = 0; break;
+        case PixelFormat::GRAY:
+            off[0] = off[1] = off[2] = 0;
+            break;
         case PixelFormat::BGR:
-        case PixelFormat::BGRA: off[0] = 0, off[1] = 1, off[2] = 2; break;
+        case PixelFormat::BGRA:
+            off[0] = 0, off[1] = 1, off[2] = 2;
+            break;
         case PixelFormat::RGB:
-        case PixelFormat::RGBA: off[0] = 2, off[1] = 1, off[2] = 0; break;
+        case PixelFormat::RGBA:
+            off[0] = 2, off[1] = 1, off[2] = 0;
+            break;
     }
 }
 
@@ -157,7 +163,8 @@ void fill(const ImageView& img, const Geometry& g, float* const dst[3]) {
     bgr_offsets(img.format, off);
     for (int c = 0; c < 3; ++c) {
         for (int y = 0; y < g.nh; ++y)
-            std::fill(dst[c] + std::size_t(y) * g.pw + g.nw, dst[c] + std::size_t(y + 1) * g.pw, 0.f);
+            std::fill(dst[c] + std::size_t(y) * g.pw + g.nw, dst[c] + std::size_t(y + 1) * g.pw,
+                      0.f);
         std::fill(dst[c] + std::size_t(g.nh) * g.pw, dst[c] + std::size_t(g.ph) * g.pw, 0.f);
     }
     if (g.nw == W && g.nh == H) {
@@ -223,7 +230,7 @@ std::vector<Face> Detector::detect(const ImageView& image) const {
         float* const dst[3] = {x.channel(0), x.channel(1), x.channel(2)};
         fill(image, g, dst);
         faces = impl_->run(x, g.sx, g.sy, pools);
-    }   // x goes back to the pool before the lease ends
+    }  // x goes back to the pool before the lease ends
     return faces;
 }
 
@@ -235,8 +242,8 @@ std::vector<Face> Detector::detect_prepared(const DetectorInput& in) const {
     return detect_prepared(in.chw.data(), in.width, in.height, in.scale_x, in.scale_y);
 }
 
-std::vector<Face> Detector::detect_prepared(const float* chw, int width, int height,
-                                            float scale_x, float scale_y) const {
+std::vector<Face> Detector::detect_prepared(const float* chw, int width, int height, float scale_x,
+                                            float scale_y) const {
     if (!chw || width % 32 || height % 32 || width < 32 || height < 32)
         throw InvalidInput("detector input must be 3 x H x W with H, W multiples of 32, got " +
                            std::to_string(width) + "x" + std::to_string(height));
@@ -321,7 +328,10 @@ std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float s
     for (std::size_t i : order) {
         bool ok = true;
         for (const Face& f : kept)
-            if (iou(cand[i], f) > opt.nms_threshold) { ok = false; break; }
+            if (iou(cand[i], f) > opt.nms_threshold) {
+                ok = false;
+                break;
+            }
         if (ok) kept.push_back(cand[i]);
     }
     std::stable_sort(kept.begin(), kept.end(),

@@ -39,9 +39,9 @@ struct Kernels {
     void (*conv1x1)(const float* in, int cin, std::size_t in_cs, int h, int w, const float* wt,
                     const float* bias, int cout, float* out, std::size_t out_cs, int out_rs,
                     const float* res, std::size_t res_cs, bool act);
-    // Depthwise 3x3, stride 1 or 2, + bias (+ ReLU when act), reading a zero-bordered input: channel c's
-    // (h + 2) x (w + 2) plane starts at in + c * in_cs (the image itself at row 1, column 1).
-    // out: ho x wo planes, contiguous, channel stride out_cs. w: [c][3][3].
+    // Depthwise 3x3, stride 1 or 2, + bias (+ ReLU when act), reading a zero-bordered input:
+    // channel c's (h + 2) x (w + 2) plane starts at in + c * in_cs (the image itself at row 1,
+    // column 1). out: ho x wo planes, contiguous, channel stride out_cs. w: [c][3][3].
     void (*dw3x3)(const float* in, std::size_t in_cs, int h, int w, int stride, const float* wt,
                   const float* bias, int c, float* out, std::size_t out_cs, bool act);
     // Head: 1x1 convolution cin -> mid + bias + ReLU, global average over n pixels, then the
@@ -53,7 +53,7 @@ struct Kernels {
 const Kernels& reference_kernels();
 const Kernels& generic_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
-const Kernels& avx2_kernels();   // only call where the CPU has AVX2 and FMA
+const Kernels& avx2_kernels();  // only call where the CPU has AVX2 and FMA
 #endif
 // The fastest set this CPU runs (reference when TINYFQ_REFERENCE=1 is set).
 const Kernels& best_kernels();
@@ -67,7 +67,9 @@ void prepare_net(ncnn::Net& net, bool fp16);
 
 inline int out_size(int n, int stride) { return (n - 1) / stride + 1; }
 // conv3x3's scratch: one block of im2col taps for three output vectors, reused (ho, wo unused).
-inline std::size_t conv3x3_work(int cin, int /*ho*/, int /*wo*/) { return std::size_t(cin) * 9 * 24; }
+inline std::size_t conv3x3_work(int cin, int /*ho*/, int /*wo*/) {
+    return std::size_t(cin) * 9 * 24;
+}
 
 }  // namespace fused
 }  // namespace tinyfq

@@ -25,7 +25,7 @@ inline void store(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 inline v8 splat(float f) { return v8{f, f, f, f, f, f, f, f}; }
 inline v8 relu(v8 v) {
 #if defined(__AVX__)
-    return __builtin_ia32_maxps256(v, splat(0.f));   // one instruction instead of compare + and
+    return __builtin_ia32_maxps256(v, splat(0.f));  // one instruction instead of compare + and
 #else
     const v8 z = splat(0.f);
     return v > z ? v : z;
@@ -57,8 +57,7 @@ __attribute__((always_inline)) inline void tile1x1(const float* in, int cin, std
                                                    const int* ioff, const float* wt,
                                                    const float* bias, float* out,
                                                    std::size_t out_cs, const int* ooff,
-                                                   const float* res, std::size_t res_cs,
-                                                   bool act) {
+                                                   const float* res, std::size_t res_cs, bool act) {
     v8 acc[CO][K];
     for (int j = 0; j < CO; ++j)
         for (int k = 0; k < K; ++k) acc[j][k] = splat(bias[j]);
@@ -91,10 +90,17 @@ void tile1x1_all(const float* in, int cin, std::size_t in_cs, const int* ioff, c
     float* o = out + co * out_cs;
     const float* r = res ? res + co * res_cs : nullptr;
     switch (cout - co) {
-        case 3: tile1x1<3, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act); break;
-        case 2: tile1x1<2, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act); break;
-        case 1: tile1x1<1, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act); break;
-        default: break;
+        case 3:
+            tile1x1<3, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act);
+            break;
+        case 2:
+            tile1x1<2, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act);
+            break;
+        case 1:
+            tile1x1<1, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act);
+            break;
+        default:
+            break;
     }
 }
 
@@ -127,11 +133,12 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
     if (n == 1)
         tile1x1_all<1>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs, act);
     if (nvx * 8 == w || nv > nvx) return;
-    for (int co = 0; co < cout; ++co)   // rows narrower than a vector
+    for (int co = 0; co < cout; ++co)  // rows narrower than a vector
         for (int y = 0; y < h; ++y)
             for (int x = nvx * 8; x < w; ++x) {
                 float s = bias[co];
-                for (int ci = 0; ci < cin; ++ci) s += wt[co * cin + ci] * in[ci * in_cs + y * w + x];
+                for (int ci = 0; ci < cin; ++ci)
+                    s += wt[co * cin + ci] * in[ci * in_cs + y * w + x];
                 if (act) s = relu1(s);
                 if (res) s += res[co * res_cs + y * w + x];
                 out[co * out_cs + y * out_rs + x] = s;
@@ -143,9 +150,9 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
 // Stride 1, one column of vectors at a time, sliding down the rows: each bordered input row is
 // loaded once (three shifted vectors) and feeds the three output rows it belongs to, so an
 // output vector costs 3 loads and 9 FMAs with three independent accumulators in flight.
-void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b,
-                     float* o, bool act) {
-    v8 a0 = b, a1 = b;   // outputs y and y + 1 in progress (a0 is the oldest)
+void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
+                     bool act) {
+    v8 a0 = b, a1 = b;  // outputs y and y + 1 in progress (a0 is the oldest)
     for (int r = 0; r < ho + 2; ++r) {
         const float* q = p + r * rs + x;
         const v8 l = load(q), m = load(q + 1), rr = load(q + 2);
@@ -159,8 +166,8 @@ void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
 
 // The same for two adjacent columns at once: six independent accumulators instead of three
 // keep more FMAs in flight (the column kernel alone waits on its own sums).
-void dw3x3_s1_column2(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b,
-                      float* o, bool act) {
+void dw3x3_s1_column2(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
+                      bool act) {
     v8 a0 = b, a1 = b, c0 = b, c1 = b;
     for (int r = 0; r < ho + 2; ++r) {
         const float* q = p + r * rs + x;
@@ -181,13 +188,13 @@ void dw3x3_s1_column2(const float* p, int rs, int ho, int wo, int x, const v8* k
 
 // Stride 2, likewise: input row 2y + 2 is kernel row 2 of output y and row 0 of output y + 1,
 // so its deinterleaved taps are built once.
-void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b,
-                     float* o, bool act) {
+void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
+                     bool act) {
     auto taps = [&](int r, v8& t0, v8& t1, v8& t2) {
         const float* q = p + r * rs + 2 * x;
         const v8 lo = load(q), hi = load(q + 8);
         t0 = evens_p(lo, hi), t1 = odds_p(lo, hi), t2 = evens_p(load(q + 2), load(q + 10));
-    };   // all in the evens_p lane order: the sums are, too, until unperm() at the store
+    };  // all in the evens_p lane order: the sums are, too, until unperm() at the store
     v8 t0, t1, t2;
     taps(0, t0, t1, t2);
     v8 acc = b + kv[0] * t0 + kv[1] * t1 + kv[2] * t2;
@@ -202,8 +209,8 @@ void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
 }
 
 template <int S>
-void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
-             const float* bias, int c, float* out, std::size_t out_cs, bool act) {
+void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt, const float* bias,
+             int c, float* out, std::size_t out_cs, bool act) {
     const int ho = (h - 1) / S + 1, wo = (w - 1) / S + 1, rs = w + 2;
     // Stride 2 reads 18 floats from column 2x of the bordered row: keep that inside the row.
     const int nvx = S == 1 ? wo / 8 : (w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0);
@@ -227,7 +234,7 @@ void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt,
         // end covers the rest (recomputing a few outputs of the last one: same values).
         const bool overlap = S == 1 && wo % 8 && wo > 8;
         if (overlap) dw3x3_s1_column(p, rs, ho, wo, wo - 8, kv, b, o, act);
-        for (int y = 0; y < ho && !overlap; ++y) {   // columns that do not fill a vector
+        for (int y = 0; y < ho && !overlap; ++y) {  // columns that do not fill a vector
             const float* r0 = p + y * S * rs;
             for (int x = nvx * 8; x < wo; ++x) {
                 float sum = bias[ch];
@@ -253,9 +260,8 @@ void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const f
 // copies of the input are built once per row vector — three shuffles, instead of three per
 // output-channel group — in tile-major order (24 pixels x 9 * cin taps contiguous), so each
 // tile's pass over the taps reads one sequential block instead of 27 planes 4 KB apart.
-void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride,
-             const float* wt, const float* bias, int cout, float* out, std::size_t out_cs,
-             float* work) {
+void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride, const float* wt,
+             const float* bias, int cout, float* out, std::size_t out_cs, float* work) {
     const int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1, taps = cin * 9;
     // A stride-2 vector at output column x reads input columns 2x - 1 .. 2x + 15.
     const int nvx = stride == 2 && w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0;
@@ -263,7 +269,7 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
     const int nvec = ho * nvx;
     for (int t0 = 0; t0 < nvec; t0 += 3) {
         const int k = std::min(3, nvec - t0);
-        float* blk = work;   // [tap][k vectors of 8]: one block, reused, stays in L1
+        float* blk = work;  // [tap][k vectors of 8]: one block, reused, stays in L1
         int ioff[3], ooff[3];
         for (int j = 0; j < k; ++j) {
             const int y = (t0 + j) / nvx, x = (t0 + j) % nvx * 8;
@@ -306,7 +312,8 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
                         for (int kx = 0; kx < 3; ++kx) {
                             const int iy = y * stride + ky - 1, ix = x * stride + kx - 1;
                             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                            s += wt[co * taps + (ci * 3 + ky) * 3 + kx] * in[ci * in_cs + iy * w + ix];
+                            s += wt[co * taps + (ci * 3 + ky) * 3 + kx] *
+                                 in[ci * in_cs + iy * w + ix];
                         }
                 out[co * out_cs + y * wo + x] = relu1(s);
             }
@@ -345,8 +352,8 @@ inline void head_tile(const float* in, int cin, std::size_t in_cs, int n8, const
     }
 }
 
-float head(const float* in, int cin, std::size_t in_cs, int n, const float* wt,
-           const float* bias, int mid, const float* fc_w, float fc_b) {
+float head(const float* in, int cin, std::size_t in_cs, int n, const float* wt, const float* bias,
+           int mid, const float* fc_w, float fc_b) {
     const int n8 = n / 8 * 8;
     float logit = fc_b;
     for (int co = 0; co < mid; co += 4) {
@@ -354,14 +361,22 @@ float head(const float* in, int cin, std::size_t in_cs, int n, const float* wt,
         v8 sums[4] = {splat(0.f), splat(0.f), splat(0.f), splat(0.f)};
         const float* w = wt + co * cin;
         switch (m) {
-            case 4: head_tile<4>(in, cin, in_cs, n8, w, bias + co, sums); break;
-            case 3: head_tile<3>(in, cin, in_cs, n8, w, bias + co, sums); break;
-            case 2: head_tile<2>(in, cin, in_cs, n8, w, bias + co, sums); break;
-            default: head_tile<1>(in, cin, in_cs, n8, w, bias + co, sums); break;
+            case 4:
+                head_tile<4>(in, cin, in_cs, n8, w, bias + co, sums);
+                break;
+            case 3:
+                head_tile<3>(in, cin, in_cs, n8, w, bias + co, sums);
+                break;
+            case 2:
+                head_tile<2>(in, cin, in_cs, n8, w, bias + co, sums);
+                break;
+            default:
+                head_tile<1>(in, cin, in_cs, n8, w, bias + co, sums);
+                break;
         }
         for (int j = 0; j < m; ++j) {
             float s = hsum(sums[j]);
-            for (int p = n8; p < n; ++p) {   // pixels that do not fill a vector
+            for (int p = n8; p < n; ++p) {  // pixels that do not fill a vector
                 float a = bias[co + j];
                 for (int ci = 0; ci < cin; ++ci) a += w[j * cin + ci] * in[ci * in_cs + p];
                 s += relu1(a);

@@ -99,7 +99,7 @@ public:
         cin_ = pd.get(0, 0), hidden_ = pd.get(1, 0), cout_ = pd.get(2, 0);
         stride_ = pd.get(3, 1), residual_ = pd.get(4, 0) != 0;
         if (cin_ <= 0 || hidden_ <= 0 || cout_ <= 0 || (stride_ != 1 && stride_ != 2)) return -1;
-        if (residual_ && (stride_ != 1 || cin_ != cout_)) return -1;   // shapes must match
+        if (residual_ && (stride_ != 1 || cin_ != cout_)) return -1;  // shapes must match
         return 0;
     }
     int load_model(const ncnn::ModelBin& mb) override {
@@ -166,8 +166,8 @@ public:
     }
     int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
         if (!is_planar_fp32(in, cin_)) return -1;
-        const float logit = best_kernels().head(in, cin_, in.cstep, in.w * in.h, wc_, bc_, mid_,
-                                                wf_, bf_[0]);
+        const float logit =
+            best_kernels().head(in, cin_, in.cstep, in.w * in.h, wc_, bc_, mid_, wf_, bf_[0]);
         out.create(1, 4u, opt.blob_allocator);
         if (out.empty()) return -100;
         out[0] = 1.f / (1.f + std::exp(-logit));
@@ -209,7 +209,7 @@ public:
         ncnn::Mat work(int(ps * cout_ + fs * cout_), 4u, opt.workspace_allocator);
         if (work.empty()) return -100;
         float* pad = work;
-        for (int c = 0; c < cout_; ++c) {   // the zero border around each 1x1 output plane
+        for (int c = 0; c < cout_; ++c) {  // the zero border around each 1x1 output plane
             float* p = pad + c * ps;
             std::memset(p, 0, sizeof(float) * rs);
             std::memset(p + (h + 1) * rs, 0, sizeof(float) * rs);

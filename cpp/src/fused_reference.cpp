@@ -10,9 +10,8 @@ namespace {
 
 inline float relu(float v) { return v > 0.f ? v : 0.f; }
 
-void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride,
-             const float* wt, const float* bias, int cout, float* out, std::size_t out_cs,
-             float* /*work*/) {
+void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride, const float* wt,
+             const float* bias, int cout, float* out, std::size_t out_cs, float* /*work*/) {
     const int ho = out_size(h, stride), wo = out_size(w, stride);
     for (int co = 0; co < cout; ++co)
         for (int y = 0; y < ho; ++y)
@@ -23,7 +22,8 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
                         for (int kx = 0; kx < 3; ++kx) {
                             const int iy = y * stride + ky - 1, ix = x * stride + kx - 1;
                             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                            s += wt[((co * cin + ci) * 3 + ky) * 3 + kx] * in[ci * in_cs + iy * w + ix];
+                            s += wt[((co * cin + ci) * 3 + ky) * 3 + kx] *
+                                 in[ci * in_cs + iy * w + ix];
                         }
                 out[co * out_cs + y * wo + x] = relu(s);
             }
@@ -36,7 +36,8 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x) {
                 float s = bias[co];
-                for (int ci = 0; ci < cin; ++ci) s += wt[co * cin + ci] * in[ci * in_cs + y * w + x];
+                for (int ci = 0; ci < cin; ++ci)
+                    s += wt[co * cin + ci] * in[ci * in_cs + y * w + x];
                 if (act) s = relu(s);
                 if (res) s += res[co * res_cs + y * w + x];
                 out[co * out_cs + y * out_rs + x] = s;
@@ -58,8 +59,8 @@ void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const f
             }
 }
 
-float head(const float* in, int cin, std::size_t in_cs, int n, const float* wt,
-           const float* bias, int mid, const float* fc_w, float fc_b) {
+float head(const float* in, int cin, std::size_t in_cs, int n, const float* wt, const float* bias,
+           int mid, const float* fc_w, float fc_b) {
     float logit = fc_b;
     for (int co = 0; co < mid; ++co) {
         float sum = 0.f;

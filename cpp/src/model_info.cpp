@@ -53,13 +53,27 @@ private:
                 if (i_ >= s_.size()) fail("bad escape");
                 c = s_[i_++];
                 switch (c) {
-                    case 'n': c = '\n'; break;
-                    case 't': c = '\t'; break;
-                    case 'r': c = '\r'; break;
-                    case 'b': c = '\b'; break;
-                    case 'f': c = '\f'; break;
-                    case 'u': i_ += 4; c = '?'; break;  // non-ASCII is not needed here
-                    default: break;                      // \" \\ \/
+                    case 'n':
+                        c = '\n';
+                        break;
+                    case 't':
+                        c = '\t';
+                        break;
+                    case 'r':
+                        c = '\r';
+                        break;
+                    case 'b':
+                        c = '\b';
+                        break;
+                    case 'f':
+                        c = '\f';
+                        break;
+                    case 'u':
+                        i_ += 4;
+                        c = '?';
+                        break;  // non-ASCII is not needed here
+                    default:
+                        break;  // \" \\ \/
                 }
             }
             out += c;
@@ -179,8 +193,8 @@ ModelInfo parse_model_info(const std::string& json_text) {
                         " is out of range [-1024, 1024] (pixel values are 0..255)");
     const std::string order = field(input, "colour_order", Value::String).str;
     if (order != "rgb" && order != "bgr")
-        throw Error("model sidecar input.colour_order must be \"rgb\" or \"bgr\", got \"" +
-                    order + "\"");
+        throw Error("model sidecar input.colour_order must be \"rgb\" or \"bgr\", got \"" + order +
+                    "\"");
     info.rgb = order == "rgb";
     info.input_blob = optional_string(input, "blob");
     if (info.input_blob.empty()) info.input_blob = "in0";

@@ -19,11 +19,14 @@ namespace tinyfq {
 
 int channels(PixelFormat f) {
     switch (f) {
-        case PixelFormat::GRAY: return 1;
+        case PixelFormat::GRAY:
+            return 1;
         case PixelFormat::BGR:
-        case PixelFormat::RGB: return 3;
+        case PixelFormat::RGB:
+            return 3;
         case PixelFormat::BGRA:
-        case PixelFormat::RGBA: return 4;
+        case PixelFormat::RGBA:
+            return 4;
     }
     return 0;
 }
@@ -37,8 +40,8 @@ void check_view(const ImageView& img) {
                            std::to_string(img.height));
     const std::ptrdiff_t row = static_cast<std::ptrdiff_t>(img.width) * channels(img.format);
     if (img.stride < row)
-        throw InvalidInput("row stride " + std::to_string(img.stride) + " is smaller than width x " +
-                           "channels = " + std::to_string(row));
+        throw InvalidInput("row stride " + std::to_string(img.stride) +
+                           " is smaller than width x " + "channels = " + std::to_string(row));
 }
 
 // Which source byte feeds each network channel, and the per-channel affine normalisation.
@@ -53,11 +56,17 @@ static ChannelMap channel_map(PixelFormat f, const ModelInfo& info) {
     // index of R, G, B within a pixel
     int r = 0, g = 0, b = 0;
     switch (f) {
-        case PixelFormat::GRAY: r = g = b = 0; break;
+        case PixelFormat::GRAY:
+            r = g = b = 0;
+            break;
         case PixelFormat::BGR:
-        case PixelFormat::BGRA: b = 0, g = 1, r = 2; break;
+        case PixelFormat::BGRA:
+            b = 0, g = 1, r = 2;
+            break;
         case PixelFormat::RGB:
-        case PixelFormat::RGBA: r = 0, g = 1, b = 2; break;
+        case PixelFormat::RGBA:
+            r = 0, g = 1, b = 2;
+            break;
     }
     const int order_rgb[3] = {r, g, b}, order_bgr[3] = {b, g, r};
     for (int c = 0; c < 3; ++c) {
@@ -171,7 +180,8 @@ void preprocess_warp_reference(const ImageView& img, const Landmarks& lm, const 
             for (int c = 0; c < 3; ++c) {
                 auto px = [&](double x, double y) {
                     if (x < 0 || y < 0 || x > img.width - 1 || y > img.height - 1) return 0.0;
-                    return double(img.data[std::ptrdiff_t(y) * img.stride + int(x) * ch + cm.src[c]]);
+                    return double(
+                        img.data[std::ptrdiff_t(y) * img.stride + int(x) * ch + cm.src[c]]);
                 };
                 const double v = (1 - wy) * ((1 - wx) * px(fx0, fy0) + wx * px(fx0 + 1, fy0)) +
                                  wy * ((1 - wx) * px(fx0, fy0 + 1) + wx * px(fx0 + 1, fy0 + 1));
@@ -246,15 +256,15 @@ void crop_kernel(const ImageView& img, const ModelInfo& info, const ChannelMap& 
 
 // One output pixel of the warp: bilinear, neighbours outside the image read as black.
 template <int CH>
-inline void warp_pixel(const ImageView& img, const ChannelMap& cm, float sx, float sy,
-                       float* dst0, float* dst1, float* dst2) {
+inline void warp_pixel(const ImageView& img, const ChannelMap& cm, float sx, float sy, float* dst0,
+                       float* dst1, float* dst2) {
     const int W = img.width, H = img.height;
     const std::ptrdiff_t stride = img.stride;
     const float fx = std::floor(sx), fy = std::floor(sy);
     // Far outside the image (or NaN): black, before any float -> int conversion (which would
     // overflow, undefined behaviour, for coordinates beyond the int range).
     if (!(fx >= -2.f && fy >= -2.f && fx <= float(W) && fy <= float(H))) {
-        *dst0 = cm.bias[0], *dst1 = cm.bias[1], *dst2 = cm.bias[2];   // black, normalised
+        *dst0 = cm.bias[0], *dst1 = cm.bias[1], *dst2 = cm.bias[2];  // black, normalised
         return;
     }
     const int x0 = int(fx), y0 = int(fy);
@@ -333,11 +343,11 @@ __attribute__((target("avx2"))) void warp_row_avx2(const ImageView& img, const C
         const __m256i x0 = _mm256_cvttps_epi32(fx), y0 = _mm256_cvttps_epi32(fy);
         // all lanes inside: 0 <= x0, x0 + 1 < W, 0 <= y0, y0 + 1 < H, and the last 4-byte load
         // ends inside the buffer
-        const __m256i inside = _mm256_and_si256(
-            _mm256_and_si256(_mm256_cmpgt_epi32(x0, _mm256_set1_epi32(-1)),
-                             _mm256_cmpgt_epi32(_mm256_set1_epi32(W - 1), x0)),
-            _mm256_and_si256(_mm256_cmpgt_epi32(y0, _mm256_set1_epi32(-1)),
-                             _mm256_cmpgt_epi32(_mm256_set1_epi32(H - 1), y0)));
+        const __m256i inside =
+            _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(x0, _mm256_set1_epi32(-1)),
+                                              _mm256_cmpgt_epi32(_mm256_set1_epi32(W - 1), x0)),
+                             _mm256_and_si256(_mm256_cmpgt_epi32(y0, _mm256_set1_epi32(-1)),
+                                              _mm256_cmpgt_epi32(_mm256_set1_epi32(H - 1), y0)));
         bool ok = _mm256_movemask_epi8(inside) == -1;
         __m256i i00 = _mm256_setzero_si256();
         if (ok) {
@@ -370,8 +380,9 @@ __attribute__((target("avx2"))) void warp_row_avx2(const ImageView& img, const C
             const __m256 top = _mm256_add_ps(p00, _mm256_mul_ps(wx, _mm256_sub_ps(p01, p00)));
             const __m256 bot = _mm256_add_ps(p10, _mm256_mul_ps(wx, _mm256_sub_ps(p11, p10)));
             const __m256 v = _mm256_add_ps(top, _mm256_mul_ps(wy, _mm256_sub_ps(bot, top)));
-            _mm256_storeu_ps(dst[c] + ox, _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(cm.scale[c])),
-                                                        _mm256_set1_ps(cm.bias[c])));
+            _mm256_storeu_ps(dst[c] + ox,
+                             _mm256_add_ps(_mm256_mul_ps(v, _mm256_set1_ps(cm.scale[c])),
+                                           _mm256_set1_ps(cm.bias[c])));
         }
     }
     for (; ox < S; ++ox)
@@ -386,8 +397,8 @@ void warp_kernel(const ImageView& img, const double inv[6], const ModelInfo& inf
     const float a = float(inv[0]), d = float(inv[3]);
 #if TINYFQ_HAVE_AVX2_WARP
     // 32-bit gather offsets: only for buffers under 2 GiB
-    const bool simd = CH >= 3 && cpu_has_avx2() &&
-                      (long long)img.height * img.stride < (1LL << 31) - 64;
+    const bool simd =
+        CH >= 3 && cpu_has_avx2() && (long long)img.height * img.stride < (1LL << 31) - 64;
 #endif
     for (int oy = 0; oy < S; ++oy) {
         const float bx = float(inv[1] * oy + inv[2]), by = float(inv[4] * oy + inv[5]);
@@ -414,16 +425,22 @@ void preprocess_crop(const ImageView& img, const ModelInfo& info, float* out) {
 #if TINYFQ_HAVE_AVX2_WARP
     if (cpu_has_avx2()) {
         switch (channels(img.format)) {
-            case 1: return crop_kernel_avx2<1>(img, info, cm, out);
-            case 3: return crop_kernel_avx2<3>(img, info, cm, out);
-            default: return crop_kernel_avx2<4>(img, info, cm, out);
+            case 1:
+                return crop_kernel_avx2<1>(img, info, cm, out);
+            case 3:
+                return crop_kernel_avx2<3>(img, info, cm, out);
+            default:
+                return crop_kernel_avx2<4>(img, info, cm, out);
         }
     }
 #endif
     switch (channels(img.format)) {
-        case 1: return crop_kernel<1>(img, info, cm, out);
-        case 3: return crop_kernel<3>(img, info, cm, out);
-        default: return crop_kernel<4>(img, info, cm, out);
+        case 1:
+            return crop_kernel<1>(img, info, cm, out);
+        case 3:
+            return crop_kernel<3>(img, info, cm, out);
+        default:
+            return crop_kernel<4>(img, info, cm, out);
     }
 }
 
@@ -434,9 +451,12 @@ void preprocess_warp(const ImageView& img, const Landmarks& lm, const ModelInfo&
     detail::warp_inverse(lm, info, inv);
     const ChannelMap cm = channel_map(img.format, info);
     switch (channels(img.format)) {
-        case 1: return warp_kernel<1>(img, inv, info, cm, out);
-        case 3: return warp_kernel<3>(img, inv, info, cm, out);
-        default: return warp_kernel<4>(img, inv, info, cm, out);
+        case 1:
+            return warp_kernel<1>(img, inv, info, cm, out);
+        case 3:
+            return warp_kernel<3>(img, inv, info, cm, out);
+        default:
+            return warp_kernel<4>(img, inv, info, cm, out);
     }
 }
 

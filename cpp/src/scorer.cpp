@@ -31,7 +31,8 @@ struct Scorer::Impl {
     ncnn::Net net;
     ModelInfo info;
     Options opt;
-    std::vector<unsigned char> bin;   // the weights of a model from files or memory (ncnn references them)
+    std::vector<unsigned char>
+        bin;  // the weights of a model from files or memory (ncnn references them)
     // Idle extractors, reused: making one costs ~9k instructions (ncnn's Option constructor
     // counts the CPU's cores every time), ~5% of a forward pass. Declared after the net, so
     // they go first.
@@ -50,7 +51,7 @@ std::string read_text(const std::string& path) {
 }
 
 void configure(ncnn::Net& net, const Options& opt) {
-    fused::prepare_net(net, opt.fp16);   // the fused layers serve the exporter's fused format
+    fused::prepare_net(net, opt.fp16);  // the fused layers serve the exporter's fused format
 }
 
 bool file_exists(const std::string& p) {
@@ -93,7 +94,8 @@ void check_weights(const ModelInfo& info, const unsigned char* bin, std::size_t 
                     " bytes; the sidecar records " + std::to_string(info.weights_bytes) +
                     " (the .bin of another model or graph?)");
     if (!info.weights_sha256.empty() && detail::sha256_hex(bin, size) != info.weights_sha256)
-        throw Error(what + ": the weights' SHA-256 differs from the sidecar's (damaged, or "
+        throw Error(what +
+                    ": the weights' SHA-256 differs from the sidecar's (damaged, or "
                     "another model's)");
 }
 
@@ -128,8 +130,7 @@ void load_weights(ncnn::Net& net, const std::vector<unsigned char>& bin, const s
         throw Error(what + ": the weights end before the graph's layers do (" +
                     std::to_string(bin.size()) + " bytes; truncated, or not this graph's .bin)");
     if (dr.left() != 0)
-        throw Error(what + ": " + std::to_string(dr.left()) + " of " +
-                    std::to_string(bin.size()) +
+        throw Error(what + ": " + std::to_string(dr.left()) + " of " + std::to_string(bin.size()) +
                     " bytes of weights are left over after the graph's layers (not this "
                     "graph's .bin)");
 }
@@ -187,8 +188,7 @@ Scorer::Scorer(const std::string& param_path, const std::string& bin_path,
 }
 
 Scorer Scorer::from_memory(const std::string& param_text, const std::uint8_t* bin,
-                           std::size_t bin_size, const std::string& json_text,
-                           const Options& opt) {
+                           std::size_t bin_size, const std::string& json_text, const Options& opt) {
     Scorer s{Empty{}};
     s.impl_->opt = opt;
     s.impl_->info = parse_model_info(json_text);
@@ -281,7 +281,8 @@ namespace detail {
 // join; the remaining items are skipped once one has failed.
 template <class F>
 void parallel_for(std::size_t n, int workers, F fn) {
-    workers = int(std::min<std::size_t>(std::size_t(std::max(workers, 1)), std::max<std::size_t>(n, 1)));
+    workers =
+        int(std::min<std::size_t>(std::size_t(std::max(workers, 1)), std::max<std::size_t>(n, 1)));
     std::atomic<std::size_t> next{0};
     std::atomic<bool> failed{false};
     std::exception_ptr first;
@@ -307,7 +308,7 @@ void parallel_for(std::size_t n, int workers, F fn) {
         try {
             pool.reserve(workers - 1);
             for (int t = 1; t < workers; ++t) pool.emplace_back(work);
-        } catch (const std::exception&) {   // std::system_error, std::bad_alloc
+        } catch (const std::exception&) {  // std::system_error, std::bad_alloc
         }
         work();
         for (auto& t : pool) t.join();
@@ -336,11 +337,11 @@ namespace {
 // of the warp's own inverse transform). The warp then still reads at least one decoded pixel
 // per input pixel, as it did at full resolution for any s >= 1.
 int face_reduction(const Landmarks& lm, const ModelInfo& info) {
-    double inv[6];   // template -> image
+    double inv[6];  // template -> image
     try {
         detail::warp_inverse(lm, info, inv);
     } catch (const InvalidInput&) {
-        return 1;   // the warp reports bad landmarks after the file has been read
+        return 1;  // the warp reports bad landmarks after the file has been read
     }
     const double s = std::hypot(inv[0], inv[3]);
     int k = 1;
@@ -398,18 +399,16 @@ std::vector<ScoredFace> Scorer::score_faces(const Detector& detector, const Imag
     return out;
 }
 
-void Scorer::score_batch_faces(const Detector& detector, const ImageView* images,
-                               std::size_t n, std::vector<ScoredFace>* out, bool all_faces,
-                               int workers) const {
+void Scorer::score_batch_faces(const Detector& detector, const ImageView* images, std::size_t n,
+                               std::vector<ScoredFace>* out, bool all_faces, int workers) const {
     detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
         out[i] = score_faces(detector, images[i], all_faces);
     });
 }
 
-void Scorer::score_files_faces(const Detector& detector, const std::string* paths,
-                               std::size_t n, std::vector<ScoredFace>* faces,
-                               std::string* errors, Status* status, bool all_faces,
-                               int workers, std::int64_t max_pixels) const {
+void Scorer::score_files_faces(const Detector& detector, const std::string* paths, std::size_t n,
+                               std::vector<ScoredFace>* faces, std::string* errors, Status* status,
+                               bool all_faces, int workers, std::int64_t max_pixels) const {
     detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
         faces[i].clear();
         errors[i].clear();

@@ -21,12 +21,12 @@ namespace {
 
 int failures = 0;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
             std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                               \
-        }                                                                             \
+            ++failures;                                                                   \
+        }                                                                                 \
     } while (0)
 
 template <class E, class F>
@@ -57,8 +57,8 @@ void test_kernels() {
     const tinyfq::PixelFormat formats[] = {tinyfq::PixelFormat::BGR, tinyfq::PixelFormat::RGB,
                                            tinyfq::PixelFormat::GRAY, tinyfq::PixelFormat::BGRA,
                                            tinyfq::PixelFormat::RGBA};
-    const int sizes[][2] = {{1, 1}, {7, 3}, {63, 65}, {64, 64}, {112, 112}, {113, 97}, {250, 250},
-                            {31, 200}};
+    const int sizes[][2] = {{1, 1},     {7, 3},    {63, 65},   {64, 64},
+                            {112, 112}, {113, 97}, {250, 250}, {31, 200}};
     float worst = 0;
     for (auto f : formats) {
         for (auto& wh : sizes) {
@@ -134,7 +134,8 @@ void test_kernels() {
 void test_scorer() {
     // SHA-256 (model integrity): FIPS 180-2 test vectors, one and two padding blocks.
     auto sha = [](const std::string& m) {
-        return tinyfq::detail::sha256_hex(reinterpret_cast<const unsigned char*>(m.data()), m.size());
+        return tinyfq::detail::sha256_hex(reinterpret_cast<const unsigned char*>(m.data()),
+                                          m.size());
     };
     CHECK(sha("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     CHECK(sha("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -196,16 +197,16 @@ void test_decode(const std::string& root) {
         o.min_width = min_w, o.min_height = min_h, o.max_scale = max_scale;
         return tinyfq::detail::reduced_scale(w, h, o);
     };
-    CHECK(scale(250, 250, 64, 64) == 2);        // 125 >= 64; 1/4 would give 63
+    CHECK(scale(250, 250, 64, 64) == 2);  // 125 >= 64; 1/4 would give 63
     CHECK(scale(250, 250, 0, 0) == 1);
     CHECK(scale(250, 250, 64, 0) == 2);
-    CHECK(scale(250, 250, 300, 300) == 1);      // more than the image: full size
-    CHECK(scale(127, 127, 64, 64) == 2);        // ceil(127 / 2) = 64
+    CHECK(scale(250, 250, 300, 300) == 1);  // more than the image: full size
+    CHECK(scale(127, 127, 64, 64) == 2);    // ceil(127 / 2) = 64
     CHECK(scale(126, 126, 64, 64) == 1);
-    CHECK(scale(512, 505, 64, 64) == 8);        // ceil(505 / 8) = 64
+    CHECK(scale(512, 505, 64, 64) == 8);  // ceil(505 / 8) = 64
     CHECK(scale(512, 504, 64, 64) == 4);
-    CHECK(scale(1000, 200, 64, 64) == 2);       // the short side decides
-    CHECK(scale(4000, 3000, 64, 64, 2) == 2);   // capped by max_scale
+    CHECK(scale(1000, 200, 64, 64) == 2);      // the short side decides
+    CHECK(scale(4000, 3000, 64, 64, 2) == 2);  // capped by max_scale
     CHECK(scale(4000, 3000, 1, 1, 1) == 1);
 
     if (!tinyfq::have_decoder()) {
@@ -250,7 +251,8 @@ void test_decode(const std::string& root) {
                 for (int c = 0; c < 3; ++c) {
                     auto at = [&](int yy, int xx) { return full.pixels[(yy * 250 + xx) * 3 + c]; };
                     const double box = (at(2 * y, 2 * x) + at(2 * y, 2 * x + 1) +
-                                        at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1)) / 4.0;
+                                        at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1)) /
+                                       4.0;
                     diff += std::fabs(half.pixels[(y * 125 + x) * 3 + c] - box);
                 }
         diff /= 125.0 * 125 * 3;
@@ -261,7 +263,7 @@ void test_decode(const std::string& root) {
     }
     opt.min_width = opt.min_height = 300;
     CHECK(tinyfq::decode_image(jpg.data(), jpg.size(), opt).scale == 1);
-    opt.max_pixels = 250 * 250 - 1;   // checked from the header, before decoding
+    opt.max_pixels = 250 * 250 - 1;  // checked from the header, before decoding
     CHECK(throws<tinyfq::Error>([&] { tinyfq::decode_image(jpg.data(), jpg.size(), opt); }));
 
     auto error_of = [](const std::vector<std::uint8_t>& b) -> std::string {
@@ -274,7 +276,7 @@ void test_decode(const std::string& root) {
     };
     const std::vector<std::uint8_t> cut(jpg.begin(), jpg.begin() + jpg.size() / 2);
     CHECK(error_of(cut).find("truncated") != std::string::npos);
-    std::vector<std::uint8_t> header = jpg;   // garbage in the header segments
+    std::vector<std::uint8_t> header = jpg;  // garbage in the header segments
     for (std::size_t i = 2; i < 514; ++i) header[i] = std::uint8_t(i);
     CHECK(!error_of(header).empty());
     if (uses_libjpeg()) {
@@ -306,8 +308,8 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
     auto upd = [&](const std::vector<float>& a, const std::vector<float>& b) {
         worst = std::max(worst, max_abs_diff(a, b));
     };
-    const int sizes[][2] = {{1, 1}, {2, 3}, {5, 7}, {8, 8}, {9, 17}, {16, 16}, {15, 33},
-                            {32, 32}, {33, 31}, {64, 64}, {40, 70}};
+    const int sizes[][2] = {{1, 1},   {2, 3},   {5, 7},   {8, 8},   {9, 17}, {16, 16},
+                            {15, 33}, {32, 32}, {33, 31}, {64, 64}, {40, 70}};
     for (auto& hw : sizes) {
         const int h = hw[0], w = hw[1];
         for (int stride = 1; stride <= 2; ++stride) {
@@ -315,13 +317,16 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
             // dense 3x3
             for (int cin : {1, 3}) {
                 const int cout = int(1 + rng() % 13);
-                const std::size_t ics = std::size_t(h) * w + rng() % 5, ocs = std::size_t(ho) * wo + 3;
+                const std::size_t ics = std::size_t(h) * w + rng() % 5,
+                                  ocs = std::size_t(ho) * wo + 3;
                 auto in = randv(rng, ics * cin), wt = randv(rng, std::size_t(cout) * cin * 9),
                      b = randv(rng, cout);
                 std::vector<float> o1(ocs * cout, 7.f), o2 = o1;
                 std::vector<float> work(fz::conv3x3_work(cin, ho, wo), 9.f);
-                fast.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout, o1.data(), ocs, work.data());
-                ref.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout, o2.data(), ocs, work.data());
+                fast.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout,
+                             o1.data(), ocs, work.data());
+                ref.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout, o2.data(),
+                            ocs, work.data());
                 upd(o1, o2);
             }
             // depthwise on a zero-bordered input (+ slack after the last plane)
@@ -333,10 +338,12 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
                     for (int x = 1; x <= w; ++x) pad[ch * pcs + y * (w + 2) + x] = randv(rng, 1)[0];
             auto wd = randv(rng, std::size_t(c) * 9), bd = randv(rng, c);
             const std::size_t dcs = std::size_t(ho) * wo + 1;
-            for (bool act : {true, false}) {   // with ReLU (tinyFQnet), linear (YuNet's heads)
+            for (bool act : {true, false}) {  // with ReLU (tinyFQnet), linear (YuNet's heads)
                 std::vector<float> d1(dcs * c, 7.f), d2 = d1;
-                fast.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d1.data(), dcs, act);
-                ref.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d2.data(), dcs, act);
+                fast.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d1.data(), dcs,
+                           act);
+                ref.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d2.data(), dcs,
+                          act);
                 upd(d1, d2);
             }
         }
@@ -345,19 +352,24 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
         const std::size_t ics = std::size_t(h) * w + rng() % 4, ocs = std::size_t(h) * rs + 5;
         auto in = randv(rng, ics * cin), wt = randv(rng, std::size_t(cout) * cin, -0.3f, 0.3f),
              b = randv(rng, cout), res = randv(rng, ics * cout);
-        for (const float* r : {static_cast<const float*>(nullptr), static_cast<const float*>(res.data())})
+        for (const float* r :
+             {static_cast<const float*>(nullptr), static_cast<const float*>(res.data())})
             for (bool act : {true, false}) {
                 std::vector<float> o1(ocs * cout, 7.f), o2 = o1;
-                fast.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o1.data(), ocs, rs, r, ics, act);
-                ref.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o2.data(), ocs, rs, r, ics, act);
+                fast.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o1.data(), ocs,
+                             rs, r, ics, act);
+                ref.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o2.data(), ocs,
+                            rs, r, ics, act);
                 upd(o1, o2);
             }
         // head
         const int mid = int(1 + rng() % 260);
         auto wh = randv(rng, std::size_t(mid) * cin, -0.3f, 0.3f), bh = randv(rng, mid),
              fw = randv(rng, mid);
-        const float l1 = fast.head(in.data(), cin, ics, h * w, wh.data(), bh.data(), mid, fw.data(), 0.25f);
-        const float l2 = ref.head(in.data(), cin, ics, h * w, wh.data(), bh.data(), mid, fw.data(), 0.25f);
+        const float l1 =
+            fast.head(in.data(), cin, ics, h * w, wh.data(), bh.data(), mid, fw.data(), 0.25f);
+        const float l2 =
+            ref.head(in.data(), cin, ics, h * w, wh.data(), bh.data(), mid, fw.data(), 0.25f);
         worst = std::max(worst, std::fabs(l1 - l2) / (1.f + std::fabs(l2)));
     }
     return worst;
@@ -367,7 +379,8 @@ void test_fused(const std::string& models) {
     std::mt19937 rng(3);
     std::vector<const fz::Kernels*> sets = {&fz::generic_kernels()};
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) sets.push_back(&fz::avx2_kernels());
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        sets.push_back(&fz::avx2_kernels());
 #endif
     for (const fz::Kernels* k : sets) {
         const float worst = compare_sets(*k, fz::reference_kernels(), rng);
@@ -394,8 +407,10 @@ void test_fused(const std::string& models) {
         worst = std::max(worst, std::fabs(a - b));
         lo = std::min(lo, a), hi = std::max(hi, a);
     }
-    std::printf("fused: default (fused layers) vs plain ncnn graph, max |score diff| = %.3g "
-                "(scores %.3f..%.3f)\n", worst, lo, hi);
+    std::printf(
+        "fused: default (fused layers) vs plain ncnn graph, max |score diff| = %.3g "
+        "(scores %.3f..%.3f)\n",
+        worst, lo, hi);
     CHECK(worst <= 1e-5f);
     CHECK(hi - lo > 0.01f);
 }
@@ -406,7 +421,7 @@ std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
     CHECK(bool(f));
     std::vector<std::vector<std::string>> rows;
     std::string line, cell;
-    std::getline(f, line);   // header
+    std::getline(f, line);  // header
     while (std::getline(f, line)) {
         std::stringstream ss(line);
         rows.emplace_back();
@@ -483,9 +498,10 @@ void test_detect(const std::string& csv, const std::string& root) {
             ++faces;
         }
     }
-    std::printf("detect: JPEG through %s, %zu photos x sizes, %d faces, max |confidence diff| = "
-                "%.3g, max |px diff| = %.3g\n", tinyfq::jpeg_decoder().c_str(), groups.size(),
-                faces, worst_conf, worst_px);
+    std::printf(
+        "detect: JPEG through %s, %zu photos x sizes, %d faces, max |confidence diff| = "
+        "%.3g, max |px diff| = %.3g\n",
+        tinyfq::jpeg_decoder().c_str(), groups.size(), faces, worst_conf, worst_px);
     CHECK(faces >= 7);
     CHECK(worst_conf <= 1e-4f);
     CHECK(worst_px <= 0.5f);

@@ -47,17 +47,18 @@ double best_us(F f, int reps) {
 
 // Ten independent multiply-add chains, one vector register each (named, so they stay in
 // registers): the most floating-point work this core does per second.
-#define TINYFQ_PEAK_LOOP(V, FMA, CONSTRAINT, LANES)                                          \
-    const long n = 20000000;                                                               \
-    V a0 = m, a1 = c, a2 = m, a3 = c, a4 = m, a5 = c, a6 = m, a7 = c, a8 = m, a9 = c;      \
-    const auto t = std::chrono::steady_clock::now();                                       \
-    for (long k = 0; k < n; ++k) {                                                         \
-        a0 = FMA(a0), a1 = FMA(a1), a2 = FMA(a2), a3 = FMA(a3), a4 = FMA(a4);              \
-        a5 = FMA(a5), a6 = FMA(a6), a7 = FMA(a7), a8 = FMA(a8), a9 = FMA(a9);              \
-        __asm__ volatile("" : CONSTRAINT(a0), CONSTRAINT(a1), CONSTRAINT(a2), CONSTRAINT(a3), \
-                         CONSTRAINT(a4), CONSTRAINT(a5), CONSTRAINT(a6), CONSTRAINT(a7),    \
-                         CONSTRAINT(a8), CONSTRAINT(a9));                                   \
-    }                                                                                      \
+#define TINYFQ_PEAK_LOOP(V, FMA, CONSTRAINT, LANES)                                               \
+    const long n = 20000000;                                                                      \
+    V a0 = m, a1 = c, a2 = m, a3 = c, a4 = m, a5 = c, a6 = m, a7 = c, a8 = m, a9 = c;             \
+    const auto t = std::chrono::steady_clock::now();                                              \
+    for (long k = 0; k < n; ++k) {                                                                \
+        a0 = FMA(a0), a1 = FMA(a1), a2 = FMA(a2), a3 = FMA(a3), a4 = FMA(a4);                     \
+        a5 = FMA(a5), a6 = FMA(a6), a7 = FMA(a7), a8 = FMA(a8), a9 = FMA(a9);                     \
+        __asm__ volatile(""                                                                       \
+                         : CONSTRAINT(a0), CONSTRAINT(a1), CONSTRAINT(a2), CONSTRAINT(a3),        \
+                           CONSTRAINT(a4), CONSTRAINT(a5), CONSTRAINT(a6), CONSTRAINT(a7),        \
+                           CONSTRAINT(a8), CONSTRAINT(a9));                                       \
+    }                                                                                             \
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count(); \
     return double(n) * 10 * LANES * 2 / s / 1e9;
 
@@ -69,7 +70,7 @@ __attribute__((target("avx2,fma"))) double fma_peak_gflops() {
     TINYFQ_PEAK_LOOP(__m256, TINYFQ_FMA, TINYFQ_REG, 8)
 }
 #else
-double fma_peak_gflops() {   // NEON: 4 floats per register
+double fma_peak_gflops() {  // NEON: 4 floats per register
     typedef float v4 __attribute__((vector_size(16)));
     const v4 m = v4{} + 0.9999f, c = v4{} + 1e-4f;
 #define TINYFQ_FMA(x) (x * m + c)
@@ -97,7 +98,8 @@ std::vector<Layer> parse_param(const char* text) {
         while (ls >> tok) {
             const auto eq = tok.find('=');
             const int k = std::atoi(tok.substr(0, eq).c_str());
-            if (eq != std::string::npos && k >= 0 && k < 5) l.p[k] = std::atoi(tok.c_str() + eq + 1);
+            if (eq != std::string::npos && k >= 0 && k < 5)
+                l.p[k] = std::atoi(tok.c_str() + eq + 1);
         }
         if (l.type.rfind("Tinyfq", 0) == 0) out.push_back(l);
     }
@@ -152,10 +154,13 @@ int main(int argc, char** argv) {
             const int cout = l.p[0], s = stride_of(l.p[2]);
             const int ho = fz::out_size(h, s), wo = fz::out_size(wd, s);
             std::snprintf(buf, sizeof buf, "stem 3x3 %d->%d s%d (%dx%d)", c, cout, s, h, wd);
-            row(buf, 2.0 * ho * wo * cout * c * 9, best_us([&] {
-                    k.conv3x3(x.data(), c, std::size_t(h) * wd, h, wd, s, w.data(), w.data(), cout,
-                              a.data(), std::size_t(ho) * wo + 16, work.data());
-                }, reps));
+            row(buf, 2.0 * ho * wo * cout * c * 9,
+                best_us(
+                    [&] {
+                        k.conv3x3(x.data(), c, std::size_t(h) * wd, h, wd, s, w.data(), w.data(),
+                                  cout, a.data(), std::size_t(ho) * wo + 16, work.data());
+                    },
+                    reps));
             h = ho, wd = wo, c = cout;
         } else if (l.type == "TinyfqBlock") {
             const int hid = l.p[1], cout = l.p[2], s = stride_of(l.p[3]);
@@ -164,25 +169,38 @@ int main(int argc, char** argv) {
                               ms = std::size_t(ho) * wo + 16;
             std::snprintf(buf, sizeof buf, "block %d->%d->%d s%d (%dx%d)", c, hid, cout, s, h, wd);
             const std::string name = buf;
-            row(name + " expand", 2.0 * h * wd * hid * c, best_us([&] {
-                    k.conv1x1(a.data(), c, ics, h, wd, w.data(), w.data(), hid, work.data() + rs + 1,
-                              ps, rs, nullptr, 0, true);
-                }, reps));
-            row(name + " depthwise", 2.0 * ho * wo * hid * 9, best_us([&] {
-                    k.dw3x3(work.data(), ps, h, wd, s, w.data(), w.data(), hid, b.data(), ms, true);
-                }, reps));
-            row(name + " project", 2.0 * ho * wo * cout * hid, best_us([&] {
-                    k.conv1x1(b.data(), hid, ms, ho, wo, w.data(), w.data(), cout, a.data(), ms, wo,
-                              l.p[4] ? a.data() : nullptr, ms, true);
-                }, reps));
+            row(name + " expand", 2.0 * h * wd * hid * c,
+                best_us(
+                    [&] {
+                        k.conv1x1(a.data(), c, ics, h, wd, w.data(), w.data(), hid,
+                                  work.data() + rs + 1, ps, rs, nullptr, 0, true);
+                    },
+                    reps));
+            row(name + " depthwise", 2.0 * ho * wo * hid * 9,
+                best_us(
+                    [&] {
+                        k.dw3x3(work.data(), ps, h, wd, s, w.data(), w.data(), hid, b.data(), ms,
+                                true);
+                    },
+                    reps));
+            row(name + " project", 2.0 * ho * wo * cout * hid,
+                best_us(
+                    [&] {
+                        k.conv1x1(b.data(), hid, ms, ho, wo, w.data(), w.data(), cout, a.data(), ms,
+                                  wo, l.p[4] ? a.data() : nullptr, ms, true);
+                    },
+                    reps));
             h = ho, wd = wo, c = cout;
         } else if (l.type == "TinyfqHead") {
             const int mid = l.p[1];
             std::snprintf(buf, sizeof buf, "head 1x1 %d->%d + avg + fc (%dx%d)", c, mid, h, wd);
-            row(buf, 2.0 * h * wd * mid * c + 2.0 * mid, best_us([&] {
-                    sink = k.head(a.data(), c, std::size_t(h) * wd, h * wd, w.data(), w.data(), mid,
-                                  w.data(), 0.f);
-                }, reps));
+            row(buf, 2.0 * h * wd * mid * c + 2.0 * mid,
+                best_us(
+                    [&] {
+                        sink = k.head(a.data(), c, std::size_t(h) * wd, h * wd, w.data(), w.data(),
+                                      mid, w.data(), 0.f);
+                    },
+                    reps));
         }
     }
     std::printf("%-34s %9.3f %9.2f %9.2f %6.0f%%\n", "sum of stages", total_flop / 1e6, total_us,
@@ -204,5 +222,5 @@ int main(int argc, char** argv) {
                 best_us([&] { tinyfq::preprocess_crop(cv, scorer.info(), x.data()); }, reps));
     std::printf("%-34s %9s %9.2f\n", "preprocess: warp 250x250 + 5 pts", "",
                 best_us([&] { tinyfq::preprocess_warp(pv, lm, scorer.info(), x.data()); }, reps));
-    return sink == 12345.f;   // keep the results alive
+    return sink == 12345.f;  // keep the results alive
 }

@@ -109,8 +109,7 @@ int main(int argc, char** argv) {
                 v.stride = std::ptrdiff_t(rw) * tinyfq::channels(rf);
                 if (px.size() < std::size_t(v.stride) * rh)
                     throw tinyfq::InvalidInput("raw file has " + std::to_string(px.size()) +
-                                               " bytes, expected " +
-                                               std::to_string(v.stride * rh));
+                                               " bytes, expected " + std::to_string(v.stride * rh));
                 v.data = px.data();
                 q = scorer.score(v);
             } else if (detector) {

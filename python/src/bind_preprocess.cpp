@@ -16,7 +16,8 @@ py::array_t<float> preprocess_into(const tinyfq::ModelInfo& info, py::array imag
     {
         py::gil_scoped_release nogil;
         if (warp)
-            (reference ? tinyfq::preprocess_warp_reference : tinyfq::preprocess_warp)(v, lm, info, dst);
+            (reference ? tinyfq::preprocess_warp_reference : tinyfq::preprocess_warp)(v, lm, info,
+                                                                                      dst);
         else
             (reference ? tinyfq::preprocess_crop_reference : tinyfq::preprocess_crop)(v, info, dst);
     }
@@ -39,8 +40,8 @@ static py::array decoded_array(tinyfq::Image&& img) {
     return py::array(py::dtype::of<std::uint8_t>(), shape, owner->pixels.data(), free_when_done);
 }
 
-static tinyfq::DecodeOptions decode_options(std::int64_t max_pixels, int min_width,
-                                            int min_height, int max_scale) {
+static tinyfq::DecodeOptions decode_options(std::int64_t max_pixels, int min_width, int min_height,
+                                            int max_scale) {
     if (min_width < 0 || min_height < 0)
         throw py::value_error("min_width and min_height must be >= 0, got " +
                               std::to_string(min_width) + " and " + std::to_string(min_height));
@@ -67,55 +68,58 @@ void bind_preprocess(py::module_& m) {
           "Normalised 3xSxS float32 network input of a uint8 image: a resized aligned crop, or "
           "(with 5x2 landmarks) the similarity warp to the model's template. `reference` runs "
           "the scalar reference kernel instead of the fast one.");
-    m.def("estimate_similarity",
-          [](py::object src, py::object dst) {
-              const tinyfq::Landmarks s = landmarks_from(src, "src"), d = landmarks_from(dst, "dst");
-              float mat[6];
-              tinyfq::estimate_similarity(s.xy, d.xy, 5, mat);
-              py::array_t<float> out({2, 3});
-              std::copy(mat, mat + 6, out.mutable_data());
-              return out;
-          },
-          py::arg("src"), py::arg("dst"),
-          "2x3 least-squares similarity transform mapping 5 src points onto 5 dst points.");
-    m.def("decode_image",
-          [](py::bytes data, std::int64_t max_pixels, int min_width, int min_height,
-             int max_scale, bool return_scale) {
-              std::string buf = data;
-              const tinyfq::DecodeOptions opt =
-                  decode_options(max_pixels, min_width, min_height, max_scale);
-              tinyfq::Image img;
-              {
-                  py::gil_scoped_release nogil;
-                  img = tinyfq::decode_image(reinterpret_cast<const std::uint8_t*>(buf.data()),
-                                             buf.size(), opt);
-              }
-              return decoded(std::move(img), return_scale);
-          },
-          py::arg("data"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
-          py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
-          py::arg("return_scale") = false,
-          "Decode JPEG/PNG/BMP/PNM bytes to an RGB (H, W, 3) or grey (H, W) uint8 array. "
-          "min_width/min_height > 0: decode a JPEG at 1/k of its size, k the largest of 1, 2, "
-          "4, 8 (<= max_scale) that keeps ceil(W/k) x ceil(H/k) >= them (libjpeg builds). "
-          "return_scale: return (array, k).");
-    m.def("read_image",
-          [](const std::string& path, std::int64_t max_pixels, int min_width, int min_height,
-             int max_scale, bool return_scale) {
-              const tinyfq::DecodeOptions opt =
-                  decode_options(max_pixels, min_width, min_height, max_scale);
-              tinyfq::Image img;
-              {
-                  py::gil_scoped_release nogil;
-                  img = tinyfq::read_image(path, opt);
-              }
-              return decoded(std::move(img), return_scale);
-          },
-          py::arg("path"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
-          py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
-          py::arg("return_scale") = false,
-          "Read an image file to an RGB (H, W, 3) or grey (H, W) uint8 array; the reduced "
-          "decoding arguments as in decode_image.");
+    m.def(
+        "estimate_similarity",
+        [](py::object src, py::object dst) {
+            const tinyfq::Landmarks s = landmarks_from(src, "src"), d = landmarks_from(dst, "dst");
+            float mat[6];
+            tinyfq::estimate_similarity(s.xy, d.xy, 5, mat);
+            py::array_t<float> out({2, 3});
+            std::copy(mat, mat + 6, out.mutable_data());
+            return out;
+        },
+        py::arg("src"), py::arg("dst"),
+        "2x3 least-squares similarity transform mapping 5 src points onto 5 dst points.");
+    m.def(
+        "decode_image",
+        [](py::bytes data, std::int64_t max_pixels, int min_width, int min_height, int max_scale,
+           bool return_scale) {
+            std::string buf = data;
+            const tinyfq::DecodeOptions opt =
+                decode_options(max_pixels, min_width, min_height, max_scale);
+            tinyfq::Image img;
+            {
+                py::gil_scoped_release nogil;
+                img = tinyfq::decode_image(reinterpret_cast<const std::uint8_t*>(buf.data()),
+                                           buf.size(), opt);
+            }
+            return decoded(std::move(img), return_scale);
+        },
+        py::arg("data"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
+        py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
+        py::arg("return_scale") = false,
+        "Decode JPEG/PNG/BMP/PNM bytes to an RGB (H, W, 3) or grey (H, W) uint8 array. "
+        "min_width/min_height > 0: decode a JPEG at 1/k of its size, k the largest of 1, 2, "
+        "4, 8 (<= max_scale) that keeps ceil(W/k) x ceil(H/k) >= them (libjpeg builds). "
+        "return_scale: return (array, k).");
+    m.def(
+        "read_image",
+        [](const std::string& path, std::int64_t max_pixels, int min_width, int min_height,
+           int max_scale, bool return_scale) {
+            const tinyfq::DecodeOptions opt =
+                decode_options(max_pixels, min_width, min_height, max_scale);
+            tinyfq::Image img;
+            {
+                py::gil_scoped_release nogil;
+                img = tinyfq::read_image(path, opt);
+            }
+            return decoded(std::move(img), return_scale);
+        },
+        py::arg("path"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
+        py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
+        py::arg("return_scale") = false,
+        "Read an image file to an RGB (H, W, 3) or grey (H, W) uint8 array; the reduced "
+        "decoding arguments as in decode_image.");
 }
 
 }  // namespace tinyfq_py

@@ -23,14 +23,17 @@ std::vector<tinyfq::Landmarks> landmark_list(const py::object& obj, std::size_t 
     if (py::isinstance<py::array>(obj)) {
         const char kind = py::reinterpret_borrow<py::array>(obj).dtype().kind();
         if (kind != 'f' && kind != 'i' && kind != 'u')
-            throw py::value_error("landmarks must hold real numbers, got dtype " +
-                                  std::string(py::str(py::reinterpret_borrow<py::array>(obj).dtype())));
+            throw py::value_error(
+                "landmarks must hold real numbers, got dtype " +
+                std::string(py::str(py::reinterpret_borrow<py::array>(obj).dtype())));
         auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
-        if (!a || a.ndim() != 3 || a.shape(0) != py::ssize_t(n) || a.shape(1) != 5 || a.shape(2) != 2)
+        if (!a || a.ndim() != 3 || a.shape(0) != py::ssize_t(n) || a.shape(1) != 5 ||
+            a.shape(2) != 2)
             throw py::value_error("landmarks must have shape (" + std::to_string(n) +
                                   ", 5, 2), got " + shape_of(py::array(obj)));
         out.resize(n);
-        for (std::size_t i = 0; i < n; ++i) std::copy(a.data(i, 0, 0), a.data(i, 0, 0) + 10, out[i].xy);
+        for (std::size_t i = 0; i < n; ++i)
+            std::copy(a.data(i, 0, 0), a.data(i, 0, 0) + 10, out[i].xy);
         return out;
     }
     py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
@@ -50,10 +53,10 @@ void bind_scorer(py::module_& m) {
     py::class_<tinyfq::Scorer> cls(m, "Scorer", "tinyFQnet scorer (see tinyfq_native.Scorer).");
     bind_scorer_faces(cls);
     cls.def(py::init([](bool fp16, int workers, bool reduced_decode) {
-                 return tinyfq::Scorer(make_options(fp16, workers, reduced_decode));
-             }),
-             py::arg("fp16") = false, py::arg("workers") = 0, py::arg("reduced_decode") = false,
-             "The default model embedded in the library.")
+                return tinyfq::Scorer(make_options(fp16, workers, reduced_decode));
+            }),
+            py::arg("fp16") = false, py::arg("workers") = 0, py::arg("reduced_decode") = false,
+            "The default model embedded in the library.")
         .def(py::init([](const std::string& param, const std::string& bin, const std::string& json,
                          bool fp16, int workers, bool reduced_decode) {
                  return tinyfq::Scorer(param, bin, json,
@@ -62,101 +65,111 @@ void bind_scorer(py::module_& m) {
              py::arg("param"), py::arg("bin"), py::arg("json"), py::arg("fp16") = false,
              py::arg("workers") = 0, py::arg("reduced_decode") = false,
              "A model from .ncnn.param, .ncnn.bin and .json files.")
-        .def_static("from_memory",
-                    [](const std::string& param, py::bytes bin, const std::string& json, bool fp16,
-                       int workers, bool reduced_decode) {
-                        const std::string b = bin;
-                        return tinyfq::Scorer::from_memory(
-                            param, reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), json,
-                            make_options(fp16, workers, reduced_decode));
-                    },
-                    py::arg("param"), py::arg("bin"), py::arg("json"), py::arg("fp16") = false,
-                    py::arg("workers") = 0, py::arg("reduced_decode") = false)
+        .def_static(
+            "from_memory",
+            [](const std::string& param, py::bytes bin, const std::string& json, bool fp16,
+               int workers, bool reduced_decode) {
+                const std::string b = bin;
+                return tinyfq::Scorer::from_memory(
+                    param, reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), json,
+                    make_options(fp16, workers, reduced_decode));
+            },
+            py::arg("param"), py::arg("bin"), py::arg("json"), py::arg("fp16") = false,
+            py::arg("workers") = 0, py::arg("reduced_decode") = false)
         .def_property_readonly("model_json", [](const tinyfq::Scorer& s) { return s.info().json; })
-        .def_property_readonly("input_size", [](const tinyfq::Scorer& s) { return s.info().input_size; })
-        .def_property_readonly("reduced_decode",
-                               [](const tinyfq::Scorer& s) { return s.options().reduced_decode; },
-                               "Whether score_files decodes JPEGs at reduced resolution.")
-        .def("score",
-             [](const tinyfq::Scorer& s, py::array image, py::object landmarks,
-                const std::string& format) {
-                 const tinyfq::ImageView v = image_view(image, format, "image");
-                 const bool warp = !landmarks.is_none();
-                 tinyfq::Landmarks lm{};
-                 if (warp) lm = landmarks_from(landmarks, "landmarks");
-                 py::gil_scoped_release nogil;
-                 return warp ? s.score(v, lm) : s.score(v);
-             },
-             py::arg("image"), py::arg("landmarks") = py::none(), py::arg("format") = "bgr")
-        .def("preprocess",
-             [](const tinyfq::Scorer& s, py::array image, py::object landmarks,
-                const std::string& format, bool reference) {
-                 return preprocess_into(s.info(), image, landmarks, format, reference);
-             },
-             py::arg("image"), py::arg("landmarks") = py::none(), py::arg("format") = "bgr",
-             py::arg("reference") = false,
-             "The normalised (3, S, S) float32 input this scorer feeds its model.")
-        .def("score_batch",
-             [](const tinyfq::Scorer& s, py::sequence images, py::object landmarks, int workers,
-                const std::string& format) {
-                 const std::size_t n = images.size();
-                 std::vector<py::array> keep;
-                 const std::vector<tinyfq::ImageView> views = image_views(images, format, keep);
-                 const std::vector<tinyfq::Landmarks> lms = landmark_list(landmarks, n);
-                 py::array_t<float> out{py::ssize_t(n)};
-                 float* dst = out.mutable_data();
-                 {
-                     py::gil_scoped_release nogil;
-                     s.score_batch(views.data(), lms.empty() ? nullptr : lms.data(), n, dst, workers);
-                 }
-                 return out;
-             },
-             py::arg("images"), py::arg("landmarks") = py::none(), py::arg("workers") = 0,
-             py::arg("format") = "bgr")
-        .def("score_files",
-             [](const tinyfq::Scorer& s, std::vector<std::string> paths, py::object landmarks,
-                int workers, std::int64_t max_pixels) {
-                 const std::size_t n = paths.size();
-                 const std::vector<tinyfq::Landmarks> lms = landmark_list(landmarks, n);
-                 py::array_t<float> out{py::ssize_t(n)};
-                 float* dst = out.mutable_data();
-                 std::vector<std::string> errors(n);
-                 std::vector<int> kinds(n);
-                 {
-                     py::gil_scoped_release nogil;
-                     s.score_files(paths.data(), lms.empty() ? nullptr : lms.data(), n, dst,
-                                   errors.data(), kinds.data(), workers, max_pixels);
-                 }
-                 py::list messages;   // bytes: a message may quote a path that is not UTF-8
-                 for (const std::string& e : errors) messages.append(py::bytes(e));
-                 return py::make_tuple(out, messages, kinds);
-             },
-             py::arg("paths"), py::arg("landmarks") = py::none(), py::arg("workers") = 0,
-             py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
-             "Decode and score files (paths as str or file-system bytes); returns (scores with "
-             "NaN for failures, error messages as bytes, kinds: 0 ok, 1 missing, 2 invalid). "
-             "Never raises for a bad file.")
-        .def("score_tensor",
-             [](const tinyfq::Scorer& s, py::array_t<float, py::array::c_style | py::array::forcecast> x) {
-                 const int S = s.info().input_size;
-                 const bool single = x.ndim() == 3;
-                 if (!((x.ndim() == 3 || x.ndim() == 4) && x.shape(x.ndim() - 3) == 3 &&
-                       x.shape(x.ndim() - 2) == S && x.shape(x.ndim() - 1) == S))
-                     throw py::value_error("tensor must have shape (3, " + std::to_string(S) + ", " +
-                                           std::to_string(S) + ") or (N, 3, " + std::to_string(S) +
-                                           ", " + std::to_string(S) + "), got " + shape_of(x));
-                 const py::ssize_t n = single ? 1 : x.shape(0);
-                 py::array_t<float> out(n);
-                 const float* src = x.data();
-                 float* dst = out.mutable_data();
-                 {
-                     py::gil_scoped_release nogil;
-                     for (py::ssize_t i = 0; i < n; ++i) dst[i] = s.score_tensor(src + i * 3 * S * S);
-                 }
-                 if (single) return py::object(py::float_(dst[0]));
-                 return py::object(out);
-             },
-             py::arg("tensor"), "Score preprocessed (3,S,S) or (N,3,S,S) float32 input.");
+        .def_property_readonly("input_size",
+                               [](const tinyfq::Scorer& s) { return s.info().input_size; })
+        .def_property_readonly(
+            "reduced_decode", [](const tinyfq::Scorer& s) { return s.options().reduced_decode; },
+            "Whether score_files decodes JPEGs at reduced resolution.")
+        .def(
+            "score",
+            [](const tinyfq::Scorer& s, py::array image, py::object landmarks,
+               const std::string& format) {
+                const tinyfq::ImageView v = image_view(image, format, "image");
+                const bool warp = !landmarks.is_none();
+                tinyfq::Landmarks lm{};
+                if (warp) lm = landmarks_from(landmarks, "landmarks");
+                py::gil_scoped_release nogil;
+                return warp ? s.score(v, lm) : s.score(v);
+            },
+            py::arg("image"), py::arg("landmarks") = py::none(), py::arg("format") = "bgr")
+        .def(
+            "preprocess",
+            [](const tinyfq::Scorer& s, py::array image, py::object landmarks,
+               const std::string& format, bool reference) {
+                return preprocess_into(s.info(), image, landmarks, format, reference);
+            },
+            py::arg("image"), py::arg("landmarks") = py::none(), py::arg("format") = "bgr",
+            py::arg("reference") = false,
+            "The normalised (3, S, S) float32 input this scorer feeds its model.")
+        .def(
+            "score_batch",
+            [](const tinyfq::Scorer& s, py::sequence images, py::object landmarks, int workers,
+               const std::string& format) {
+                const std::size_t n = images.size();
+                std::vector<py::array> keep;
+                const std::vector<tinyfq::ImageView> views = image_views(images, format, keep);
+                const std::vector<tinyfq::Landmarks> lms = landmark_list(landmarks, n);
+                py::array_t<float> out{py::ssize_t(n)};
+                float* dst = out.mutable_data();
+                {
+                    py::gil_scoped_release nogil;
+                    s.score_batch(views.data(), lms.empty() ? nullptr : lms.data(), n, dst,
+                                  workers);
+                }
+                return out;
+            },
+            py::arg("images"), py::arg("landmarks") = py::none(), py::arg("workers") = 0,
+            py::arg("format") = "bgr")
+        .def(
+            "score_files",
+            [](const tinyfq::Scorer& s, std::vector<std::string> paths, py::object landmarks,
+               int workers, std::int64_t max_pixels) {
+                const std::size_t n = paths.size();
+                const std::vector<tinyfq::Landmarks> lms = landmark_list(landmarks, n);
+                py::array_t<float> out{py::ssize_t(n)};
+                float* dst = out.mutable_data();
+                std::vector<std::string> errors(n);
+                std::vector<int> kinds(n);
+                {
+                    py::gil_scoped_release nogil;
+                    s.score_files(paths.data(), lms.empty() ? nullptr : lms.data(), n, dst,
+                                  errors.data(), kinds.data(), workers, max_pixels);
+                }
+                py::list messages;  // bytes: a message may quote a path that is not UTF-8
+                for (const std::string& e : errors) messages.append(py::bytes(e));
+                return py::make_tuple(out, messages, kinds);
+            },
+            py::arg("paths"), py::arg("landmarks") = py::none(), py::arg("workers") = 0,
+            py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
+            "Decode and score files (paths as str or file-system bytes); returns (scores with "
+            "NaN for failures, error messages as bytes, kinds: 0 ok, 1 missing, 2 invalid). "
+            "Never raises for a bad file.")
+        .def(
+            "score_tensor",
+            [](const tinyfq::Scorer& s,
+               py::array_t<float, py::array::c_style | py::array::forcecast> x) {
+                const int S = s.info().input_size;
+                const bool single = x.ndim() == 3;
+                if (!((x.ndim() == 3 || x.ndim() == 4) && x.shape(x.ndim() - 3) == 3 &&
+                      x.shape(x.ndim() - 2) == S && x.shape(x.ndim() - 1) == S))
+                    throw py::value_error("tensor must have shape (3, " + std::to_string(S) + ", " +
+                                          std::to_string(S) + ") or (N, 3, " + std::to_string(S) +
+                                          ", " + std::to_string(S) + "), got " + shape_of(x));
+                const py::ssize_t n = single ? 1 : x.shape(0);
+                py::array_t<float> out(n);
+                const float* src = x.data();
+                float* dst = out.mutable_data();
+                {
+                    py::gil_scoped_release nogil;
+                    for (py::ssize_t i = 0; i < n; ++i)
+                        dst[i] = s.score_tensor(src + i * 3 * S * S);
+                }
+                if (single) return py::object(py::float_(dst[0]));
+                return py::object(out);
+            },
+            py::arg("tensor"), "Score preprocessed (3,S,S) or (N,3,S,S) float32 input.");
 }
 
 }  // namespace tinyfq_py

@@ -27,7 +27,6 @@ tinyfq::Landmarks landmarks_from(const py::handle& obj, const char* what);
 std::string shape_of(const py::array& a);
 // The normalised (3, S, S) input of `image` (a crop, or a photo with landmarks) for `info`.
 py::array_t<float> preprocess_into(const tinyfq::ModelInfo& info, py::array image,
-                                   py::object landmarks, const std::string& format,
-                                   bool reference);
+                                   py::object landmarks, const std::string& format, bool reference);
 
 }  // namespace tinyfq_py

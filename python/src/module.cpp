@@ -27,22 +27,23 @@ tinyfq::PixelFormat parse_format(const std::string& fmt, int channels) {
 }
 
 tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char* what) {
-    if (!py::isinstance<py::array_t<std::uint8_t>>(arr) ||
-        arr.dtype().kind() != 'u' || arr.itemsize() != 1)
+    if (!py::isinstance<py::array_t<std::uint8_t>>(arr) || arr.dtype().kind() != 'u' ||
+        arr.itemsize() != 1)
         throw py::value_error(std::string(what) + " must be a uint8 array, got dtype " +
                               std::string(py::str(arr.dtype())) + " with shape " + shape_of(arr));
-    const bool ok_shape = arr.ndim() == 2 ||
-                          (arr.ndim() == 3 && (arr.shape(2) == 1 || arr.shape(2) == 3 ||
-                                               arr.shape(2) == 4));
+    const bool ok_shape =
+        arr.ndim() == 2 ||
+        (arr.ndim() == 3 && (arr.shape(2) == 1 || arr.shape(2) == 3 || arr.shape(2) == 4));
     if (!ok_shape)
-        throw py::value_error(std::string(what) + " must have shape (H, W), (H, W, 3) or (H, W, 4), got " +
+        throw py::value_error(std::string(what) +
+                              " must have shape (H, W), (H, W, 3) or (H, W, 4), got " +
                               shape_of(arr));
     if (arr.shape(0) < 1 || arr.shape(1) < 1)
         throw py::value_error(std::string(what) + " is empty: shape " + shape_of(arr));
     const int ch = arr.ndim() == 2 ? 1 : int(arr.shape(2));
     // Packed pixels within a row are required; any positive row stride is honoured as is.
-    const bool packed = arr.strides(0) > 0 && arr.strides(1) == ch &&
-                        (arr.ndim() == 2 || arr.strides(2) == 1);
+    const bool packed =
+        arr.strides(0) > 0 && arr.strides(1) == ch && (arr.ndim() == 2 || arr.strides(2) == 1);
     if (!packed) {
         // A packed copy; numpy's failure (a huge broadcast view needs a huge copy) comes back
         // as an empty handle with the error cleared: say what happened instead of reading it.
@@ -51,7 +52,8 @@ tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char*
             PyErr_SetString(PyExc_MemoryError,
                             (std::string(what) + " of shape " + shape_of(arr) +
                              " has strides that need a packed copy, and the copy could not be "
-                             "made (out of memory)").c_str());
+                             "made (out of memory)")
+                                .c_str());
             throw py::error_already_set();
         }
         arr = copy;
@@ -70,7 +72,7 @@ std::vector<tinyfq::ImageView> image_views(const py::sequence& images, const std
     const std::size_t n = images.size();
     std::vector<tinyfq::ImageView> views;
     keep.clear();
-    keep.reserve(n);   // image_view may swap an element for a packed copy: no reallocation
+    keep.reserve(n);  // image_view may swap an element for a packed copy: no reallocation
     views.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         py::object item = images[i];
@@ -78,7 +80,8 @@ std::vector<tinyfq::ImageView> image_views(const py::sequence& images, const std
             throw py::value_error("images[" + std::to_string(i) + "] is not a numpy array but " +
                                   std::string(py::str(py::type::of(item))));
         keep.push_back(py::reinterpret_borrow<py::array>(item));
-        views.push_back(image_view(keep.back(), fmt, ("images[" + std::to_string(i) + "]").c_str()));
+        views.push_back(
+            image_view(keep.back(), fmt, ("images[" + std::to_string(i) + "]").c_str()));
     }
     return views;
 }

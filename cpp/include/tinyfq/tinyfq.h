@@ -48,14 +48,14 @@ struct Landmarks {
 
 // What a model needs to see its input correctly; read from the exporter's JSON sidecar.
 struct ModelInfo {
-    int input_size = 64;              // square input, pixels
+    int input_size = 64;  // square input, pixels
     float mean[3] = {127.5f, 127.5f, 127.5f};
     float std[3] = {128.f, 128.f, 128.f};
-    bool rgb = true;                  // channel order of the network input
-    float alignment_template[10];     // landmark template in input_size pixel coordinates
+    bool rgb = true;               // channel order of the network input
+    float alignment_template[10];  // landmark template in input_size pixel coordinates
     std::string input_blob = "in0";
     std::string output_blob = "out0";
-    std::string version;              // model version string from the sidecar
+    std::string version;  // model version string from the sidecar
     std::string name;
     std::string label_model;          // the face-recognition model that made the labels
     std::string graph;                // "fused" or "plain" (the exporter's graph format)
@@ -68,9 +68,9 @@ struct ModelInfo {
 ModelInfo parse_model_info(const std::string& json_text);
 
 struct Options {
-    int workers = 0;        // default workers for batch scoring; 0 = hardware concurrency
-    bool fp16 = false;      // ncnn fp16 storage + arithmetic where the CPU has it (~1e-3), for
-                            // plain graphs; the fused layers (default model) are always fp32
+    int workers = 0;    // default workers for batch scoring; 0 = hardware concurrency
+    bool fp16 = false;  // ncnn fp16 storage + arithmetic where the CPU has it (~1e-3), for
+                        // plain graphs; the fused layers (default model) are always fp32
     // score_files: decode JPEGs at 1/2, 1/4 or 1/8 of their size when the face keeps at least
     // the model's input resolution (see DecodeOptions and Scorer::score_files). Less decoding
     // work, but not the same scores: the reduced image is low-pass filtered (close to a box
@@ -146,9 +146,9 @@ std::string jpeg_decoder();
 
 // One detected face, in the pixel coordinates of the image it was found in.
 struct Face {
-    float x = 0, y = 0, w = 0, h = 0;   // box: top-left corner and size
-    float confidence = 0;               // sqrt(cls x obj), as OpenCV's FaceDetectorYN reports it
-    Landmarks landmarks{};              // the alignment template's order (see Landmarks)
+    float x = 0, y = 0, w = 0, h = 0;  // box: top-left corner and size
+    float confidence = 0;              // sqrt(cls x obj), as OpenCV's FaceDetectorYN reports it
+    Landmarks landmarks{};             // the alignment template's order (see Landmarks)
 };
 
 struct DetectOptions {
@@ -158,17 +158,17 @@ struct DetectOptions {
     // down to ~3% of the image's longer side; on LFW (250x250) 160 finds as many faces as 320
     // (bench/README.md, detection rate by size).
     int max_side = 320;
-    float score_threshold = 0.6f;   // candidates below this confidence are dropped
-    float nms_threshold = 0.3f;     // IoU above which the weaker of two boxes is dropped
-    float min_face = 0.f;           // boxes whose longer side is below this (image pixels) are dropped
-    int top_k = 1000;               // at most this many candidates enter NMS (highest first)
+    float score_threshold = 0.6f;  // candidates below this confidence are dropped
+    float nms_threshold = 0.3f;    // IoU above which the weaker of two boxes is dropped
+    float min_face = 0.f;  // boxes whose longer side is below this (image pixels) are dropped
+    int top_k = 1000;      // at most this many candidates enter NMS (highest first)
 };
 
 // The detector's input for an image: BGR 0-255 planar floats, padded to multiples of 32.
 struct DetectorInput {
-    std::vector<float> chw;         // 3 x height x width
-    int width = 0, height = 0;      // padded size
-    float scale_x = 1, scale_y = 1; // detector pixels per image pixel (resized / original)
+    std::vector<float> chw;          // 3 x height x width
+    int width = 0, height = 0;       // padded size
+    float scale_x = 1, scale_y = 1;  // detector pixels per image pixel (resized / original)
 };
 
 class Detector {
@@ -209,8 +209,8 @@ public:
     // The trained default model embedded in the library.
     explicit Scorer(const Options& opt = Options());
     // A model from files: ncnn .param, .bin and the exporter's JSON sidecar.
-    Scorer(const std::string& param_path, const std::string& bin_path,
-           const std::string& json_path, const Options& opt = Options());
+    Scorer(const std::string& param_path, const std::string& bin_path, const std::string& json_path,
+           const Options& opt = Options());
     // A model from memory (param text, bin bytes, sidecar JSON text).
     static Scorer from_memory(const std::string& param_text, const std::uint8_t* bin,
                               std::size_t bin_size, const std::string& json_text,
@@ -230,8 +230,8 @@ public:
     // Batch: out[i] = score(images[i] (, landmarks[i])). `landmarks` may be null (crops).
     // Runs `workers` threads (<= 0: options().workers), one ncnn thread each. The first
     // exception thrown by any item is rethrown after all threads have joined.
-    void score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n,
-                     float* out, int workers = 0) const;
+    void score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n, float* out,
+                     int workers = 0) const;
     // Decode and score files in parallel. Never throws for a bad file: out[i] is NaN and
     // errors[i] says why (empty when it scored); kinds[i] is 0 ok, 1 missing file, 2 invalid.
     // With options().reduced_decode, a JPEG is decoded at 1/k of its size (k = 2, 4, 8) when
