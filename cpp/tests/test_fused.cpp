@@ -1,0 +1,136 @@
+// C++ test suite "fused" (ctest fused). Shared harness: check.h.
+#include "check.h"
+
+namespace {
+using namespace tinyfq_test;
+
+// The fused network kernels (fused.h) against their scalar reference twins, over odd sizes,
+// strides, channel counts and row strides; then the fused default model against the same
+// weights as a plain graph of stock ncnn layers (MODELS_DIR/plain.*).
+namespace fz = tinyfq::fused;
+
+std::vector<float> randv(std::mt19937& rng, std::size_t n, float lo = -1.f, float hi = 1.f) {
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+}
+
+float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937& rng) {
+    float worst = 0;
+    auto upd = [&](const std::vector<float>& a, const std::vector<float>& b) {
+        worst = std::max(worst, max_abs_diff(a, b));
+    };
+    const int sizes[][2] = {{1, 1},   {2, 3},   {5, 7},   {8, 8},   {9, 17}, {16, 16},
+                            {15, 33}, {32, 32}, {33, 31}, {64, 64}, {40, 70}};
+    for (auto& hw : sizes) {
+        const int h = hw[0], w = hw[1];
+        for (int stride = 1; stride <= 2; ++stride) {
+            const int ho = fz::out_size(h, stride), wo = fz::out_size(w, stride);
+            // dense 3x3
+            for (int cin : {1, 3}) {
+                const int cout = int(1 + rng() % 13);
+                const std::size_t ics = std::size_t(h) * w + rng() % 5,
+                                  ocs = std::size_t(ho) * wo + 3;
+                auto in = randv(rng, ics * cin), wt = randv(rng, std::size_t(cout) * cin * 9),
+                     b = randv(rng, cout);
+                std::vector<float> o1(ocs * cout, 7.f), o2 = o1;
+                std::vector<float> work(fz::conv3x3_work(cin, ho, wo), 9.f);
+                fast.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout,
+                             o1.data(), ocs, work.data());
+                ref.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout, o2.data(),
+                            ocs, work.data());
+                upd(o1, o2);
+            }
+            // depthwise on a zero-bordered input (+ slack after the last plane)
+            const int c = int(1 + rng() % 45);
+            const std::size_t pcs = std::size_t(h + 2) * (w + 2) + rng() % 3;
+            std::vector<float> pad(pcs * c + 16, 0.f);
+            for (int ch = 0; ch < c; ++ch)
+                for (int y = 1; y <= h; ++y)
+                    for (int x = 1; x <= w; ++x) pad[ch * pcs + y * (w + 2) + x] = randv(rng, 1)[0];
+            auto wd = randv(rng, std::size_t(c) * 9), bd = randv(rng, c);
+            const std::size_t dcs = std::size_t(ho) * wo + 1;
+            for (bool act : {true, false}) {  // with ReLU (tinyFQnet), linear (YuNet's heads)
+                std::vector<float> d1(dcs * c, 7.f), d2 = d1;
+                fast.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d1.data(), dcs,
+                           act);
+                ref.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d2.data(), dcs,
+                          act);
+                upd(d1, d2);
+            }
+        }
+        // 1x1 into a wider row stride, with and without the residual
+        const int cin = int(1 + rng() % 45), cout = int(1 + rng() % 45), rs = w + int(rng() % 3);
+        const std::size_t ics = std::size_t(h) * w + rng() % 4, ocs = std::size_t(h) * rs + 5;
+        auto in = randv(rng, ics * cin), wt = randv(rng, std::size_t(cout) * cin, -0.3f, 0.3f),
+             b = randv(rng, cout), res = randv(rng, ics * cout);
+        for (const float* r :
+             {static_cast<const float*>(nullptr), static_cast<const float*>(res.data())})
+            for (bool act : {true, false}) {
+                std::vector<float> o1(ocs * cout, 7.f), o2 = o1;
+                fast.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o1.data(), ocs,
+                             rs, r, ics, act);
+                ref.conv1x1(in.data(), cin, ics, h, w, wt.data(), b.data(), cout, o2.data(), ocs,
+                            rs, r, ics, act);
+                upd(o1, o2);
+            }
+        // head
+        const int mid = int(1 + rng() % 260);
+        auto wh = randv(rng, std::size_t(mid) * cin, -0.3f, 0.3f), bh = randv(rng, mid),
+             fw = randv(rng, mid);
+        const float l1 =
+            fast.head(in.data(), cin, ics, h * w, wh.data(), bh.data(), mid, fw.data(), 0.25f);
+        const float l2 =
+            ref.head(in.data(), cin, ics, h * w, wh.data(), bh.data(), mid, fw.data(), 0.25f);
+        worst = std::max(worst, std::fabs(l1 - l2) / (1.f + std::fabs(l2)));
+    }
+    return worst;
+}
+
+void test_fused(const std::string& models) {
+    std::mt19937 rng(3);
+    std::vector<const fz::Kernels*> sets = {&fz::generic_kernels()};
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        sets.push_back(&fz::avx2_kernels());
+#endif
+    for (const fz::Kernels* k : sets) {
+        const float worst = compare_sets(*k, fz::reference_kernels(), rng);
+        std::printf("fused: %s vs reference, max |diff| = %.3g\n", k->name, worst);
+        CHECK(worst <= 2e-5f);
+    }
+    std::printf("fused: this CPU runs the %s kernels\n", fz::best_kernels().name);
+
+    // The fused default model against the same weights as stock ncnn layers.
+    tinyfq::Scorer fused;
+    tinyfq::Scorer plain(models + "/plain.ncnn.param", models + "/plain.ncnn.bin",
+                         models + "/plain.json");
+    const int S = fused.info().input_size;
+    float worst = 0, lo = 1, hi = 0;
+    for (int i = 0; i < 32; ++i) {
+        // smooth random images (a few cosines) rather than white noise, so scores vary
+        std::vector<float> x(3 * S * S);
+        const float fx = 0.02f * (rng() % 20), fy = 0.02f * (rng() % 20), ph = 0.1f * (rng() % 60);
+        for (int c = 0; c < 3; ++c)
+            for (int p = 0; p < S * S; ++p)
+                x[c * S * S + p] = 0.9f * std::cos(fx * (p % S) + fy * (p / S) + ph + c) +
+                                   0.05f * randv(rng, 1)[0];
+        const float a = fused.score_tensor(x.data()), b = plain.score_tensor(x.data());
+        worst = std::max(worst, std::fabs(a - b));
+        lo = std::min(lo, a), hi = std::max(hi, a);
+    }
+    std::printf(
+        "fused: default (fused layers) vs plain ncnn graph, max |score diff| = %.3g "
+        "(scores %.3f..%.3f)\n",
+        worst, lo, hi);
+    CHECK(worst <= 1e-5f);
+    CHECK(hi - lo > 0.01f);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return tinyfq_test::run_suite("fused", argc, argv, 1, "MODELS_DIR",
+                                  [](char** a) { test_fused(a[0]); });
+}
