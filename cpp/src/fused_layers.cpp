@@ -36,8 +36,7 @@ namespace fused {
 const Kernels& best_kernels() {
     if (detail::force_reference()) return reference_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
-    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (avx2) return avx2_kernels();
+    if (detail::cpu_has_avx2_fma()) return avx2_kernels();
 #endif
     return generic_kernels();
 }
