@@ -23,14 +23,13 @@ def default_net():
 @pytest.fixture(scope="session")
 def faces():
     """Real LFW photos (250x250) and 112x112 ArcFace-style crops made from them."""
-    import csv
-
     import numpy as np
 
+    from tests.conftest import read_csv
     from tinyfq_native.images import read_image
     from tinyfq_native.landmarks import as_landmarks
 
-    rows = list(csv.DictReader((REPO / "tests" / "data" / "faces.csv").open()))
+    rows = read_csv(REPO / "tests" / "data" / "faces.csv")
     rows = [r for r in rows if r["relpath"].startswith("lfw/")][:64]
     photos, lms = [], []
     for r in rows:

@@ -94,8 +94,14 @@ class SDDFIQA:
         return np.load(io.BytesIO(self._p.stdout.read(n)))
 
     def close(self) -> None:
-        self._p.stdin.close()
-        self._p.wait()
+        if self._p.poll() is None or not self._p.stdin.closed:
+            self._p.stdin.close()
+            self._p.wait()
+            self._p.stdout.close()
+
+    def __del__(self) -> None:
+        if hasattr(self, "_p"):
+            self.close()
 
 
 def _mobilenet_v2():

@@ -47,6 +47,14 @@ def labels_rows():
         return list(csv.DictReader(f))
 
 
+def read_csv(path) -> list[dict]:
+    """The rows of a CSV file (the file is closed again; quoted line breaks kept)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def random_image(rng: np.random.Generator, h: int, w: int, c: int | None = 3) -> np.ndarray:
     shape = (h, w) if c is None else (h, w, c)
     return rng.integers(0, 256, shape, dtype=np.uint8)

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, face_folder
+from tests.conftest import REPO, face_folder, read_csv
 from tinyfq_native import Scorer, Status
 from tinyfq_native.cli import main
 from tinyfq_native.images import read_image
@@ -78,7 +78,8 @@ def test_weights_that_do_not_fit_the_graph_are_refused(cut):
         weights = open("cpp/models/plain.ncnn.bin", "rb").read()
         bad = {{"empty": b"", "100 bytes": weights[:100], "one float short": weights[:-4],
                "extra bytes": weights + bytes(8)}}[{cut!r}]
-        meta = json.load(open("cpp/models/plain.json"))
+        with open("cpp/models/plain.json") as f:
+            meta = json.load(f)
         for sidecar in (json.dumps(meta), json.dumps({{k: v for k, v in meta.items()
                                                         if k != "weights"}})):
             try:   # with the recorded size, and as an older export without it
@@ -146,7 +147,7 @@ def test_fifo_and_directory_are_error_rows_without_opening_them(tmp_path, data_r
         timeout=120,
     )
     assert r.returncode == 1
-    rows = {os.path.basename(row["path"]): row for row in csv.DictReader(out.open())}
+    rows = {os.path.basename(row["path"]): row for row in read_csv(out)}
     assert rows["face.jpg"]["status"] == "ok" and rows["x.jpg"]["status"] == "error"
 
 
@@ -212,7 +213,7 @@ def test_thread_creation_failure_runs_on_fewer_workers(tmp_path, data_root):
     )
     r = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    rows = list(csv.DictReader(out.open()))
+    rows = read_csv(out)
     assert len(rows) == 300 and all(row["status"] == "ok" for row in rows)
 
 
@@ -308,8 +309,8 @@ def test_resume_continues_a_killed_run(tmp_path, data_root):
     killed = tmp_path / "killed.csv"
     killed.write_text("".join(lines[:6]) + lines[6][:17])
     assert main(["score", str(folder), "-o", str(killed), "-q", "--resume"]) == 1
-    got = {r["path"]: r for r in csv.DictReader(killed.open())}
-    want = {r["path"]: r for r in csv.DictReader(full.open())}
+    got = {r["path"]: r for r in read_csv(killed)}
+    want = {r["path"]: r for r in read_csv(full)}
     assert got == want  # every row once, same scores
     assert killed.read_text().startswith("".join(lines[:6]))  # the first rows kept as written
     # the error row is retried, the ok rows are not: a third run adds exactly one row

@@ -1,13 +1,12 @@
 """The Python API of the native scorer."""
 
-import csv
 import json
 import threading
 
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, random_image
+from tests.conftest import REPO, random_image, read_csv
 from tinyfq_native import Scorer, Status, default_model_info
 from tinyfq_native.images import jpeg_decoder, read_image
 from tinyfq_native.landmarks import as_landmarks
@@ -165,7 +164,7 @@ def test_golden_scores(scorer, data_root):
     tests check the same file natively and under qemu-aarch64. JPEG decoders round
     differently: each build compares with its decoder's column."""
     path = REPO / "tests" / "data" / "golden.csv"
-    rows = list(csv.DictReader(path.open()))
+    rows = read_csv(path)
     assert rows
     column = "score" if jpeg_decoder().startswith("libjpeg") else "score_stb"
     for r in rows:

@@ -1,11 +1,9 @@
 """Best-face selection: select_best, the streaming TrackSelector and `tinyfq select`."""
 
-import csv
-
 import numpy as np
 import pytest
 
-from tests.conftest import face_folder
+from tests.conftest import face_folder, read_csv
 from tinyfq_native import TrackSelector, select_best
 from tinyfq_native.cli import main
 from tinyfq_native.images import read_image
@@ -89,7 +87,7 @@ def test_cli_select(tmp_path, data_root):
             "-q",
         ]
     )
-    rows = list(csv.DictReader(out.open()))
+    rows = read_csv(out)
     assert rc == 1  # the broken file
     ok = [r for r in rows if r["status"] == "ok"]
     assert [(r["track"], r["rank"]) for r in ok] == [

@@ -94,3 +94,5 @@ def test_peers_rank_a_blurred_face_below_the_original(data_root):
     for p in load_peers(names):
         q = p(both)
         assert q.shape == (2,) and np.all(np.isfinite(q)) and q[0] > q[1], p.name
+        if hasattr(p, "close"):
+            p.close()

@@ -1,13 +1,13 @@
 """The training pipeline: model reading of Table 1, export parity, and the whole chain on a
 tiny subset of the real data (label -> sample -> train -> export -> native scorer)."""
 
-import csv
 import json
 
 import numpy as np
 import pytest
 import torch
 
+from tests.conftest import read_csv
 from tinyfq_native import Scorer
 from tinyfq_native.align import preprocess
 from tinyfq_native.images import read_image
@@ -172,7 +172,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
         workers=1,
     )
     lab = label.run(LabelConfig(out=str(tmp_path / "labels"), **small))
-    rows = list(csv.DictReader(lab.open()))
+    rows = read_csv(lab)
     assert len(rows) >= 20
     assert {r["split"] for r in rows} == {"train", "heldout"}
     kinds = {r["variant"] for r in rows if r["split"] == "train"}
@@ -195,7 +195,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     smp = sample.run(
         SampleConfig(labels=str(lab), out=str(tmp_path / "labels"), min_images=2, size=60)
     )
-    assert len(list(csv.DictReader(smp.open()))) == 60
+    assert len(read_csv(smp)) == 60
     assert (tmp_path / "labels" / "histogram-smooth.png").stat().st_size > 1000
     ck = train.run(
         TrainConfig(
@@ -209,7 +209,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             val_frac=0.3,
         )
     )
-    log = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    log = read_csv(tmp_path / "run" / "log.csv")
     assert len(log) == 1 and np.isfinite(float(log[0]["train_loss"]))
 
     from training.export import load_checkpoint
