@@ -1,0 +1,69 @@
+"""Development sessions, run in the current environment (no virtualenvs are made; install the
+project first as the README says, and the `lint` extra for the linters):
+
+    nox -s lint      # ruff (lint + format check), clang-format check
+    nox -s tests     # the pytest suite
+    nox -s ctest     # the C++ core alone with plain CMake, warnings as errors, and its ctest
+    nox -s arm64     # aarch64 cross build, ctest under qemu, tinyfq-score vs x86
+    nox -s format    # rewrite the tree in the house format
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["lint", "tests", "ctest"]
+
+
+def cxx_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "cpp/*.cpp", "cpp/*.h", "cpp/*.inl", "cpp/include/*", "python/src/*"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return [f for f in out if f.endswith((".cpp", ".h", ".inl", ".hpp"))]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("clang-format", "--dry-run", "-Werror", *cxx_files())
+
+
+@nox.session
+def format(session: nox.Session) -> None:
+    session.run("ruff", "check", "--fix", ".")
+    session.run("ruff", "format", ".")
+    session.run("clang-format", "-i", *cxx_files())
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def ctest(session: nox.Session) -> None:
+    session.run(
+        "cmake",
+        "-S",
+        ".",
+        "-B",
+        "build/cpp",
+        "-G",
+        "Ninja",
+        "-DCMAKE_BUILD_TYPE=Release",
+        "-DTINYFQ_WERROR=ON",
+    )
+    session.run("cmake", "--build", "build/cpp")
+    session.run("ctest", "--test-dir", "build/cpp", "--output-on-failure", "--no-tests=error")
+
+
+@nox.session
+def arm64(session: nox.Session) -> None:
+    session.run("bash", "scripts/arm64.sh")
