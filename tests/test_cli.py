@@ -183,3 +183,28 @@ def test_info_and_usage_errors(capsys):
         text=True,
     )
     assert r.returncode == 0 and "ALIGNED FACE CROPS" in r.stdout and "--detect" in r.stdout
+
+
+def test_rows_keep_input_order_across_chunks_with_landmarks_missing(tmp_path, data_root, face_rows):
+    """600 inputs (three engine chunks) through --landmarks, every third one missing from the
+    landmarks file: one row per input, in input order, the missing ones as error rows where
+    they stand (not gathered at the start of their chunk)."""
+    rows = [r for r in face_rows if r["relpath"].startswith("lfw/")][:200]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths, lines = [], []
+    for i in range(600):
+        r = rows[i % len(rows)]
+        p = folder / f"{i:04d}.jpg"
+        p.symlink_to(data_root / r["relpath"])
+        paths.append(str(p))
+        if i % 3:
+            lines.append(f"{p}," + ",".join(r["landmarks"].split()))
+    lm = tmp_path / "lm.csv"
+    lm.write_text("path," + ",".join(f"c{i}" for i in range(10)) + "\n" + "\n".join(lines) + "\n")
+    out = tmp_path / "rows.csv"
+    assert main(["score", *paths, "--landmarks", str(lm), "-o", str(out), "-q"]) == 1
+    got = _rows(out)
+    assert [r["path"] for r in got] == paths
+    assert [r["status"] for r in got] == ["error" if i % 3 == 0 else "ok" for i in range(600)]
+    assert all("no landmarks for this file in" in r["message"] for r in got[::3])
