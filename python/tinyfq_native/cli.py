@@ -214,6 +214,55 @@ def _exit_status(command: str, failed: int, total: int, no_face: int = 0) -> int
     return 1 if failed else 0
 
 
+def score_on_ray(args, paths: list[str]) -> int:
+    """--ray: the same scoring on Ray Data (one Scorer per actor), rows written to Parquet in
+    input order, the model recorded in the file's metadata."""
+    if not args.output or not args.output.endswith(".parquet"):
+        print("tinyfq score: --ray writes Parquet: give -o FILE.parquet", file=sys.stderr)
+        return 2
+    if args.all_faces or args.landmarks or args.resume:
+        print(
+            "tinyfq score: --ray scores the largest face or the crop; it takes no "
+            "--all-faces, --landmarks or --resume",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        import ray
+
+        from tinyfq_native.ray_data import path_dataset, score_dataset, write_parquet
+    except ImportError as e:
+        print(
+            f"tinyfq score: --ray needs Ray: pip install 'tinyfq-native[ray]' ({e})",
+            file=sys.stderr,
+        )
+        return 2
+    local = args.ray == "local"
+    ray.init(
+        address=None if local else args.ray,
+        include_dashboard=False,
+        log_to_driver=False,
+        num_cpus=None if not local or args.workers == -1 else args.workers,
+    )
+    try:
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True
+        ctx.enable_progress_bars = not args.quiet
+        ds = score_dataset(
+            path_dataset(paths),
+            model=args.model,
+            detect=args.detect,
+            detect_size=args.detect_size,
+            min_face=args.min_face,
+            face_threshold=args.face_threshold,
+        )
+        counts = write_parquet(ds, args.output)
+    finally:
+        ray.shutdown()
+    failed = counts.get("missing", 0) + counts.get("invalid", 0)
+    return _exit_status("score", failed, len(paths), counts.get("no_face", 0))
+
+
 def cmd_score(args) -> int:
     paths = expand(args.paths, args.recursive)
     if not paths:
@@ -222,6 +271,8 @@ def cmd_score(args) -> int:
     if args.all_faces and not args.detect:
         print("tinyfq score: --all-faces needs --detect", file=sys.stderr)
         return 2
+    if args.ray is not None:
+        return score_on_ray(args, paths)
     resumed = False
     if args.resume:
         if not args.output:
@@ -422,6 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-faces",
         action="store_true",
         help="--detect: one row per face (index, box, confidence) instead of the largest face only",
+    )
+    s.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="score on Ray Data (pip install 'tinyfq-native[ray]'): a local Ray without "
+        "ADDRESS, else the cluster at ADDRESS; -o must be a .parquet file",
     )
     s.add_argument(
         "--resume",
