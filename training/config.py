@@ -29,9 +29,10 @@ class LabelConfig:
     extra_heldout_per_id: int = 40
     max_identities: int | None = None  # per source and split; small values make CI's subset
     min_face_size: int = 20
-    workers: int = 2
+    workers: int = 2  # processes, or Ray actors with --ray
     seed: int = 0
     centres: str | None = None  # .npz of classifier weight rows (identities, weights)
+    ray: str | None = None  # "local" (a local Ray) or a cluster address: embed on Ray actors
 
 
 @dataclass

@@ -117,6 +117,63 @@ def _process(args: tuple[str, str, str, str, LabelConfig]) -> list[dict]:
     return rows
 
 
+class LabelBatch:
+    """Ray Data callable class: one detector and one labelling model per actor (loaded once),
+    a batch of (relpath, split) in, the cache's JSON lines out (``--ray``)."""
+
+    def __init__(self, cfg: dict):
+        self.cfg = LabelConfig(**cfg)
+        _init_worker(self.cfg.min_face_size)
+
+    def __call__(self, batch: dict) -> dict:
+        lines = []
+        for rel, split in zip(batch["relpath"], batch["split"]):
+            rows = _process((self.cfg.data, self.cfg.extra, str(rel), str(split), self.cfg))
+            lines.append("".join(json.dumps(r) + "\n" for r in rows))
+        return {"lines": np.array(lines, dtype=object)}
+
+
+def _embed_on_ray(cfg: LabelConfig, todo: list[tuple], out) -> None:
+    """The same work as the process pool, on Ray Data actors; rows reach the cache in order."""
+    import os
+
+    import ray
+
+    from training.config import REPO
+
+    if not ray.is_initialized():
+        # workers import this repository's packages: on one machine (or a shared file system)
+        # its path is enough
+        env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        ray.init(
+            address=None if cfg.ray == "local" else cfg.ray,
+            include_dashboard=False,
+            log_to_driver=False,
+            runtime_env={"env_vars": env},
+            num_cpus=cfg.workers if cfg.ray == "local" else None,
+        )
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ds = ray.data.from_items(
+        [{"relpath": t[2], "split": t[3]} for t in todo],
+        override_num_blocks=max(1, len(todo) // 64),
+    )
+    ds = ds.map_batches(
+        LabelBatch,
+        fn_constructor_kwargs={"cfg": to_dict(cfg)},
+        batch_size=16,
+        concurrency=cfg.workers,
+    )
+    from tqdm import tqdm
+
+    with tqdm(total=len(todo), desc="detect+embed (ray)", unit="img", file=sys.stderr) as bar:
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for text in batch["lines"]:
+                out.write(text)
+            out.flush()
+            bar.update(len(batch["lines"]))
+
+
 def embed_all(cfg: LabelConfig, items: list[Item]) -> Path:
     """Fill the embedding cache for ``items`` (skipping those already there)."""
     from multiprocessing import get_context

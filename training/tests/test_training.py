@@ -301,3 +301,44 @@ def test_quality_labels_leave_one_out_and_classifier_centres(tmp_path):
     qc = quality_labels(rows, embs, load_centres(tmp_path / "w.npz"))
     assert qc[4] == pytest.approx(embs[4] @ w[1] / np.linalg.norm(w[1]), abs=1e-6)
     assert qc[1] == pytest.approx(embs[1] @ w[0] / np.linalg.norm(w[0]), abs=1e-6)
+
+
+def test_labelling_on_ray_equals_the_local_run(tmp_path, data_root):
+    """The label step on a local Ray (actors load the models once) writes the same labels as
+    the process pool, and a rerun on Ray finds everything cached."""
+    pytest.importorskip("ray")
+    import ray
+
+    from training import label
+    from training.config import LabelConfig
+
+    small = dict(
+        data=str(data_root),
+        extra=str(tmp_path / "no-extra"),
+        max_identities=2,
+        max_train_per_id=4,
+        max_heldout_per_id=3,
+        copies=1,
+        jitter=1,
+        nonface=1.0,
+        workers=2,
+    )
+    local = label.run(
+        LabelConfig(out=str(tmp_path / "a"), cache=str(tmp_path / "a.jsonl"), **small)
+    )
+    try:
+        on_ray = label.run(
+            LabelConfig(
+                out=str(tmp_path / "b"), cache=str(tmp_path / "b.jsonl"), ray="local", **small
+            )
+        )
+        assert on_ray.read_text() == local.read_text()
+        lines = (tmp_path / "b.jsonl").read_text().count("\n")
+        label.run(
+            LabelConfig(
+                out=str(tmp_path / "c"), cache=str(tmp_path / "b.jsonl"), ray="local", **small
+            )
+        )
+        assert (tmp_path / "b.jsonl").read_text().count("\n") == lines  # resumed: no new work
+    finally:
+        ray.shutdown()
