@@ -21,9 +21,10 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run as a script: make training importable
 
+from training.config import SHIPPED_RUN  # noqa: E402
 from training.export import load_checkpoint  # noqa: E402
 
-CHECKPOINT = REPO / "training" / "runs" / "lr0.05-bs64" / "checkpoint.pt"
+CHECKPOINT = SHIPPED_RUN / "checkpoint.pt"
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp"}
 
 

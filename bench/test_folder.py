@@ -124,8 +124,10 @@ def _native(benchmark, folder, tmp_path, name: str, *flags: str) -> dict[str, di
 def test_folder_baseline_opencv_pytorch(benchmark, folder, tmp_path):
     pytest.importorskip("cv2")
     pytest.importorskip("torch")
-    if not (REPO / "training" / "runs" / "lr0.05-bs64" / "checkpoint.pt").exists():
-        pytest.skip("training/runs/lr0.05-bs64/checkpoint.pt not present")
+    from training.config import SHIPPED_RUN
+
+    if not (SHIPPED_RUN / "checkpoint.pt").exists():
+        pytest.skip(f"{SHIPPED_RUN}/checkpoint.pt not present")
     root, n = folder
     out = tmp_path / "baseline.csv"
     cmd = [sys.executable, str(REPO / "bench" / "baseline_folder.py"), str(root), "-o", str(out)]

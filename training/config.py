@@ -11,6 +11,7 @@ from facedata.extra import default_root as default_extra_root
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
+SHIPPED_RUN = REPO / "training" / "runs" / "mbf-2026.12.01"  # the embedded default model's run
 
 
 @dataclass
@@ -55,12 +56,12 @@ class TrainConfig:
     data: str = str(DEFAULT_DATA)
     extra: str = str(default_extra_root())
     variants: str = ""  # comma-separated copy kinds to train on; "" = all
-    out: str = str(REPO / "training" / "runs" / "lr0.05-bs64")  # the shipped model's run
-    epochs: int = 17
+    out: str = str(SHIPPED_RUN)
+    epochs: int = 10
     batch_size: int = 64  # paper: 1024 on 860k images; see training/README.md
     lr: float = 0.05  # paper: 0.01; 0.05 gave a lower validation loss here
     momentum: float = 0.9
-    lr_step: int = 5
+    lr_step: int = 4
     lr_gamma: float = 0.1
     weight_decay: float = 1e-4
     val_frac: float = 0.1  # of training identities, held out for validation loss

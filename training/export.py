@@ -286,10 +286,15 @@ def main(argv=None) -> None:
         help="fused: tinyfq_native's fused layers (default); plain: stock ncnn layers",
     )
     p.add_argument("--pad-to", type=int, default=4, help="plain graph: pad channels to this")
+    p.add_argument(
+        "--version",
+        help="the model's version in the sidecar (default: the checkpoint's, its training date)",
+    )
     a = p.parse_args(argv)
     model, ck = load_checkpoint(a.checkpoint)
     extra = {k: ck[k] for k in ("label_model", "data", "training") if k in ck}
-    paths = export(model, a.out, a.name, ck.get("version", "0"), extra, a.pad_to, a.graph)
+    version = a.version or ck.get("version", "0")
+    paths = export(model, a.out, a.name, version, extra, a.pad_to, a.graph)
     for v in paths.values():
         print(v)
 

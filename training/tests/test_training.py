@@ -40,10 +40,10 @@ def test_table1_counts():
 
 @pytest.fixture(scope="module")
 def trained():
-    from tests.conftest import REPO
+    from training.config import SHIPPED_RUN
     from training.export import load_checkpoint
 
-    ck = REPO / "training" / "runs" / "lr0.05-bs64" / "checkpoint.pt"
+    ck = SHIPPED_RUN / "checkpoint.pt"
     if not ck.exists():
         pytest.skip("the shipped model's checkpoint is not present")
     return load_checkpoint(ck)[0]
