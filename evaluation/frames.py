@@ -14,6 +14,7 @@ import numpy as np
 from evaluation.baselines import blur_quality, jpeg_quality, pose_quality
 from facedata.degrade import apply
 from facedata.extra import resolve
+from facedata.jsonl import read_jsonl
 
 _w: dict = {}
 
@@ -58,14 +59,7 @@ def _measure(job: tuple[str, str, str, dict]) -> dict:
 class FrameCache:
     def __init__(self, path: Path, peer_names: tuple[str, ...]):
         self.path, self.peer_names = Path(path), peer_names
-        self.rows: dict[str, dict] = {}
-        if self.path.exists():
-            for line in self.path.open():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by an interrupted run
-                    continue
-                self.rows[r["key"]] = r
+        self.rows: dict[str, dict] = {r["key"]: r for r in read_jsonl(self.path)}
 
     def fill(self, root: str, frames: list[tuple[str, str, dict]], workers: int) -> None:
         """Measure the (relpath, spec, face) frames not cached yet (or lacking a peer)."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from facedata.degrade import apply
 from facedata.extra import resolve
+from facedata.jsonl import read_jsonl
 
 NAME = (
     "dlib ResNet (dlib_face_recognition_resnet_model_v1, face_recognition_models 0.3.0), "
@@ -79,14 +80,7 @@ class EmbeddingCache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.rows: dict[str, dict] = {}
-        if self.path.exists():
-            for line in self.path.open():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                self.rows[r["key"]] = r
+        self.rows: dict[str, dict] = {r["key"]: r for r in read_jsonl(self.path)}
 
     def fill(self, root: str, wanted: list[tuple[str, str]], workers: int) -> None:
         from multiprocessing import get_context

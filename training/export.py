@@ -29,27 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from tinyfq_native.align import template as alignment_template
 from training.model import Block, ModelArgs, TinyFQNet, count_flops, count_params
 
-# The five-point template of the widely used ArcFace/insightface 112×112 aligned crop
-# (left eye, right eye, nose, left and right mouth corner). Crops that common pipelines produce
-# follow it, so they score correctly as crops.
-ARCFACE_112 = (
-    (38.2946, 51.6963),
-    (73.5318, 51.5014),
-    (56.0252, 71.7366),
-    (41.5493, 92.3655),
-    (70.7299, 92.2041),
-)
 MEAN = [127.5, 127.5, 127.5]
 STD = [128.0, 128.0, 128.0]
-
-
-def alignment_template(size: int) -> list[list[float]]:
-    """The ArcFace/insightface 112×112 five-point template scaled to ``size`` pixels with pixel
-    centres kept aligned: t' = (t + 0.5) * size / 112 - 0.5 (what resizing the crop does)."""
-    t = np.asarray(ARCFACE_112, np.float64)
-    return ((t + 0.5) * size / 112.0 - 0.5).round(5).tolist()
 
 
 def preprocess_spec(size: int = 64) -> dict:

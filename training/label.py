@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from facedata.extra import SOURCES
+from facedata.jsonl import read_jsonl
 from facedata.splits import Item, collect
 from training.config import LabelConfig, parse_config, to_dict
 
@@ -183,15 +184,9 @@ def embed_all(cfg: LabelConfig, items: list[Item]) -> Path:
     cache = Path(cfg.cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     done = set()
-    if cache.exists():
-        with cache.open() as f:
-            for line in f:
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by an interrupted run
-                    continue
-                if r["copy"] == 0:
-                    done.add(r["relpath"])
+    for r in read_jsonl(cache):
+        if r["copy"] == 0:
+            done.add(r["relpath"])
     todo = [
         (cfg.data, cfg.extra, it.relpath, it.split, cfg) for it in items if it.relpath not in done
     ]
@@ -218,14 +213,9 @@ def load_cache(cache: Path, items: list[Item]) -> tuple[list[dict], np.ndarray]:
     """Records (one per original or copy, in ``items`` order) and their embeddings."""
     wanted = {it.relpath: it for it in items}
     recs: dict[tuple[str, int], dict] = {}
-    with Path(cache).open() as f:
-        for line in f:
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if r["relpath"] in wanted:
-                recs[(r["relpath"], r["copy"])] = r
+    for r in read_jsonl(cache):
+        if r["relpath"] in wanted:
+            recs[(r["relpath"], r["copy"])] = r
     rows, embs = [], []
     for it in items:
         c = 0
