@@ -125,10 +125,9 @@ def _box_stats(a: np.ndarray, b: np.ndarray, box: dict) -> dict:
 
 
 def _histogram(d: np.ndarray, result: dict, path: Path) -> None:
-    import matplotlib
+    from facedata.plot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.hist(d, bins=100, color="#4477aa")

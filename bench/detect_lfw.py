@@ -98,10 +98,9 @@ def main(argv=None) -> int:
         )
     Path(args.out + ".json").write_text(json.dumps(report, indent=2) + "\n")
 
-    import matplotlib
+    from facedata.plot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     sizes = args.sizes
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -80,10 +80,9 @@ def main(argv=None) -> int:
         }
         print(json.dumps({mode: report["modes"][mode]}), file=sys.stderr)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    import matplotlib
+    from facedata.plot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
     modes = list(report["modes"])

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facedata.plot import pyplot
+
 # learned models get a bold line in the figures
 LEARNED = (
     "tinyfqnet",
@@ -15,15 +17,6 @@ LEARNED = (
     "sdd_fiqa",
     "qualityface",
 )
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _edc_axes(ax, r: dict, title: str) -> None:
@@ -43,7 +36,7 @@ def _edc_axes(ax, r: dict, title: str) -> None:
 
 
 def plots(results: dict, out: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     methods = results["methods"]
     summ = results["templates"]["summary"]
     metrics = list(next(iter(summ.values())))

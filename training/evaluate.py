@@ -61,10 +61,9 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     (out / "heldout.json").write_text(json.dumps(res, indent=2) + "\n")
 
-    import matplotlib
+    from facedata.plot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     ax.scatter(y[copy == 0], q[copy == 0], s=4, alpha=0.4, label="originals")

@@ -103,10 +103,9 @@ def sample(rows: list[dict], cfg: SampleConfig) -> list[dict]:
 
 
 def plot_histograms(before: np.ndarray, after: np.ndarray, path: Path, title: str) -> None:
-    import matplotlib
+    from facedata.plot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
     edges = np.linspace(0, 1, 101)

@@ -74,10 +74,9 @@ def split_identities(ids: list[str], frac: float, seed: int) -> set[str]:
 
 
 def plot_loss(log: list[dict], path: Path) -> None:
-    import matplotlib
+    from facedata.plot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ep = [r["epoch"] for r in log]

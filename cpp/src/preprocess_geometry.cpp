@@ -8,6 +8,7 @@
 // compare them over odd sizes, strides and formats.
 #include "preprocess.h"
 
+#include <cctype>
 #include <cmath>
 #include <string>
 
@@ -25,6 +26,24 @@ int channels(PixelFormat f) {
             return 4;
     }
     return 0;
+}
+
+PixelFormat parse_pixel_format(const std::string& name, int n) {
+    std::string f;
+    for (char c : name) f += char(std::tolower(static_cast<unsigned char>(c)));
+    const bool bgr = f == "bgr" || f == "bgra", rgb = f == "rgb" || f == "rgba";
+    if (n == 0) {
+        if (f == "gray" || f == "grey") return PixelFormat::GRAY;
+        if (bgr) return f.size() == 4 ? PixelFormat::BGRA : PixelFormat::BGR;
+        if (rgb) return f.size() == 4 ? PixelFormat::RGBA : PixelFormat::RGB;
+    } else if (bgr || rgb || f == "gray" || f == "grey") {
+        if (n == 1) return PixelFormat::GRAY;
+        if (n == 3 && (bgr || rgb)) return bgr ? PixelFormat::BGR : PixelFormat::RGB;
+        if (n == 4 && (bgr || rgb)) return bgr ? PixelFormat::BGRA : PixelFormat::RGBA;
+    }
+    throw InvalidInput("unknown pixel format '" + name + "'" +
+                       (n ? " for " + std::to_string(n) + " channels" : std::string()) +
+                       " (use 'bgr' or 'rgb')");
 }
 
 namespace detail {

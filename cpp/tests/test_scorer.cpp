@@ -5,6 +5,17 @@ namespace {
 using namespace tinyfq_test;
 
 void test_scorer() {
+    // one parser of pixel-format names for the bindings and tinyfq-score
+    using PF = tinyfq::PixelFormat;
+    CHECK(tinyfq::parse_pixel_format("BGR") == PF::BGR);
+    CHECK(tinyfq::parse_pixel_format("rgba") == PF::RGBA);
+    CHECK(tinyfq::parse_pixel_format("gray") == PF::GRAY);
+    CHECK(tinyfq::parse_pixel_format("bgr", 4) == PF::BGRA);
+    CHECK(tinyfq::parse_pixel_format("rgba", 3) == PF::RGB);
+    CHECK(tinyfq::parse_pixel_format("rgb", 1) == PF::GRAY);
+    CHECK(throws<tinyfq::InvalidInput>([] { tinyfq::parse_pixel_format("yuv"); }));
+    CHECK(throws<tinyfq::InvalidInput>([] { tinyfq::parse_pixel_format("gray", 3); }));
+    CHECK(throws<tinyfq::InvalidInput>([] { tinyfq::parse_pixel_format("bgr", 2); }));
     // SHA-256 (model integrity): FIPS 180-2 test vectors, one and two padding blocks.
     auto sha = [](const std::string& m) {
         return tinyfq::detail::sha256_hex(reinterpret_cast<const unsigned char*>(m.data()),

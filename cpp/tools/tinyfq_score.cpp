@@ -37,15 +37,6 @@ std::string csv_field(const std::string& s) {
     return q + "\"";
 }
 
-tinyfq::PixelFormat parse_format(const std::string& f) {
-    if (f == "bgr") return tinyfq::PixelFormat::BGR;
-    if (f == "rgb") return tinyfq::PixelFormat::RGB;
-    if (f == "gray") return tinyfq::PixelFormat::GRAY;
-    if (f == "bgra") return tinyfq::PixelFormat::BGRA;
-    if (f == "rgba") return tinyfq::PixelFormat::RGBA;
-    throw tinyfq::InvalidInput("unknown pixel format: " + f);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,7 +64,8 @@ int main(int argc, char** argv) {
             if (i >= args.size()) return usage();
         } else if (args[0] == "--raw") {
             if (args.size() < 5) return usage();
-            rw = std::stoi(args[1]), rh = std::stoi(args[2]), rf = parse_format(args[3]);
+            rw = std::stoi(args[1]), rh = std::stoi(args[2]),
+            rf = tinyfq::parse_pixel_format(args[3]);
             raw = true;
             i = 4;
         } else if (args[0] == "--version") {

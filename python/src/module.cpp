@@ -12,20 +12,6 @@ std::string shape_of(const py::array& a) {
     return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
-tinyfq::PixelFormat parse_format(const std::string& fmt, int channels) {
-    std::string f;
-    for (char c : fmt) f += char(std::tolower(static_cast<unsigned char>(c)));
-    if (channels == 1) return tinyfq::PixelFormat::GRAY;
-    if (channels == 3) {
-        if (f == "bgr" || f == "bgra") return tinyfq::PixelFormat::BGR;
-        if (f == "rgb" || f == "rgba") return tinyfq::PixelFormat::RGB;
-    } else if (channels == 4) {
-        if (f == "bgr" || f == "bgra") return tinyfq::PixelFormat::BGRA;
-        if (f == "rgb" || f == "rgba") return tinyfq::PixelFormat::RGBA;
-    }
-    throw py::value_error("unknown pixel format '" + fmt + "' (use 'bgr' or 'rgb')");
-}
-
 tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char* what) {
     if (!py::isinstance<py::array_t<std::uint8_t>>(arr) || arr.dtype().kind() != 'u' ||
         arr.itemsize() != 1)
@@ -63,7 +49,7 @@ tinyfq::ImageView image_view(py::array& arr, const std::string& fmt, const char*
     v.height = int(arr.shape(0));
     v.width = int(arr.shape(1));
     v.stride = arr.strides(0);
-    v.format = parse_format(fmt, ch);
+    v.format = tinyfq::parse_pixel_format(fmt, ch);
     return v;
 }
 

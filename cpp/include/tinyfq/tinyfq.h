@@ -30,6 +30,12 @@ enum class PixelFormat { BGR, RGB, GRAY, BGRA, RGBA };
 
 int channels(PixelFormat f);
 
+// The pixel format a name gives ("bgr", "rgb", "gray", "bgra", "rgba"; any case). With
+// `channels` (1, 3 or 4, e.g. an array's third dimension) the name gives only the colour order
+// and the count decides the rest: 1 is grey whatever the name, "bgr" with 4 channels is BGRA.
+// Throws InvalidInput for any other name or count.
+PixelFormat parse_pixel_format(const std::string& name, int channels = 0);
+
 // A read-only view of 8-bit pixels. `stride` is the distance between rows in bytes
 // (>= width * channels); pixels within a row are packed.
 struct ImageView {
