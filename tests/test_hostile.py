@@ -347,3 +347,19 @@ def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
     assert all("CRC mismatch in chunk IDAT" in m for m in messages[1:21])
     assert "truncated PNG" in messages[21]
     assert zlib.crc32(b"IEND") == int.from_bytes(data[-4:], "big")  # the test's PNG is well formed
+
+
+def test_fused_layers_refuse_channel_counts_whose_weights_would_overflow(tmp_path):
+    """A fused-graph .param asking for 70,000 channels (70,000² x 9 weights passes INT_MAX) is
+    refused when loaded, not read with a wrapped-around size."""
+    models = MODELS
+    text = (models / "default.ncnn.param").read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("TinyfqBlock"))
+    fields = line.split()
+    big = " ".join(f.replace("1=", "1=70000", 1) if f.startswith("1=") else f for f in fields)
+    assert big != line
+    for suffix in (".ncnn.bin", ".json"):
+        shutil.copy(models / f"default{suffix}", tmp_path / f"m{suffix}")
+    (tmp_path / "m.ncnn.param").write_text(text.replace(line, big, 1))
+    with pytest.raises(RuntimeError, match="param"):
+        Scorer(tmp_path / "m.ncnn.param")

@@ -55,6 +55,11 @@ std::size_t plane_stride(std::size_t n) {
     return n % 1024 == 0 ? n + 16 : n;
 }
 
+// Channel counts a graph may give a fused layer: positive and small enough that every weight
+// count (at most cout * cin * 9) fits an int, so a hostile .param cannot overflow it.
+constexpr int kMaxChannels = 4096;
+bool channels_ok(int c) { return c > 0 && c <= kMaxChannels; }
+
 // A w x h x c fp32 blob with channel stride plane_stride(w * h) (ncnn keeps cstep as created).
 void create_planar(ncnn::Mat& m, int w, int h, int c, ncnn::Allocator* a) {
     m.create(int(plane_stride(std::size_t(w) * h)), 1, c, 4u, a);
@@ -67,7 +72,7 @@ public:
 
     int load_param(const ncnn::ParamDict& pd) override {
         cout_ = pd.get(0, 0), cin_ = pd.get(1, 0), stride_ = pd.get(2, 1);
-        return cout_ > 0 && cin_ > 0 && (stride_ == 1 || stride_ == 2) ? 0 : -1;
+        return channels_ok(cout_) && channels_ok(cin_) && (stride_ == 1 || stride_ == 2) ? 0 : -1;
     }
     int load_model(const ncnn::ModelBin& mb) override {
         w_ = mb.load(cout_ * cin_ * 9, 0);
@@ -97,7 +102,9 @@ public:
     int load_param(const ncnn::ParamDict& pd) override {
         cin_ = pd.get(0, 0), hidden_ = pd.get(1, 0), cout_ = pd.get(2, 0);
         stride_ = pd.get(3, 1), residual_ = pd.get(4, 0) != 0;
-        if (cin_ <= 0 || hidden_ <= 0 || cout_ <= 0 || (stride_ != 1 && stride_ != 2)) return -1;
+        if (!channels_ok(cin_) || !channels_ok(hidden_) || !channels_ok(cout_) ||
+            (stride_ != 1 && stride_ != 2))
+            return -1;
         if (residual_ && (stride_ != 1 || cin_ != cout_)) return -1;  // shapes must match
         return 0;
     }
@@ -152,7 +159,7 @@ public:
 
     int load_param(const ncnn::ParamDict& pd) override {
         cin_ = pd.get(0, 0), mid_ = pd.get(1, 0);
-        return cin_ > 0 && mid_ > 0 ? 0 : -1;
+        return channels_ok(cin_) && channels_ok(mid_) ? 0 : -1;
     }
     int load_model(const ncnn::ModelBin& mb) override {
         wc_ = mb.load(mid_ * cin_, 0);
@@ -184,7 +191,7 @@ public:
 
     int load_param(const ncnn::ParamDict& pd) override {
         cin_ = pd.get(0, 0), cout_ = pd.get(1, 0), relu_ = pd.get(2, 1) != 0;
-        return cin_ > 0 && cout_ > 0 ? 0 : -1;
+        return channels_ok(cin_) && channels_ok(cout_) ? 0 : -1;
     }
     int load_model(const ncnn::ModelBin& mb) override {
         wp_ = mb.load(cout_ * cin_, 0);

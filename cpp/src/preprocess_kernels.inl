@@ -28,23 +28,23 @@ __attribute__((always_inline)) inline void crop_body(const ImageView& img, const
     const Axis ax(W, S), ay(img.height, S);
     std::vector<float> row(static_cast<std::size_t>(W) * CH + CH);
     // per network channel: float offsets of both neighbours within the blended row
-    std::vector<int> off0(3 * S), off1(3 * S);
+    std::vector<std::ptrdiff_t> off0(3 * S), off1(3 * S);  // W * CH may pass INT_MAX
     for (int c = 0; c < 3; ++c)
         for (int ox = 0; ox < S; ++ox) {
-            off0[c * S + ox] = ax.i0[ox] * CH + cm.src[c];
-            off1[c * S + ox] = ax.i1[ox] * CH + cm.src[c];
+            off0[c * S + ox] = std::ptrdiff_t(ax.i0[ox]) * CH + cm.src[c];
+            off1[c * S + ox] = std::ptrdiff_t(ax.i1[ox]) * CH + cm.src[c];
         }
     const float* wx = ax.w.data();
     float* r = row.data();
-    const int n = W * CH;
+    const std::ptrdiff_t n = std::ptrdiff_t(W) * CH;
     for (int oy = 0; oy < S; ++oy) {
         const std::uint8_t* r0 = img.data + ay.i0[oy] * img.stride;
         const std::uint8_t* r1 = img.data + ay.i1[oy] * img.stride;
         const float wy = ay.w[oy], wy0 = 1.f - wy;
-        for (int i = 0; i < n; ++i) r[i] = wy0 * float(r0[i]) + wy * float(r1[i]);
+        for (std::ptrdiff_t i = 0; i < n; ++i) r[i] = wy0 * float(r0[i]) + wy * float(r1[i]);
         for (int c = 0; c < 3; ++c) {
-            const int* o0 = &off0[c * S];
-            const int* o1 = &off1[c * S];
+            const std::ptrdiff_t* o0 = &off0[c * S];
+            const std::ptrdiff_t* o1 = &off1[c * S];
             const float sc = cm.scale[c], bi = cm.bias[c];
             float* dst = out + (c * S + oy) * S;
             for (int ox = 0; ox < S; ++ox) {
