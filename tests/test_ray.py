@@ -75,6 +75,11 @@ def test_bytes_batches_score_like_paths(local_ray, planted):
     for p, q in zip(good, want):
         s, st = got[os.path.basename(p)]
         assert st == "ok" and s == pytest.approx(float(q), abs=1e-6)
+    # undecodable bytes are a row, not a failed task
+    items = [{"path": "junk", "bytes": b"\xff\xd8 junk"}, {"path": "empty", "bytes": b""}]
+    bad = _rows(_table_of(score_dataset(ray.data.from_items(items), detect=True)))
+    assert [(b[0], b[2]) for b in bad] == [("junk", "invalid"), ("empty", "invalid")]
+    assert all(b[3] for b in bad)
 
 
 def test_a_killed_actor_is_retried_without_losing_or_duplicating_rows(local_ray, planted, tmp_path):

@@ -88,11 +88,9 @@ class ScoreBatch:
 
         try:
             img = decode_image(bytes(data))
-        except (ValueError, RuntimeError) as e:
+            q = self.scorer.score(img, format="rgb", detect=self.detect)
+        except (ValueError, RuntimeError, MemoryError) as e:  # never a failed task
             return path, math.nan, Status.invalid.name, f"{path}: {e}"
-        if not self.detect:
-            return path, float(self.scorer.score(img, format="rgb")), Status.ok.name, ""
-        q = self.scorer.score(img, format="rgb", detect=True)
         if math.isnan(q):
             return path, math.nan, Status.no_face.name, f"{path}: no face found"
         return path, float(q), Status.ok.name, ""
