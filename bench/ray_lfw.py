@@ -20,12 +20,59 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: the repository's test helpers
 
 
 def _run(cmd: list[str]) -> float:
     t = time.perf_counter()
     subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t
+
+
+def _engine_vs_ray(paths: list[str], workers: int) -> tuple[float, float]:
+    """Seconds for the engine (Scorer.score_paths) and for Ray (init, score, write, shutdown)
+    on the same paths, --detect, in this process."""
+    import ray
+
+    from tinyfq_native import Scorer
+    from tinyfq_native.ray_data import path_dataset, score_dataset, write_parquet
+
+    t = time.perf_counter()
+    for _ in Scorer().score_paths(paths, detect=True, workers=workers):
+        pass
+    engine = time.perf_counter() - t
+    t = time.perf_counter()
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = False
+    ds = score_dataset(
+        path_dataset(paths, blocks=4 * workers), concurrency=workers, batch_size=512, detect=True
+    )
+    write_parquet(ds, "/tmp/tinyfq-ray-bench/scaling.parquet")
+    ray.shutdown()
+    return engine, time.perf_counter() - t
+
+
+def scaling(folder: str, workers: int) -> dict:
+    """Ray's fixed and per-image cost: LFW once and three times over (the same photos under
+    three names), so that seconds = fixed + n / rate can be solved for both."""
+    paths = sorted(os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs)
+    out = {}
+    for k in (1, 3):
+        many = [p for i in range(k) for p in paths]  # repeated paths are scored again
+        e, r = _engine_vs_ray(many, workers)
+        out[str(len(many))] = {
+            "engine_seconds": round(e, 2),
+            "ray_seconds": round(r, 2),
+            "ray_over_engine": round(r / e, 3),
+        }
+    (n1, a), (n3, b) = [(int(k), v) for k, v in out.items()]
+    for key in ("engine", "ray"):
+        per = (b[f"{key}_seconds"] - a[f"{key}_seconds"]) / (n3 - n1)
+        out[f"{key}_fixed_seconds"] = round(a[f"{key}_seconds"] - n1 * per, 2)
+        out[f"{key}_images_per_second_per_core"] = round(1 / per / workers, 1)
+    return out
 
 
 def main(argv=None) -> int:
@@ -55,7 +102,7 @@ def main(argv=None) -> int:
         str(args.workers),
     ]
     report: dict = {"photos": n, "workers": args.workers, "cpus": os.cpu_count(), "modes": {}}
-    for mode, extra in (("crops", []), ("detect", ["--detect", "--detect-size", "160"])):
+    for mode, extra in (("crops", []), ("detect", ["--detect"])):
         cli_csv, ray_pq = args.tmp / f"{mode}.csv", args.tmp / f"{mode}.parquet"
         cli_t, ray_t = [], []
         for _ in range(args.repeat):
@@ -79,6 +126,8 @@ def main(argv=None) -> int:
             "same_nan": bool(np.array_equal(np.isnan(sa), np.isnan(sb))),
         }
         print(json.dumps({mode: report["modes"][mode]}), file=sys.stderr)
+    report["scaling"] = scaling(folder, args.workers)
+    print(json.dumps({"scaling": report["scaling"]}), file=sys.stderr)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     from facedata.plot import pyplot
 

@@ -248,8 +248,13 @@ def score_on_ray(args, paths: list[str]) -> int:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = not args.quiet
+        # on a local Ray, a fixed pool of one actor per core from the start (an autoscaling
+        # pool begins with one actor and grows only as work queues up)
+        cores = (os.cpu_count() or 1) if args.workers == -1 else args.workers
         ds = score_dataset(
-            path_dataset(paths),
+            path_dataset(paths, blocks=4 * cores if local else None),
+            concurrency=cores if local else None,
+            batch_size=512,
             model=args.model,
             detect=args.detect,
             detect_size=args.detect_size,

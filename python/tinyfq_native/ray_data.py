@@ -108,12 +108,14 @@ class ScoreBatch:
         return _table(rows, self.meta)
 
 
-def path_dataset(paths: Sequence[str]):
-    """A Ray Dataset of one ``path`` column, in order (blocks of a few thousand paths)."""
+def path_dataset(paths: Sequence[str], blocks: int | None = None):
+    """A Ray Dataset of one ``path`` column, in order, in ``blocks`` blocks (default: one per
+    256 paths)."""
     import ray
 
+    n = blocks or math.ceil(len(paths) / 256)
     return ray.data.from_items(
-        [{"path": str(p)} for p in paths], override_num_blocks=max(1, math.ceil(len(paths) / 256))
+        [{"path": str(p)} for p in paths], override_num_blocks=max(1, min(n, len(paths)))
     )
 
 
