@@ -11,11 +11,12 @@ sys.path.insert(0, str(REPO))
 @pytest.fixture(scope="session")
 def default_net():
     """The PyTorch twin of the embedded default model (same weights)."""
+    from training.config import SHIPPED_RUN
     from training.export import load_checkpoint
 
-    ck = REPO / "training" / "runs" / "lr0.05-bs64" / "checkpoint.pt"
+    ck = SHIPPED_RUN / "checkpoint.pt"
     if not ck.exists():
-        pytest.skip("training/runs/lr0.05-bs64/checkpoint.pt not present")
+        pytest.skip(f"{ck} not present")
     net, _ = load_checkpoint(ck)
     return net
 
