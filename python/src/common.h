@@ -13,7 +13,6 @@ namespace py = pybind11;
 
 namespace tinyfq_py {
 
-
 // Checks dtype/shape while the GIL is held; returns a view into `arr`, which may be replaced
 // by a packed copy when its strides cannot be honoured as they are (the caller keeps `arr`
 // alive for as long as the view is used).
