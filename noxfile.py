@@ -4,6 +4,7 @@ project first as the README says, and the `lint` extra for the linters):
     nox -s lint      # ruff (lint + format check), clang-format check
     nox -s tests     # the pytest suite
     nox -s ctest     # the C++ core alone with plain CMake, warnings as errors, and its ctest
+    nox -s sanitize  # the C++ tests under AddressSanitizer + UBSan
     nox -s arm64     # aarch64 cross build, ctest under qemu, tinyfq-score vs x86
     nox -s format    # rewrite the tree in the house format
 """
@@ -62,6 +63,35 @@ def ctest(session: nox.Session) -> None:
     )
     session.run("cmake", "--build", "build/cpp")
     session.run("ctest", "--test-dir", "build/cpp", "--output-on-failure", "--no-tests=error")
+
+
+@nox.session
+def sanitize(session: nox.Session) -> None:
+    """The C++ tests built with AddressSanitizer and UBSan (our code; ncnn as it is)."""
+    session.run(
+        "cmake",
+        "-S",
+        ".",
+        "-B",
+        "build/asan",
+        "-G",
+        "Ninja",
+        "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+        "-DTINYFQ_SANITIZE=ON",
+        "-DTINYFQ_BUILD_TOOLS=OFF",
+    )
+    session.run("cmake", "--build", "build/asan")
+    session.run(
+        "ctest",
+        "--test-dir",
+        "build/asan",
+        "--output-on-failure",
+        "--no-tests=error",
+        env={
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+        },
+    )
 
 
 @nox.session
