@@ -152,6 +152,8 @@ def row_of(result, all_faces: bool = False) -> dict:
 
 def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]:
     """The rows of ``paths`` in input order (see :meth:`Scorer.score_paths`)."""
+    from tinyfq_native.engine import NO_LANDMARKS
+
     all_faces = getattr(args, "all_faces", False)
     for result in scorer.score_paths(
         paths,
@@ -162,7 +164,7 @@ def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]
         progress=not args.quiet,
     ):
         row = row_of(result, all_faces)
-        if landmarks is not None and result.message == "no landmarks given for this file":
+        if landmarks is not None and result.message == NO_LANDMARKS:
             row["message"] = "no landmarks for this file in " + args.landmarks
         yield row
 
@@ -238,19 +240,19 @@ def score_on_ray(args, paths: list[str]) -> int:
         )
         return 2
     local = args.ray == "local"
+    # on a local Ray, a fixed pool of one actor per core from the start (an autoscaling pool
+    # begins with one actor and grows only as work queues up)
+    cores = (os.cpu_count() or 1) if args.workers == -1 else args.workers
     ray.init(
         address=None if local else args.ray,
         include_dashboard=False,
         log_to_driver=False,
-        num_cpus=None if not local or args.workers == -1 else args.workers,
+        num_cpus=cores if local else None,
     )
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = not args.quiet
-        # on a local Ray, a fixed pool of one actor per core from the start (an autoscaling
-        # pool begins with one actor and grows only as work queues up)
-        cores = (os.cpu_count() or 1) if args.workers == -1 else args.workers
         ds = score_dataset(
             path_dataset(paths, blocks=4 * cores if local else None),
             concurrency=cores if local else None,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tinyfq_native._scorer import Scorer
 
 CHUNK = 256
+NO_LANDMARKS = "no landmarks given for this file"  # the message of a path a mapping lacks
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _chunk_results(
         done = iter(zip(scores, messages(msgs), kinds))
     for p, lm in zip(chunk, lms):
         if lm is None:
-            out.append([Result(p, None, Status.invalid, "no landmarks given for this file")])
+            out.append([Result(p, None, Status.invalid, NO_LANDMARKS)])
         elif detect:
             rows_, msg, st = next(done)
             st = Status(int(st))

@@ -24,8 +24,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from tinyfq_native import Detector, Scorer, Status
 
 COLUMNS = ("path", "score", "status", "message")
@@ -140,7 +138,7 @@ def score_dataset(
     )
 
 
-def write_parquet(ds, out: str, progress: bool = True) -> dict[str, int]:
+def write_parquet(ds, out: str) -> dict[str, int]:
     """Stream a scored dataset into one Parquet file, rows in dataset order; returns the
     count of each status."""
     import pyarrow.parquet as pq
@@ -158,12 +156,5 @@ def write_parquet(ds, out: str, progress: bool = True) -> dict[str, int]:
         if writer is not None:
             writer.close()
     if writer is None:  # an empty dataset still gets a file with the schema
-        import pyarrow.parquet as pq2
-
-        pq2.write_table(_table([], {}), out)
+        pq.write_table(_table([], {}), out)
     return counts
-
-
-def scores_array(table) -> np.ndarray:
-    """The score column as float32 (NaN where no score)."""
-    return np.asarray(table.column("score").to_numpy(zero_copy_only=False), np.float32)
