@@ -79,14 +79,14 @@ def copy_plan(relpath: str, split: str, cfg: LabelConfig) -> list[tuple[str, str
     return plan
 
 
-def _process(args: tuple[str, str, str, str, LabelConfig]) -> list[dict]:
+def _process(args: tuple[str, str, LabelConfig]) -> list[dict]:
     import cv2
 
     from facedata.degrade import apply, apply_jitter
     from facedata.extra import resolve
 
-    root, extra, relpath, split, cfg = args
-    img = cv2.imread(str(resolve(relpath, root, extra)), cv2.IMREAD_COLOR)
+    relpath, split, cfg = args
+    img = cv2.imread(str(resolve(relpath, cfg.data, cfg.extra)), cv2.IMREAD_COLOR)
     if img is None:
         return [{"relpath": relpath, "copy": 0, "status": "unreadable"}]
     face = _worker["det"].largest(img)
@@ -129,7 +129,7 @@ class LabelBatch:
     def __call__(self, batch: dict) -> dict:
         lines = []
         for rel, split in zip(batch["relpath"], batch["split"]):
-            rows = _process((self.cfg.data, self.cfg.extra, str(rel), str(split), self.cfg))
+            rows = _process((str(rel), str(split), self.cfg))
             lines.append("".join(json.dumps(r) + "\n" for r in rows))
         return {"lines": np.array(lines, dtype=object)}
 
@@ -156,7 +156,7 @@ def _embed_on_ray(cfg: LabelConfig, todo: list[tuple], out) -> None:
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ds = ray.data.from_items(
-        [{"relpath": t[2], "split": t[3]} for t in todo],
+        [{"relpath": t[0], "split": t[1]} for t in todo],
         override_num_blocks=max(1, len(todo) // 64),
     )
     ds = ds.map_batches(
@@ -187,9 +187,7 @@ def embed_all(cfg: LabelConfig, items: list[Item]) -> Path:
     for r in read_jsonl(cache):
         if r["copy"] == 0:
             done.add(r["relpath"])
-    todo = [
-        (cfg.data, cfg.extra, it.relpath, it.split, cfg) for it in items if it.relpath not in done
-    ]
+    todo = [(it.relpath, it.split, cfg) for it in items if it.relpath not in done]
     if not todo:
         return cache
     with (
