@@ -5,9 +5,11 @@ run in a child, so a regression fails this test instead of killing the run."""
 import csv
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy as np
 import pytest
@@ -322,7 +324,6 @@ def test_resume_continues_a_killed_run(tmp_path, data_root):
 def test_bit_flipped_png_is_an_error_row_not_a_score(tmp_path, data_root):
     """stb_image checks no PNG checksum: a flipped bit used to decode to a damaged picture and
     get a score. Every chunk's CRC is checked now; the intact file still scores."""
-    import zlib
 
     rgb = read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[0]))
     import cv2
@@ -363,3 +364,135 @@ def test_fused_layers_refuse_channel_counts_whose_weights_would_overflow(tmp_pat
     (tmp_path / "m.ncnn.param").write_text(text.replace(line, big, 1))
     with pytest.raises(RuntimeError, match="param"):
         Scorer(tmp_path / "m.ncnn.param")
+
+
+def _png(rows: bytes, w: int, h: int, depth: int = 8, colour: int = 2, level: int = 6) -> bytes:
+    """A PNG of the given filtered rows (filter byte + samples each), chunk CRCs all correct."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows, level))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _face_rows(data_root) -> tuple[bytes, int, int]:
+    rgb = read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[0]))
+    h, w = rgb.shape[:2]
+    return b"".join(b"\x00" + rgb[y].tobytes() for y in range(h)), w, h
+
+
+def test_png_written_damaged_fails_its_zlib_checksum(tmp_path, data_root):
+    """A PNG damaged before its CRCs were computed (every chunk CRC right, the pixels wrong):
+    the image data's Adler-32 is checked, so it is an error row, not the score of a damaged
+    face. Stored (level 0) deflate blocks keep the stream decodable whatever byte changes."""
+    rows, w, h = _face_rows(data_root)
+    good = _png(rows, w, h, level=0)
+    (tmp_path / "good.png").write_bytes(good)
+    paths = [tmp_path / "good.png"]
+    rng = np.random.default_rng(1)
+    for k in range(10):
+        bad = bytearray(rows)
+        bad[int(rng.integers(1000, len(rows)))] ^= 1 << int(rng.integers(0, 8))
+        # the damage is in the pixels, the checksum is of the intact rows
+        data = bytearray(_png(bytes(bad), w, h, level=0))
+        i = data.index(b"IDAT")
+        length = int.from_bytes(data[i - 4 : i], "big")
+        data[i + 4 + length - 4 : i + 4 + length] = zlib.adler32(rows).to_bytes(4, "big")
+        data[i + 4 + length : i + 8 + length] = zlib.crc32(
+            bytes(data[i : i + 4 + length])
+        ).to_bytes(4, "big")
+        (tmp_path / f"bad{k}.png").write_bytes(bytes(data))
+        paths.append(tmp_path / f"bad{k}.png")
+    scores, messages, kinds = Scorer().score_files_detailed(paths)
+    assert kinds[0] == Status.ok and 0 < scores[0] < 1, messages[0]
+    assert kinds[1:] == [Status.invalid] * 10, messages
+    assert all("zlib checksum mismatch" in m for m in messages[1:]), messages
+
+
+def _decode_in_child(path) -> subprocess.CompletedProcess:
+    """Decode one file in a child; print the error and how much its peak memory grew."""
+    return _child(f"""
+        import resource
+        from tinyfq_native.images import decode_image
+        data = open({str(path)!r}, "rb").read()
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            decode_image(data)
+        except RuntimeError as e:
+            print("error:", e)
+        print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+    """)
+
+
+def test_png_whose_data_cannot_hold_its_size_is_refused_before_allocating(tmp_path):
+    """A header promising 7000 x 7000 over a few hundred bytes: refused from the header, with
+    no buffer of the promised size made (the child's peak memory stays small)."""
+    (tmp_path / "bomb.png").write_bytes(_png(bytes(5000), 7000, 7000))
+    r = _decode_in_child(tmp_path / "bomb.png")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "cannot hold a 7000x7000 image" in r.stdout, r.stdout
+    assert int(r.stdout.split("grew_kb")[1]) < 50_000, r.stdout  # 7000² RGB would be 147 MB
+
+
+def test_a_decode_over_the_memory_budget_is_refused_from_the_header(tmp_path):
+    """8192 x 8192 16-bit RGB is within the pixel limit but would take ~800 MiB to decode:
+    refused from its header, before any buffer is made; 8-bit at that size fits the budget."""
+    for depth in (16, 8):
+        (tmp_path / f"{depth}.png").write_bytes(_png(bytes(1000), 8192, 8192, depth=depth))
+    r16 = _decode_in_child(tmp_path / "16.png")
+    assert r16.returncode == 0, r16.stderr[-2000:]
+    assert "decoding this 8192x8192 image would take about" in r16.stdout, r16.stdout
+    assert "more than the budget of 512 MiB per decode" in r16.stdout
+    assert int(r16.stdout.split("grew_kb")[1]) < 50_000, r16.stdout
+    r8 = _decode_in_child(tmp_path / "8.png")
+    assert "cannot hold" in r8.stdout and "budget" not in r8.stdout, r8.stdout  # budget passed
+
+
+def _bmp(rgb: np.ndarray) -> bytes:
+    h, w = rgb.shape[:2]
+    stride = (w * 3 + 3) // 4 * 4
+    rows = b"".join(rgb[y, :, ::-1].tobytes() + bytes(stride - w * 3) for y in range(h - 1, -1, -1))
+    header = struct.pack("<2sIHHI", b"BM", 54 + len(rows), 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, len(rows), 2835, 2835, 0, 0)
+    return header + info + rows
+
+
+def test_truncated_bmp_and_pnm_are_error_rows(tmp_path, data_root):
+    """stb_image reads a cut-off BMP's missing pixels as black and scored it; the BMP's own
+    sizes say how much pixel data it holds, and a binary PNM's header how many samples."""
+    rgb = read_image(str(sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[0]))
+    bmp = _bmp(rgb)
+    (tmp_path / "good.bmp").write_bytes(bmp)
+    (tmp_path / "cut.bmp").write_bytes(bmp[: len(bmp) * 2 // 3])
+    h, w = rgb.shape[:2]
+    pnm = f"P6\n{w} {h}\n255\n".encode() + rgb.tobytes()
+    (tmp_path / "good.ppm").write_bytes(pnm)
+    (tmp_path / "cut.ppm").write_bytes(pnm[: len(pnm) // 2])
+    (tmp_path / "bomb.ppm").write_bytes(b"P6\n7000 7000\n255\n" + bytes(100))
+    names = ["good.bmp", "cut.bmp", "good.ppm", "cut.ppm", "bomb.ppm"]
+    scores, messages, kinds = Scorer().score_files_detailed([tmp_path / n for n in names])
+    assert kinds[0] == kinds[2] == Status.ok, messages
+    assert abs(scores[0] - scores[2]) < 1e-6  # the same pixels
+    assert kinds[1] == Status.invalid and "truncated BMP" in messages[1], messages[1]
+    assert kinds[3] == kinds[4] == Status.invalid, messages
+    assert "truncated PNM" in messages[4], messages[4]
+
+
+def test_baseline_jpeg_too_small_for_its_size_is_refused(tmp_path, data_root):
+    """A real JPEG whose frame header is changed to claim 8000 x 8000 (end marker intact):
+    sequential Huffman data needs two bits per 8x8 block, so the file cannot be that image."""
+    src = sorted((data_root / "lfw" / "images" / "Colin_Powell").glob("*.jpg"))[0].read_bytes()
+    i = src.index(b"\xff\xc0")
+    bomb = bytearray(src)
+    bomb[i + 5 : i + 9] = (8000).to_bytes(2, "big") * 2
+    (tmp_path / "bomb.jpg").write_bytes(bytes(bomb))
+    scores, messages, kinds = Scorer().score_files_detailed([tmp_path / "bomb.jpg"])
+    assert kinds == [Status.invalid] and "cannot hold a 8000x8000 image" in messages[0], messages

@@ -116,6 +116,10 @@ struct Image {
 };
 
 constexpr std::int64_t kDefaultMaxPixels = 64LL * 1024 * 1024;
+// The most memory one decode may take (the decoder's buffers and the returned pixels), judged
+// from the file's header before anything is allocated: an 8192 x 8192 8-bit PNG (about 400 MiB
+// at its peak) fits, its 16-bit twin (about 800 MiB) does not.
+constexpr std::uint64_t kDefaultMaxDecodeBytes = 512ULL << 20;
 
 // How to decode. A JPEG can be decoded at 1/2, 1/4 or 1/8 of its size straight from its DCT
 // coefficients (libjpeg's DCT scaling), several times faster than a full decode followed by a
@@ -123,6 +127,7 @@ constexpr std::int64_t kDefaultMaxPixels = 64LL * 1024 * 1024;
 // without libjpeg, are decoded at full size (scale 1).
 struct DecodeOptions {
     std::int64_t max_pixels = kDefaultMaxPixels;  // limit on the source's width x height
+    std::uint64_t max_decode_bytes = kDefaultMaxDecodeBytes;  // memory budget of one decode
     // The smallest decoded size the caller needs: the decoder takes the largest reduction k of
     // 1, 2, 4, 8 (and <= max_scale) whose output, ceil(W/k) x ceil(H/k), still has both sides
     // >= min_width x min_height. 0 x 0 (the default) means full resolution.
