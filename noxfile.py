@@ -6,6 +6,8 @@ project first as the README says, and the `lint` extra for the linters):
     nox -s ctest     # the C++ core alone with plain CMake, warnings as errors, and its ctest
     nox -s sanitize  # the C++ tests under AddressSanitizer + UBSan
     nox -s arm64     # aarch64 cross build, ctest under qemu, tinyfq-score vs x86
+    nox -s fuzz      # the fuzz targets, 60 s each (-- --seconds 1800 for the long run)
+    nox -s wheels    # manylinux wheels (x86_64, aarch64; CPython 3.9-3.13) + sdist, tested
     nox -s format    # rewrite the tree in the house format
 """
 
@@ -21,7 +23,8 @@ nox.options.sessions = ["lint", "tests", "ctest"]
 
 def cxx_files() -> list[str]:
     out = subprocess.run(
-        ["git", "ls-files", "cpp/*.cpp", "cpp/*.h", "cpp/*.inl", "cpp/include/*", "python/src/*"],
+        ["git", "ls-files", "cpp/*.cpp", "cpp/*.h", "cpp/*.inl", "cpp/include/*", "python/src/*"]
+        + ["fuzz/*.cpp"],
         capture_output=True,
         text=True,
         check=True,
@@ -95,5 +98,18 @@ def sanitize(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """Build the fuzz targets (clang, libFuzzer, sanitizers) and run each for a bounded time."""
+    session.run("python", "fuzz/run.py", *session.posargs)
+
+
+@nox.session
 def arm64(session: nox.Session) -> None:
     session.run("bash", "scripts/arm64.sh")
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """The sdist and manylinux_2_28 wheels into dist/ with zig + auditwheel, then their tests
+    (scripts/build-wheels.sh; `nox -s wheels -- --no-test` builds only)."""
+    session.run("bash", "scripts/build-wheels.sh", *session.posargs)

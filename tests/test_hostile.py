@@ -496,3 +496,90 @@ def test_baseline_jpeg_too_small_for_its_size_is_refused(tmp_path, data_root):
     (tmp_path / "bomb.jpg").write_bytes(bytes(bomb))
     scores, messages, kinds = Scorer().score_files_detailed([tmp_path / "bomb.jpg"])
     assert kinds == [Status.invalid] and "cannot hold a 8000x8000 image" in messages[0], messages
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "nul.csv",
+            b"path,x1,y1,x2,y2,x3,y3,x4,y4,x5,y5\na\0.jpg,1,2,3,4,5,6,7,8,9,10\n",
+            "CSV|path must",
+        ),
+        (
+            "latin1.csv",
+            b"path,x1,y1,x2,y2,x3,y3,x4,y4,x5,y5\ncaf\xe9.jpg,1,2,3,4,5,6,7,8,9,10\n",
+            "not UTF-8",
+        ),
+        (
+            "huge.jsonl",
+            b'{"path": "a.jpg", "landmarks": [1' + b"0" * 400 + b", 2, 3, 4, 5, 6, 7, 8, 9, 10]}",
+            "numbers",
+        ),
+        ("list.jsonl", b"[1, 2]\n", 'expected {"path"'),
+        ("nopath.jsonl", b'{"landmarks": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\n', 'expected {"path"'),
+        (
+            "numpath.jsonl",
+            b'{"path": 7, "landmarks": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\n',
+            "path must",
+        ),
+        ("broken.jsonl", b'{"path": "a.jpg", "landmarks": [1, 2\n', "not JSON"),
+    ],
+)
+def test_a_malformed_landmarks_file_is_a_value_error(tmp_path, name, content, message):
+    """What fuzz/fuzz_landmarks.py holds the parser to: any file ends in a table or a
+    ValueError naming the file (a NUL, bad UTF-8, a number too large for a float, JSON that is
+    not an object used to raise csv.Error, UnicodeDecodeError, OverflowError, KeyError...)."""
+    from tinyfq_native.landmarks import read_landmarks
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(ValueError, match=message) as e:
+        read_landmarks(tmp_path / name)
+    assert name in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        # conv28 made for 48 inputs and 128 outputs (its input has 24 channels), and fc for 384
+        # inputs: the same number of weights in all, so the .bin and its digest still fit
+        (
+            ("Convolution              conv28           1 1 b31 b32 0=256", " 2=256 9=4"),
+            ("Convolution              conv28           1 1 b31 b32 0=128", " 2=384 9=4"),
+            "conv28 (Convolution): it has 6144 weights; its 24 input channels need 3072",
+        ),
+        # a depthwise layer in 4 groups: 396 weights stand for 11 x 11 x 9 x 4 = 4356
+        ((" 6=396 7=44",), (" 6=396 7=4",), "dw17 (ConvolutionDepthWise): it has 396 weights"),
+    ],
+)
+def test_a_graph_whose_weights_do_not_fit_its_shapes_is_refused(tmp_path, old, new, message):
+    """Found by fuzz/fuzz_model.cpp: a .param whose layer sizes disagree with the shapes
+    flowing into them, with the total weight count unchanged (so the .bin's size and digest
+    still match), made ncnn read past the weights during the load-time test forward (ASAN:
+    heap-buffer-overflow in InnerProduct). The graph's shapes are checked before it runs."""
+    path = _model_dir(tmp_path)
+    param = (path.parent / "m.ncnn.param").read_text()
+    for a, b in zip(old, new):
+        assert a in param
+        param = param.replace(a, b, 1)
+    (path.parent / "m.ncnn.param").write_text(param)
+    r = _child(f"""
+        from tinyfq_native import Scorer
+        try:
+            Scorer({str(path)!r})
+        except RuntimeError as e:
+            print("RuntimeError:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert message in r.stdout, r.stdout
+
+
+def test_a_bmp_of_height_zero_is_an_error_not_an_empty_image(tmp_path):
+    """Found by fuzz/fuzz_decode.cpp: stb_image decodes a BMP whose height is 0 to an image of
+    no pixels, which the decoder returned as a (0, W, 3) array."""
+    header = struct.pack("<2sIHHI", b"BM", 54 + 12, 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, 2, 0, 1, 24, 0, 12, 2835, 2835, 0, 0)
+    from tinyfq_native.images import decode_image
+
+    with pytest.raises(RuntimeError, match=r"corrupt image \(2x0 pixels\)"):
+        decode_image(header + info + bytes(12))

@@ -94,6 +94,9 @@ Image decode_stb(const std::uint8_t* data, std::size_t size, const DecodeOptions
         throw Error(std::string("not a decodable image (JPEG, PNG, BMP or PNM expected)") +
                     (why ? std::string(": ") + why : std::string()));
     }
+    // stb_image takes a BMP of height 0 (and returns no pixels): never an image to score.
+    if (w <= 0 || h <= 0)
+        throw Error("corrupt image (" + std::to_string(w) + "x" + std::to_string(h) + " pixels)");
     check_pixels(w, h, opt.max_pixels);
     const int want = comp == 1 || comp == 2 ? 1 : 3;
     // stb's image in its own channels, its conversion to `want`, and our copy of that; JPEG

@@ -14,7 +14,6 @@
 namespace {
 
 typedef float v8 __attribute__((vector_size(32)));
-typedef int i8 __attribute__((vector_size(32)));
 
 inline v8 load(const float* p) {
     v8 v;
@@ -36,17 +35,17 @@ inline float hsum(v8 v) {
 }
 inline float relu1(float v) { return v > 0.f ? v : 0.f; }
 // Even / odd elements of the 16 floats (a, b).
-inline v8 evens(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{0, 2, 4, 6, 8, 10, 12, 14}); }
-inline v8 odds(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{1, 3, 5, 7, 9, 11, 13, 15}); }
+inline v8 evens(v8 a, v8 b) { return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14); }
+inline v8 odds(v8 a, v8 b) { return __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15); }
 // The same elements in the order (e0 e1 e4 e5 e2 e3 e6 e7) of the true result e: one in-lane
 // shuffle (vshufps on AVX, uzp on NEON) instead of lane-crossing permutes. Vectors combined
 // only with each other may stay in this order; unperm() (its own inverse) restores e.
-inline v8 evens_p(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{0, 2, 8, 10, 4, 6, 12, 14}); }
-inline v8 odds_p(v8 a, v8 b) { return __builtin_shuffle(a, b, i8{1, 3, 9, 11, 5, 7, 13, 15}); }
-inline v8 unperm(v8 v) { return __builtin_shuffle(v, i8{0, 1, 4, 5, 2, 3, 6, 7}); }
+inline v8 evens_p(v8 a, v8 b) { return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14); }
+inline v8 odds_p(v8 a, v8 b) { return __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15); }
+inline v8 unperm(v8 v) { return __builtin_shufflevector(v, v, 0, 1, 4, 5, 2, 3, 6, 7); }
 // (first, v[0], ..., v[6]): v shifted up one lane.
 inline v8 shift_in(float first, v8 v) {
-    return __builtin_shuffle(v, splat(first), i8{8, 0, 1, 2, 3, 4, 5, 6});
+    return __builtin_shufflevector(v, splat(first), 8, 0, 1, 2, 3, 4, 5, 6);
 }
 
 // ------------------------------------------------------------------ 1x1 convolution

@@ -27,7 +27,7 @@ def as_landmarks(value: LandmarkLike) -> np.ndarray:
         raise ValueError(f"five landmarks need ten coordinates, got {len(parts)}: {value!r}")
     try:
         arr = np.array([float(p) for p in parts], np.float32).reshape(5, 2)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"landmark coordinates must be numbers, got {value!r}") from None
     if not np.isfinite(arr).all():
         raise ValueError(f"landmark coordinates must be finite, got {value!r}")
@@ -36,29 +36,52 @@ def as_landmarks(value: LandmarkLike) -> np.ndarray:
 
 def read_landmarks(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """A landmarks file: CSV with a ``path`` column and ten coordinate columns (x1 y1 ... x5
-    y5), or JSON lines with ``{"path": ..., "landmarks": [[x, y] x 5]}``. Keys are the paths as
-    given and their absolute paths."""
+    y5), or JSON lines (``.jsonl``/``.json``) with ``{"path": ..., "landmarks": [[x, y] x 5]}``.
+    Keys are the paths as given and their absolute paths. Anything malformed raises ValueError
+    naming the file, the row and what was wrong."""
     path = str(path)
-    text = Path(path).read_text()
-    if path.endswith((".jsonl", ".json")):
-        items = [
-            (r["path"], r["landmarks"])
-            for r in (json.loads(line) for line in text.splitlines() if line.strip())
-        ]
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    return parse_landmarks(text, path, jsonl=path.endswith((".jsonl", ".json")))
+
+
+def parse_landmarks(text: str, source: str = "<landmarks>", jsonl: bool = False) -> dict:
+    """The rows of a landmarks file's text (see read_landmarks); `source` names it in errors."""
+    items: list[tuple[int, object, object]] = []  # (line or row, path, landmarks)
+    if jsonl:
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                raise ValueError(f"{source}, line {n}: not JSON ({e})") from None
+            if not isinstance(row, dict) or "path" not in row or "landmarks" not in row:
+                raise ValueError(f'{source}, line {n}: expected {{"path": ..., "landmarks": ...}}')
+            items.append((n, row["path"], row["landmarks"]))
     else:
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader, [])
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as e:
+            raise ValueError(f"{source}: not readable as CSV ({e})") from None
+        header = rows[0] if rows else []
         if not header or header[0] != "path" or len(header) != 11:
             raise ValueError(
-                f"{path}: expected a header 'path' + 10 coordinate columns, got {header}"
+                f"{source}: expected a header 'path' + 10 coordinate columns, got {header}"
             )
-        items = [(r[0], r[1:]) for r in reader if r]
+        items = [(n, r[0], r[1:]) for n, r in enumerate(rows[1:], 2) if r]
     table: dict[str, np.ndarray] = {}
-    for n, (key, lm) in enumerate(items, 2):
+    for n, key, lm in items:
+        where = f"{source}, {'line' if jsonl else 'row'} {n}"
+        if not isinstance(key, str) or not key or "\0" in key:
+            raise ValueError(f"{where}: the path must be a non-empty string, got {key!r}")
         try:
             arr = as_landmarks(lm)
         except ValueError as e:
-            raise ValueError(f"{path}, row {n} ({key}): {e}") from None
+            raise ValueError(f"{where} ({key}): {e}") from None
         table[key] = arr
         table[os.path.abspath(key)] = arr
     return table
