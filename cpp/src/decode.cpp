@@ -17,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <sys/stat.h>
+#include <utility>
 #include <vector>
 
 #if TINYFQ_HAVE_DECODER
@@ -351,7 +352,7 @@ std::uint32_t adler32(const std::uint8_t* p, std::size_t n) {
 // stb_image checks no PNG checksum, so a flipped bit in the compressed data decodes to a damaged
 // picture and a score. Here, before stb sees the file, as libpng and Pillow do:
 //  - every chunk's CRC, and the chunks run to IEND;
-//  - the memory the decode will take, from IHDR, against the budget;
+//  - the memory the decode will take, from IHDR and the chunk sizes, against the budget;
 //  - the image data: inflated (without a copy of the picture) to exactly the size IHDR gives,
 //    and its zlib Adler-32 checked, which the CRCs do not cover when the file was written
 //    damaged.
@@ -359,7 +360,8 @@ std::uint32_t adler32(const std::uint8_t* p, std::size_t n) {
 std::uint64_t check_png(const std::uint8_t* data, std::size_t size, const DecodeOptions& opt) {
     std::uint32_t w = 0, h = 0;
     int depth = 0, colour = -1, interlace = 0;
-    std::vector<std::uint8_t> idat;
+    std::vector<std::pair<std::size_t, std::uint32_t>> idat_chunks;  // (offset, length)
+    std::uint64_t idat_bytes = 0;
     for (std::size_t i = 8;;) {  // after the signature
         if (i + 12 > size) throw Error("truncated PNG (no IEND chunk)");
         const std::uint32_t len = be32(data + i);
@@ -377,7 +379,8 @@ std::uint64_t check_png(const std::uint8_t* data, std::size_t size, const Decode
             colour = type[13];
             interlace = type[16];
         } else if (std::memcmp(type, "IDAT", 4) == 0) {
-            idat.insert(idat.end(), type + 4, type + 4 + len);
+            idat_chunks.emplace_back(i + 8, len);
+            idat_bytes += len;
         } else if (std::memcmp(type, "IEND", 4) == 0) {
             break;
         }
@@ -414,16 +417,22 @@ std::uint64_t check_png(const std::uint8_t* data, std::size_t size, const Decode
     const std::uint64_t full_n = colour == 3 ? 4 : unsigned(ch);
     const std::uint64_t full = px * full_n * (depth == 16 ? 2 : 1);
     const std::uint64_t want = colour == 0 || colour == 4 ? 1 : 3;
-    const std::uint64_t peak =
-        std::max({raw + full, depth == 16 ? full + px * full_n : 0, 2 * px * want});
-    check_budget(std::max(peak, raw), w, h, opt);
+    // Before that, the compressed data gathered from its chunks and inflated (here, then in
+    // stb) are alive together.
+    const std::uint64_t peak = std::max(
+        {idat_bytes + raw, raw + full, depth == 16 ? full + px * full_n : 0, 2 * px * want});
+    check_budget(peak, w, h, opt);
     // Deflate expands at most ~1032:1: data too short for the rows IHDR promises is damaged,
     // and is refused before a buffer of the promised size is made.
-    if (idat.size() < 6 || raw > std::uint64_t(idat.size()) * 1032 + 1024 || raw > 0x7FFFFFFF)
-        throw Error("corrupt PNG (" + std::to_string(idat.size()) +
+    if (idat_bytes < 6 || raw > idat_bytes * 1032 + 1024 || raw > 0x7FFFFFFF)
+        throw Error("corrupt PNG (" + std::to_string(idat_bytes) +
                     " bytes of image data cannot hold a " + std::to_string(w) + "x" +
                     std::to_string(h) + " image)");
 #if TINYFQ_HAVE_DECODER
+    std::vector<std::uint8_t> idat;
+    idat.reserve(idat_bytes);
+    for (const auto& c : idat_chunks)
+        idat.insert(idat.end(), data + c.first, data + c.first + c.second);
     std::unique_ptr<char[]> out(new char[raw]);
     const int n =
         stbi_zlib_decode_buffer(out.get(), int(raw), reinterpret_cast<const char*>(idat.data()),
