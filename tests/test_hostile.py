@@ -246,7 +246,9 @@ def _model_dir(tmp_path, graph="plain", weights_from=None, **sidecar_changes):
     [
         ({"weights_from": "default"}, "bytes; the sidecar records"),  # fused .bin, plain graph
         ({"input__size": 1024}, "does not match the graph's input"),
-        ({"input__size": 63.9}, "does not match the graph's input"),
+        ({"input__size": 63.9}, "is not a whole number"),
+        ({"input__size": 6.66667e80}, "is out of range"),  # fuzz_model: a float-cast overflow
+        ({"input__mean": [1e300, 0, 0]}, "not a usable number"),
         ({"input__std": [1e-30, 1e-30, 1e-30]}, "input.std"),
         ({"input__mean": [1e9, 1e9, 1e9]}, "input.mean"),
     ],

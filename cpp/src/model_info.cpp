@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 
@@ -163,7 +164,11 @@ void numbers(const Value& obj, const char* key, float* out, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         if (flat[i]->kind != Value::Number)
             throw Error(std::string("model sidecar field \"") + key + "\" holds a non-number");
-        out[i] = static_cast<float>(flat[i]->number);
+        const double v = flat[i]->number;
+        if (!(std::fabs(v) <= 1e30))  // NaN, infinities and what no float holds
+            throw Error(std::string("model sidecar field \"") + key + "\" holds " +
+                        std::to_string(v) + ", not a usable number");
+        out[i] = static_cast<float>(v);
     }
 }
 
@@ -175,10 +180,14 @@ ModelInfo parse_model_info(const std::string& json_text) {
     ModelInfo info;
     info.json = json_text;
     const Value& input = field(root, "input", Value::Object);
-    info.input_size = static_cast<int>(field(input, "size", Value::Number).number);
-    if (info.input_size < 8 || info.input_size > 1024)
-        throw Error("model sidecar input.size " + std::to_string(info.input_size) +
+    // Checked as the number it is, before it becomes an int (a cast of 1e80 is undefined).
+    const double size = field(input, "size", Value::Number).number;
+    if (!(size >= 8 && size <= 1024))
+        throw Error("model sidecar input.size " + std::to_string(size) +
                     " is out of range [8, 1024]");
+    if (size != std::floor(size))
+        throw Error("model sidecar input.size " + std::to_string(size) + " is not a whole number");
+    info.input_size = static_cast<int>(size);
     numbers(input, "mean", info.mean, 3);
     numbers(input, "std", info.std, 3);
     // Pixels are 0..255: a std far below a grey level or a mean far outside the range maps
