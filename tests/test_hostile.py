@@ -585,3 +585,28 @@ def test_a_bmp_of_height_zero_is_an_error_not_an_empty_image(tmp_path):
 
     with pytest.raises(RuntimeError, match=r"corrupt image \(2x0 pixels\)"):
         decode_image(header + info + bytes(12))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"input__blob": "b33"}, "one Input layer, writing the sidecar's input blob b33"),
+        ({"output__blob": "nowhere"}, "no layer writes the sidecar's output blob nowhere"),
+    ],
+)
+def test_a_sidecar_naming_blobs_the_graph_does_not_feed_that_way_is_refused(
+    tmp_path, change, message
+):
+    """Found by fuzz/fuzz_model.cpp: a sidecar whose input blob is the classifier's input (b33)
+    made the scorer feed the 3x64x64 image there, and ncnn's InnerProduct read 12,288 weights
+    from a layer that has 256 (ASAN: heap-buffer-overflow)."""
+    path = _model_dir(tmp_path, **change)
+    r = _child(f"""
+        from tinyfq_native import Scorer
+        try:
+            Scorer({str(path)!r})
+        except RuntimeError as e:
+            print("RuntimeError:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert message in r.stdout, r.stdout

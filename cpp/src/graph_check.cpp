@@ -141,7 +141,8 @@ Shape pooling(const LayerLine& l, const Shape& in) {
 
 }  // namespace
 
-void check_graph(const std::string& param_text, int input_size) {
+void check_graph(const std::string& param_text, const ModelInfo& info) {
+    const int input_size = info.input_size;
     std::istringstream in(param_text);
     std::string line;
     int magic = 0;
@@ -149,6 +150,7 @@ void check_graph(const std::string& param_text, int input_size) {
         throw Error("model graph: not an ncnn .param text (no 7767517 magic)");
     if (!std::getline(in, line)) throw Error("model graph: no layer count");
     std::map<std::string, Shape> blobs;
+    int inputs = 0;
     while (std::getline(in, line)) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         const LayerLine l = parse_line(line);
@@ -166,6 +168,11 @@ void check_graph(const std::string& param_text, int input_size) {
         Shape out;  // unknown unless set below
         const std::string& t = l.type;
         if (t == "Input") {
+            // The scorer feeds the sidecar's input blob: it must be this layer's (fed anywhere
+            // else, the layers after it get a tensor of another shape than the one checked).
+            if (++inputs > 1 || l.tops.size() != 1 || l.tops[0] != info.input_blob)
+                fail(l, "the graph must have one Input layer, writing the sidecar's input blob " +
+                            info.input_blob);
             out.w = out.h = input_size, out.c = 3;
         } else if (t == "Convolution" || t == "ConvolutionDepthWise") {
             out = convolution(l, one(), t == "ConvolutionDepthWise");
@@ -207,6 +214,11 @@ void check_graph(const std::string& param_text, int input_size) {
         }  // fused layers: they check their own input; their output is not followed
         for (const auto& top : l.tops) blobs[top] = out;
     }
+    if (!inputs)
+        throw Error("model graph: no Input layer writes the sidecar's input blob " +
+                    info.input_blob);
+    if (!blobs.count(info.output_blob))
+        throw Error("model graph: no layer writes the sidecar's output blob " + info.output_blob);
 }
 
 }  // namespace detail

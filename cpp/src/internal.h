@@ -18,10 +18,11 @@ void warp_inverse(const Landmarks& lm, const ModelInfo& info, double inv[6]);
 // when no minimum is set. (The libjpeg decoder confirms it with jpeg_calc_output_dimensions.)
 int reduced_scale(int width, int height, const DecodeOptions& opt);
 
-// The blob shapes of an ncnn .param graph followed from a 3 x input_size x input_size input:
-// every stock layer with weights has exactly the weights its input needs (graph_check.cpp).
-// Throws Error naming the layer.
-void check_graph(const std::string& param_text, int input_size);
+// The blob shapes of an ncnn .param graph followed from its one Input layer (which must write
+// info.input_blob; a 3 x input_size x input_size tensor): every stock layer with weights has
+// exactly the weights its input needs, and some layer writes info.output_blob
+// (graph_check.cpp). Throws Error naming the layer.
+void check_graph(const std::string& param_text, const ModelInfo& info);
 
 // SHA-256 of n bytes, as 64 lowercase hex digits (sha256.cpp).
 std::string sha256_hex(const unsigned char* data, std::size_t n);

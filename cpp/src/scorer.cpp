@@ -163,7 +163,7 @@ Scorer::Scorer(const Options& opt) : Scorer(Empty{}) {
     impl_->info = parse_model_info(m.json);
     configure(impl_->net, opt);
     check_input_size(m.param, impl_->info);
-    detail::check_graph(m.param, impl_->info.input_size);
+    detail::check_graph(m.param, impl_->info);
     check_weights(impl_->info, m.bin, m.bin_size, "embedded model");
     if (impl_->net.load_param_mem(m.param) != 0) throw Error("embedded model: bad .param");
     if (impl_->net.load_model(m.bin) != m.bin_size) throw Error("embedded model: bad .bin");
@@ -180,7 +180,7 @@ Scorer::Scorer(const std::string& param_path, const std::string& bin_path,
     configure(impl_->net, opt);
     const std::string param_text = read_text(param_path);
     check_input_size(param_text, impl_->info);
-    detail::check_graph(param_text, impl_->info.input_size);
+    detail::check_graph(param_text, impl_->info);
     if (impl_->net.load_param_mem(param_text.c_str()) != 0)
         throw Error("cannot load ncnn param file (not a valid .param?): " + param_path);
     impl_->bin = read_bytes(bin_path);
@@ -198,7 +198,7 @@ Scorer Scorer::from_memory(const std::string& param_text, const std::uint8_t* bi
     // ncnn references the weight memory instead of copying it: keep our own aligned copy.
     s.impl_->bin.assign(bin, bin + bin_size);
     check_input_size(param_text, s.impl_->info);
-    detail::check_graph(param_text, s.impl_->info.input_size);
+    detail::check_graph(param_text, s.impl_->info);
     if (s.impl_->net.load_param_mem(param_text.c_str()) != 0)
         throw Error("cannot parse ncnn param text");
     check_weights(s.impl_->info, s.impl_->bin.data(), s.impl_->bin.size(), "model weights");
