@@ -552,6 +552,10 @@ def test_a_malformed_landmarks_file_is_a_value_error(tmp_path, name, content, me
         ),
         # a depthwise layer in 4 groups: 396 weights stand for 11 x 11 x 9 x 4 = 4356
         ((" 6=396 7=44",), (" 6=396 7=4",), "dw17 (ConvolutionDepthWise): it has 396 weights"),
+        # fuzz_model: a fused Mish (9=5), a layer this build lacks, was a null layer (SEGV)
+        ((" 6=72 7=8 9=1",), (" 6=72 7=8 9=5",), "dw2 (ConvolutionDepthWise): fused activation 5"),
+        # ncnn keeps a float's bits where an integer is expected
+        ((" 6=324 ",), (" 6=324.0 ",), "conv0 (Convolution): parameter 6 must be an integer"),
     ],
 )
 def test_a_graph_whose_weights_do_not_fit_its_shapes_is_refused(tmp_path, old, new, message):

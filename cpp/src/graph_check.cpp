@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -26,20 +27,25 @@ struct Shape {
     long long size() const { return w * h * c; }
 };
 
-// One layer's line: type, name, bottoms, tops and its k=v parameters (integers; an array
-// parameter or a float counts as present, with value 0, since the checks use neither).
+// One layer's line: type, name, bottoms, tops and its k=v parameters. A parameter read as an
+// integer here must be written as one: ncnn keeps a float's bits in the same field, so "6=3.5"
+// would mean something else to it than to a checker that rounded it.
 struct LayerLine {
     std::string type, name;
     std::vector<std::string> bottoms, tops;
     std::map<int, long long> params;
-    long long get(int key, long long fallback) const {
-        const auto it = params.find(key);
-        return it == params.end() ? fallback : it->second;
-    }
+    std::set<int> floats;             // parameters written as floats
+    std::map<int, long long> arrays;  // array parameters: their length
+    long long get(int key, long long fallback) const;
 };
-
 [[noreturn]] void fail(const LayerLine& l, const std::string& why) {
     throw Error("model graph: layer " + l.name + " (" + l.type + "): " + why);
+}
+
+long long LayerLine::get(int key, long long fallback) const {
+    if (floats.count(key)) fail(*this, "parameter " + std::to_string(key) + " must be an integer");
+    const auto it = params.find(key);
+    return it == params.end() ? fallback : it->second;
 }
 
 LayerLine parse_line(const std::string& line) {
@@ -61,14 +67,30 @@ LayerLine parse_line(const std::string& line) {
         const long long key = std::atoll(kv.substr(0, eq).c_str());
         const std::string value = kv.substr(eq + 1);
         const bool integer = value.find_first_of(".eE,") == std::string::npos;
-        if (key <= -23300)  // an array: id -key - 23300
-            l.params[int(-key - 23300)] = 0;
+        if (key <= -23300 && key > -23332)  // an array: id -key - 23300, then its length
+            l.params[int(-key - 23300)] = 0,
+                                l.arrays[int(-key - 23300)] = std::atoll(value.c_str());
+        else if (key >= 0 && key < 32 && integer)
+            l.params[int(key)] = std::atoll(value.c_str()), l.floats.erase(int(key));
         else if (key >= 0 && key < 32)
-            l.params[int(key)] = integer ? std::atoll(value.c_str()) : 0;
+            l.params[int(key)] = 0, l.floats.insert(int(key));
         else
             fail(l, "parameter id " + kv.substr(0, eq) + " out of range");
     }
     return l;
+}
+
+// The activation fused into a Convolution, ConvolutionDepthWise or InnerProduct (9=type,
+// 10=its parameters): ncnn makes a layer of that kind when it loads the graph, and this build
+// has ReLU and Sigmoid only (a Mish or Clip would be a null layer); leaky ReLU needs its slope.
+void check_activation(const LayerLine& l) {
+    const long long type = l.get(9, 0);
+    if (type != 0 && type != 1 && type != 2 && type != 4)
+        fail(l, "fused activation " + std::to_string(type) +
+                    " is not built in (none, ReLU, leaky ReLU and sigmoid are)");
+    const auto params = l.arrays.find(10);
+    if (type == 2 && (params == l.arrays.end() || params->second < 1))
+        fail(l, "leaky ReLU without its slope (10=)");
 }
 
 // Output size of a sliding window: ncnn's formula for explicit padding.
@@ -94,6 +116,7 @@ Shape convolution(const LayerLine& l, const Shape& in, bool depthwise) {
     if (cout < 1 || cout > 65536) fail(l, "num_output must be 1..65536");
     if (l.get(8, 0) != 0 || l.get(19, 0) != 0)
         fail(l, "int8 and dynamic weights are not supported");
+    check_activation(l);
     if (group < 1 || in.c % group || cout % group)
         fail(l, "group " + std::to_string(group) + " does not divide its " + std::to_string(in.c) +
                     " input and " + std::to_string(cout) + " output channels");
@@ -149,10 +172,16 @@ void check_graph(const std::string& param_text, const ModelInfo& info) {
     if (!std::getline(in, line) || (magic = std::atoi(line.c_str())) != 7767517)
         throw Error("model graph: not an ncnn .param text (no 7767517 magic)");
     if (!std::getline(in, line)) throw Error("model graph: no layer count");
+    // ncnn reads exactly this many layers; lines after them are not part of its graph.
+    const long long layer_count = std::atoll(line.c_str());
+    if (layer_count < 1 || layer_count > 4096)
+        throw Error("model graph: layer count " + std::to_string(layer_count) + " out of range");
+    long long layers = 0;
     std::map<std::string, Shape> blobs;
     int inputs = 0;
-    while (std::getline(in, line)) {
+    while (layers < layer_count && std::getline(in, line)) {
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        ++layers;
         const LayerLine l = parse_line(line);
         std::vector<Shape> ins;
         for (const auto& b : l.bottoms) {
@@ -182,6 +211,7 @@ void check_graph(const std::string& param_text, const ModelInfo& info) {
             if (!x.known()) fail(l, "its input's size is not known here");
             if (cout < 1 || cout > 65536) fail(l, "num_output must be 1..65536");
             if (l.get(8, 0) != 0) fail(l, "int8 weights are not supported");
+            check_activation(l);
             if (l.get(2, -1) != cout * x.size())
                 fail(l, "it has " + std::to_string(l.get(2, -1)) + " weights; its " +
                             std::to_string(x.size()) + " inputs need " +
@@ -214,6 +244,9 @@ void check_graph(const std::string& param_text, const ModelInfo& info) {
         }  // fused layers: they check their own input; their output is not followed
         for (const auto& top : l.tops) blobs[top] = out;
     }
+    if (layers < layer_count)
+        throw Error("model graph: " + std::to_string(layer_count) + " layers declared, " +
+                    std::to_string(layers) + " found");
     if (!inputs)
         throw Error("model graph: no Input layer writes the sidecar's input blob " +
                     info.input_blob);
