@@ -2,7 +2,9 @@
 # ON), otherwise build the pinned release's source distribution, minimal and static.
 #
 # The source archive is not in this repository. It is taken, in order, from
-#   -DTINYFQ_NCNN_ARCHIVE=/path/to/ncnn-<version>.tar.gz      (checked against the sha256)
+#   -DTINYFQ_NCNN_ARCHIVE=/path/to/ncnn-<version>.tar.gz      (checked against the sha256; the
+#     environment variable TINYFQ_NCNN_ARCHIVE gives the default, so that `pip install` and
+#     `pip wheel` of the sdist build offline with it)
 #   the download cache ${TINYFQ_NCNN_CACHE_DIR}
 #   the package index pip is configured with (PIP_INDEX_URL, `pip config`, else pip's default),
 #   through its JSON simple API, verified against the pinned sha256.
@@ -10,7 +12,12 @@ set(TINYFQ_NCNN_VERSION 20261020)
 set(TINYFQ_NCNN_SDIST ncnn-1.0.${TINYFQ_NCNN_VERSION}.tar.gz)
 set(TINYFQ_NCNN_SHA256 ad8cdd63e9755cfa8e23b9b6d9ce46156077d80298a89e7c3ba325ffccfca200)
 option(TINYFQ_USE_SYSTEM_NCNN "Use an installed ncnn (find_package) when there is one" ON)
-set(TINYFQ_NCNN_ARCHIVE "" CACHE FILEPATH "ncnn source archive (sdist) to build from")
+# ON: build the pinned ncnn (with the options below) as part of `all` and install it with
+# `cmake --install`, for later builds to use through -Dncnn_DIR=<prefix>/lib/cmake/ncnn
+# (scripts/build-wheels.sh builds it once per architecture that way).
+option(TINYFQ_NCNN_INSTALL "Build the pinned ncnn and install it with cmake --install" OFF)
+set(TINYFQ_NCNN_ARCHIVE "$ENV{TINYFQ_NCNN_ARCHIVE}" CACHE FILEPATH
+    "ncnn source archive (sdist) to build from (default: $TINYFQ_NCNN_ARCHIVE)")
 if(DEFINED ENV{XDG_CACHE_HOME})
   set(_cache_default "$ENV{XDG_CACHE_HOME}/tinyfq-native")
 elseif(DEFINED ENV{HOME})
@@ -27,7 +34,7 @@ set(TINYFQ_PACKAGE_INDEX "" CACHE STRING "package index URL (default: pip's conf
 set(TINYFQ_NCNN_LAYERS input convolution convolutiondepthwise split binaryop pooling
     innerproduct relu sigmoid flatten packing padding cast)
 
-if(TINYFQ_USE_SYSTEM_NCNN)
+if(TINYFQ_USE_SYSTEM_NCNN AND NOT TINYFQ_NCNN_INSTALL)
   find_package(ncnn CONFIG QUIET)
 endif()
 if(TARGET ncnn)
@@ -136,7 +143,7 @@ macro(_tinyfq_force var value)
   set(${var} ${value} CACHE BOOL "" FORCE)
 endmacro()
 foreach(v NCNN_VULKAN NCNN_BUILD_TOOLS NCNN_BUILD_EXAMPLES NCNN_BUILD_BENCHMARK NCNN_BUILD_TESTS
-          NCNN_PYTHON NCNN_SHARED_LIB NCNN_INT8 NCNN_BF16 NCNN_OPENMP NCNN_INSTALL_SDK
+          NCNN_PYTHON NCNN_SHARED_LIB NCNN_INT8 NCNN_BF16 NCNN_OPENMP
           NCNN_PIXEL_DRAWING NCNN_PIXEL_ROTATE NCNN_AVX512 NCNN_AVXVNNI NCNN_AVXNECONVERT
           NCNN_AVX512VNNI NCNN_AVX512BF16 NCNN_AVX512FP16 NCNN_XOP NCNN_FMA4)
   _tinyfq_force(${v} OFF)
@@ -144,6 +151,7 @@ endforeach()
 foreach(v NCNN_SIMPLEOCV NCNN_STDIO NCNN_STRING NCNN_PIXEL NCNN_RUNTIME_CPU)
   _tinyfq_force(${v} ON)
 endforeach()
+_tinyfq_force(NCNN_INSTALL_SDK ${TINYFQ_NCNN_INSTALL})
 set(NCNN_VERSION ${TINYFQ_NCNN_VERSION} CACHE STRING "" FORCE)
 # Every layer off except the ones the model needs. Layer switches are lowercase.
 file(STRINGS "${_src}/src/CMakeLists.txt" _layer_lines REGEX "^ncnn_add_layer\\(")
@@ -157,5 +165,9 @@ foreach(_l ${_layer_lines})
   endif()
 endforeach()
 message(STATUS "tinyfq: building ncnn ${TINYFQ_NCNN_VERSION} from source with layers: ${TINYFQ_NCNN_LAYERS}")
-add_subdirectory("${_src}" "${CMAKE_BINARY_DIR}/_deps/ncnn-build" EXCLUDE_FROM_ALL SYSTEM)
+if(TINYFQ_NCNN_INSTALL)
+  add_subdirectory("${_src}" "${CMAKE_BINARY_DIR}/_deps/ncnn-build" SYSTEM)
+else()
+  add_subdirectory("${_src}" "${CMAKE_BINARY_DIR}/_deps/ncnn-build" EXCLUDE_FROM_ALL SYSTEM)
+endif()
 set(TINYFQ_HAVE_DECODER 1)
