@@ -219,6 +219,20 @@ def test_thread_creation_failure_runs_on_fewer_workers(tmp_path, data_root):
     assert len(rows) == 300 and all(row["status"] == "ok" for row in rows)
 
 
+def _load_error_in_child(sidecar) -> str:
+    """Load a model in a child (a regression may crash it); the RuntimeError's message."""
+    r = _child(f"""
+        from tinyfq_native import Scorer
+        try:
+            Scorer({str(sidecar)!r})
+        except RuntimeError as e:
+            print("RuntimeError:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("RuntimeError:"), r.stdout
+    return r.stdout
+
+
 def _model_dir(tmp_path, graph="plain", weights_from=None, **sidecar_changes):
     """A copy of a committed model with its sidecar changed and/or another graph's weights."""
     import json
@@ -569,15 +583,7 @@ def test_a_graph_whose_weights_do_not_fit_its_shapes_is_refused(tmp_path, old, n
         assert a in param
         param = param.replace(a, b, 1)
     (path.parent / "m.ncnn.param").write_text(param)
-    r = _child(f"""
-        from tinyfq_native import Scorer
-        try:
-            Scorer({str(path)!r})
-        except RuntimeError as e:
-            print("RuntimeError:", e)
-    """)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert message in r.stdout, r.stdout
+    assert message in _load_error_in_child(path)
 
 
 def test_a_bmp_of_height_zero_is_an_error_not_an_empty_image(tmp_path):
@@ -605,12 +611,4 @@ def test_a_sidecar_naming_blobs_the_graph_does_not_feed_that_way_is_refused(
     made the scorer feed the 3x64x64 image there, and ncnn's InnerProduct read 12,288 weights
     from a layer that has 256 (ASAN: heap-buffer-overflow)."""
     path = _model_dir(tmp_path, **change)
-    r = _child(f"""
-        from tinyfq_native import Scorer
-        try:
-            Scorer({str(path)!r})
-        except RuntimeError as e:
-            print("RuntimeError:", e)
-    """)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert message in r.stdout, r.stdout
+    assert message in _load_error_in_child(path)
