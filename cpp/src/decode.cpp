@@ -81,14 +81,11 @@ void check_budget(std::uint64_t need, std::int64_t w, std::int64_t h, const Deco
                     mib(opt.max_decode_bytes) + " MiB per decode");
 }
 
-// What the format-specific checks learned from the header, for stb's memory estimate.
-struct StbHints {
-    std::uint64_t peak_per_pixel = 0;  // decoder's peak bytes per pixel (0: the generic estimate)
-};
-
 #if TINYFQ_HAVE_DECODER
+// peak_per_pixel: stb's peak bytes per pixel as a format check estimated it (0: the generic
+// estimate below).
 Image decode_stb(const std::uint8_t* data, std::size_t size, const DecodeOptions& opt,
-                 const StbHints& hints) {
+                 std::uint64_t peak_per_pixel) {
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, int(size), &w, &h, &comp)) {
         const char* why = stbi_failure_reason();
@@ -104,7 +101,7 @@ Image decode_stb(const std::uint8_t* data, std::size_t size, const DecodeOptions
     // and PNG estimates come from their checks (component planes, inflated rows).
     const std::uint64_t pixels = std::uint64_t(w) * std::uint64_t(h);
     const std::uint64_t per_pixel =
-        hints.peak_per_pixel ? hints.peak_per_pixel : std::uint64_t(comp) + 2 * std::uint64_t(want);
+        peak_per_pixel ? peak_per_pixel : std::uint64_t(comp) + 2 * std::uint64_t(want);
     check_budget(pixels * per_pixel, w, h, opt);
     unsigned char* px = stbi_load_from_memory(data, int(size), &w, &h, &comp, want);
     if (!px) {
@@ -259,7 +256,7 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOption
         opt.max_decode_bytes - out_bytes, std::uint64_t(std::numeric_limits<long>::max())));
     img.width = int(c->output_width);
     img.height = int(c->output_height);
-    img.pixels.resize(w * c->output_height * ch);
+    img.pixels.resize(out_bytes);
     std::vector<std::uint8_t> cmyk(c->out_color_space == JCS_CMYK ? w * 4 : 0);
     std::uint8_t* out = img.pixels.data();
     std::uint8_t* row4 = cmyk.data();
@@ -534,14 +531,14 @@ Image decode_image(const std::uint8_t* data, std::size_t size, const DecodeOptio
     if (size > kMaxFileBytes)
         throw Error("file too large to decode (" + std::to_string(size) + " bytes)");
     static const std::uint8_t kPng[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
-    StbHints hints;
+    std::uint64_t peak_per_pixel = 0;  // for decode_stb
     const bool jpeg = size >= 4 && data[0] == 0xFF && data[1] == 0xD8;
     if (size >= 8 && std::memcmp(data, kPng, 8) == 0) {
-        hints.peak_per_pixel = check_png(data, size, opt);
+        peak_per_pixel = check_png(data, size, opt);
     } else if (jpeg) {
         check_jpeg(data, size);
         // stb's JPEG: a plane per component (three for progressive coefficients) and output.
-        hints.peak_per_pixel = 3 * 3 + 2 * 3;
+        peak_per_pixel = 3 * 3 + 2 * 3;
     } else if (size >= 2 && data[0] == 'B' && data[1] == 'M') {
         check_bmp(data, size);
     } else if (size >= 2 && data[0] == 'P' && (data[1] == '5' || data[1] == '6')) {
@@ -551,10 +548,10 @@ Image decode_image(const std::uint8_t* data, std::size_t size, const DecodeOptio
     if (jpeg && !force_stb()) return decode_jpeg(data, size, opt);
 #endif
 #if TINYFQ_HAVE_DECODER
-    return decode_stb(data, size, opt, hints);
+    return decode_stb(data, size, opt, peak_per_pixel);
 #else
     (void)opt;
-    (void)hints;
+    (void)peak_per_pixel;
     throw Error(TINYFQ_HAVE_LIBJPEG
                     ? "not a JPEG (this build decodes JPEG only: ncnn was built without "
                       "NCNN_SIMPLEOCV)"

@@ -165,11 +165,9 @@ Shape pooling(const LayerLine& l, const Shape& in) {
 }  // namespace
 
 void check_graph(const std::string& param_text, const ModelInfo& info) {
-    const int input_size = info.input_size;
     std::istringstream in(param_text);
     std::string line;
-    int magic = 0;
-    if (!std::getline(in, line) || (magic = std::atoi(line.c_str())) != 7767517)
+    if (!std::getline(in, line) || std::atoi(line.c_str()) != 7767517)
         throw Error("model graph: not an ncnn .param text (no 7767517 magic)");
     if (!std::getline(in, line)) throw Error("model graph: no layer count");
     // ncnn reads exactly this many layers; lines after them are not part of its graph.
@@ -202,7 +200,13 @@ void check_graph(const std::string& param_text, const ModelInfo& info) {
             if (++inputs > 1 || l.tops.size() != 1 || l.tops[0] != info.input_blob)
                 fail(l, "the graph must have one Input layer, writing the sidecar's input blob " +
                             info.input_blob);
-            out.w = out.h = input_size, out.c = 3;
+            // Its declared size (0=w 1=h), where it declares one, is the sidecar's.
+            const long long w = l.get(0, 0), h = l.get(1, 0);
+            if ((w > 0 && w != info.input_size) || (h > 0 && h != info.input_size))
+                throw Error("model sidecar input.size " + std::to_string(info.input_size) +
+                            " does not match the graph's input " + std::to_string(w) + "x" +
+                            std::to_string(h));
+            out.w = out.h = info.input_size, out.c = 3;
         } else if (t == "Convolution" || t == "ConvolutionDepthWise") {
             out = convolution(l, one(), t == "ConvolutionDepthWise");
         } else if (t == "InnerProduct") {

@@ -19,8 +19,8 @@ void warp_inverse(const Landmarks& lm, const ModelInfo& info, double inv[6]);
 int reduced_scale(int width, int height, const DecodeOptions& opt);
 
 // The blob shapes of an ncnn .param graph followed from its one Input layer (which must write
-// info.input_blob; a 3 x input_size x input_size tensor): every stock layer with weights has
-// exactly the weights its input needs, and some layer writes info.output_blob
+// info.input_blob and declare no other size than info.input_size): every stock layer with weights
+// has exactly the weights its input needs, and some layer writes info.output_blob
 // (graph_check.cpp). Throws Error naming the layer.
 void check_graph(const std::string& param_text, const ModelInfo& info);
 

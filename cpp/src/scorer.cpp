@@ -99,30 +99,6 @@ void check_weights(const ModelInfo& info, const unsigned char* bin, std::size_t 
                     "another model's)");
 }
 
-// The graph's declared input size (its Input layer's 0=w 1=h), where it declares one, is the
-// sidecar's input size.
-void check_input_size(const std::string& param_text, const ModelInfo& info) {
-    std::istringstream in(param_text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::string type;
-        ls >> type;
-        if (type != "Input") continue;
-        std::string tok;
-        int w = 0, h = 0;
-        while (ls >> tok) {
-            if (tok.rfind("0=", 0) == 0) w = std::atoi(tok.c_str() + 2);
-            if (tok.rfind("1=", 0) == 0) h = std::atoi(tok.c_str() + 2);
-        }
-        if ((w > 0 && w != info.input_size) || (h > 0 && h != info.input_size))
-            throw Error("model sidecar input.size " + std::to_string(info.input_size) +
-                        " does not match the graph's input " + std::to_string(w) + "x" +
-                        std::to_string(h));
-        return;
-    }
-}
-
 // Load `bin` (kept alive by the caller: ncnn references it) into `net`, or say why not.
 void load_weights(ncnn::Net& net, const std::vector<unsigned char>& bin, const std::string& what) {
     BoundedReader dr(bin.data(), bin.size());
@@ -162,7 +138,6 @@ Scorer::Scorer(const Options& opt) : Scorer(Empty{}) {
     impl_->opt = opt;
     impl_->info = parse_model_info(m.json);
     configure(impl_->net, opt);
-    check_input_size(m.param, impl_->info);
     detail::check_graph(m.param, impl_->info);
     check_weights(impl_->info, m.bin, m.bin_size, "embedded model");
     if (impl_->net.load_param_mem(m.param) != 0) throw Error("embedded model: bad .param");
@@ -179,7 +154,6 @@ Scorer::Scorer(const std::string& param_path, const std::string& bin_path,
     impl_->info = parse_model_info(read_text(json_path));
     configure(impl_->net, opt);
     const std::string param_text = read_text(param_path);
-    check_input_size(param_text, impl_->info);
     detail::check_graph(param_text, impl_->info);
     if (impl_->net.load_param_mem(param_text.c_str()) != 0)
         throw Error("cannot load ncnn param file (not a valid .param?): " + param_path);
@@ -197,7 +171,6 @@ Scorer Scorer::from_memory(const std::string& param_text, const std::uint8_t* bi
     configure(s.impl_->net, opt);
     // ncnn references the weight memory instead of copying it: keep our own aligned copy.
     s.impl_->bin.assign(bin, bin + bin_size);
-    check_input_size(param_text, s.impl_->info);
     detail::check_graph(param_text, s.impl_->info);
     if (s.impl_->net.load_param_mem(param_text.c_str()) != 0)
         throw Error("cannot parse ncnn param text");

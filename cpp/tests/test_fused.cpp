@@ -92,8 +92,7 @@ void test_fused(const std::string& models) {
     std::mt19937 rng(3);
     std::vector<const fz::Kernels*> sets = {&fz::generic_kernels()};
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        sets.push_back(&fz::avx2_kernels());
+    if (tinyfq::detail::cpu_has_avx2_fma()) sets.push_back(&fz::avx2_kernels());
 #endif
     for (const fz::Kernels* k : sets) {
         const float worst = compare_sets(*k, fz::reference_kernels(), rng);
