@@ -110,6 +110,6 @@ def arm64(session: nox.Session) -> None:
 
 @nox.session
 def wheels(session: nox.Session) -> None:
-    """The sdist and manylinux_2_28 wheels into dist/ with zig + auditwheel, then their tests
-    (scripts/build-wheels.sh; `nox -s wheels -- --no-test` builds only)."""
+    """The sdist and manylinux wheels (tagged manylinux_2_27) into dist/ with zig + auditwheel,
+    then their tests (scripts/build-wheels.sh; `nox -s wheels -- --no-test` builds only)."""
     session.run("bash", "scripts/build-wheels.sh", *session.posargs)
