@@ -91,7 +91,7 @@ def sanitize(session: nox.Session) -> None:
         "--output-on-failure",
         "--no-tests=error",
         env={
-            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1:allocator_may_return_null=1",
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
         },
     )

@@ -33,6 +33,7 @@ int stbi_zlib_decode_buffer(char* obuffer, int olen, const char* ibuffer, int il
 
 #if TINYFQ_HAVE_LIBJPEG
 #include <jpeglib.h>  // after <cstdio>: it uses FILE and size_t
+#include <jerror.h>
 #endif
 
 namespace tinyfq {
@@ -106,6 +107,8 @@ Image decode_stb(const std::uint8_t* data, std::size_t size, const DecodeOptions
     unsigned char* px = stbi_load_from_memory(data, int(size), &w, &h, &comp, want);
     if (!px) {
         const char* why = stbi_failure_reason();
+        if (why && std::strcmp(why, "outofmem") == 0)
+            throw OutOfMemory("out of memory decoding the image");
         throw Error(std::string("cannot decode image: ") + (why ? why : "corrupt data"));
     }
     Image img;
@@ -195,7 +198,11 @@ inline std::uint8_t mul255(unsigned x, unsigned y) {
 Image decode_jpeg(const std::uint8_t* data, std::size_t size, const DecodeOptions& opt) {
     JpegState s;
     j_decompress_ptr c = &s.cinfo;
-    auto fail = [&] { return Error(std::string("corrupt or unsupported JPEG: ") + s.err.message); };
+    auto fail = [&]() -> Error {
+        if (s.err.pub.msg_code == JERR_OUT_OF_MEMORY)  // the C library refused, or the budget
+            return OutOfMemory(std::string("out of memory decoding the JPEG: ") + s.err.message);
+        return Error(std::string("corrupt or unsupported JPEG: ") + s.err.message);
+    };
     c->err = jpeg_std_error(&s.err.pub);
     s.err.pub.error_exit = jpeg_fail;
     s.err.pub.emit_message = jpeg_message;

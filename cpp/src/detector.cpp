@@ -12,6 +12,7 @@
 // tools/compare_inference.py) with OpenCV's confidence, sqrt(sigmoid(cls) * sigmoid(obj)).
 #include "internal.h"
 #include "fused.h"
+#include "pool_allocator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <numeric>
 
 #include <allocator.h>
@@ -34,7 +36,7 @@ struct Detector::Impl {
     // ~MB-sized input of each photo left holes that the small results kept alive between
     // calls, and a 2-worker run over LFW at the default size grew to 250 MB.
     struct Pools {
-        ncnn::UnlockedPoolAllocator blob, work;
+        detail::PoolAllocator blob, work;
     };
     mutable std::mutex idle_mu;
     mutable std::vector<std::unique_ptr<Pools>> idle;
@@ -51,7 +53,10 @@ struct Detector::Impl {
         }
         ~Lease() {
             std::lock_guard<std::mutex> lock(impl_.idle_mu);
-            impl_.idle.push_back(std::move(p_));
+            try {
+                impl_.idle.push_back(std::move(p_));
+            } catch (const std::bad_alloc&) {  // not kept: the pools go now
+            }
         }
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
@@ -226,7 +231,7 @@ std::vector<Face> Detector::detect(const ImageView& image) const {
     std::vector<Face> faces;
     {
         ncnn::Mat x(g.pw, g.ph, 3, 4u, &pools.blob);
-        if (x.empty()) throw Error("out of memory for the detector input");
+        if (x.empty()) throw OutOfMemory("out of memory for the detector input");
         float* const dst[3] = {x.channel(0), x.channel(1), x.channel(2)};
         fill(image, g, dst);
         faces = impl_->run(x, g.sx, g.sy, pools);
@@ -260,7 +265,7 @@ std::vector<Face> Detector::detect_prepared(const float* chw, int width, int hei
         faces = impl_->run(x, scale_x, scale_y, pools);
     } else {
         ncnn::Mat x(width, height, 3, 4u, &pools.blob);
-        if (x.empty()) throw Error("out of memory for the detector input");
+        if (x.empty()) throw OutOfMemory("out of memory for the detector input");
         for (int c = 0; c < 3; ++c)
             std::memcpy(x.channel(c), chw + c * plane, sizeof(float) * plane);
         faces = impl_->run(x, scale_x, scale_y, pools);
@@ -278,12 +283,15 @@ std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float s
     std::vector<Face> cand;
     for (int k = 0; k < 3; ++k) {
         ncnn::Mat packed, m;
-        if (ex.extract(kHeads[k], packed) != 0 || packed.empty())
+        const int rc = ex.extract(kHeads[k], packed);
+        if (rc == -100) throw OutOfMemory("out of memory while running the detector");
+        if (rc != 0 || packed.empty())
             throw Error(std::string("detector graph has no output ") + kHeads[k]);
         if (packed.elempack != 1) {
             ncnn::Option o = net.opt;
             o.blob_allocator = &pools.blob;
             ncnn::convert_packing(packed, m, 1, o);
+            if (m.empty()) throw OutOfMemory("out of memory while running the detector");
         } else {
             m = packed;
         }

@@ -3,7 +3,10 @@
 // a pool of idle ones, and the blobs come from pools owned by the calling thread.
 #include "internal.h"
 #include "fused.h"
+#include "parallel.h"
+#include "pool_allocator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -14,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <sstream>
 #include <thread>
 
@@ -33,11 +37,20 @@ struct Scorer::Impl {
     Options opt;
     std::vector<unsigned char>
         bin;  // the weights of a model from files or memory (ncnn references them)
-    // Idle extractors, reused: making one costs ~9k instructions (ncnn's Option constructor
-    // counts the CPU's cores every time), ~5% of a forward pass. Declared after the net, so
-    // they go first.
+    // What one forward pass at a time needs: an extractor, and pools for its blob and
+    // workspace memory (ncnn's default pools are shared by the net and take a lock on every
+    // allocation, which the workers of a batch contend for). Idle ones are kept for the next
+    // call: making an extractor costs ~9k instructions (ncnn's Option constructor counts the
+    // CPU's cores every time), ~5% of a forward pass. (Not thread_local: a batch's threads are
+    // new each time, and a thread's first use of a thread_local takes memory that, when the
+    // C library cannot get it, ends the process.)
+    struct Worker {
+        detail::PoolAllocator blob, work;
+        std::unique_ptr<ncnn::Extractor> ex;  // after its pools: destroyed first
+    };
+    // Declared after the net, so they go first.
     std::mutex idle_mu;
-    std::vector<std::unique_ptr<ncnn::Extractor>> idle;
+    std::vector<std::unique_ptr<Worker>> idle;
 };
 
 namespace {
@@ -192,44 +205,47 @@ float Scorer::score_tensor(const float* chw) const {
         in = ncnn::Mat(S, S, 3, const_cast<float*>(chw));
     } else {
         in.create(S, S, 3);
-        if (in.empty()) throw Error("out of memory");
+        if (in.empty()) throw OutOfMemory("out of memory for the model input");
         for (int c = 0; c < 3; ++c)
             std::memcpy(in.channel(c), chw + c * S * S, sizeof(float) * S * S);
     }
-    std::unique_ptr<ncnn::Extractor> ex;
+    std::unique_ptr<Impl::Worker> w;
     {
         std::lock_guard<std::mutex> lock(impl_->idle_mu);
-        if (!impl_->idle.empty()) ex = std::move(impl_->idle.back()), impl_->idle.pop_back();
+        if (!impl_->idle.empty()) w = std::move(impl_->idle.back()), impl_->idle.pop_back();
     }
-    if (!ex) ex.reset(new ncnn::Extractor(impl_->net.create_extractor()));
-    // Blob and workspace memory from pools owned by the calling thread: ncnn's default pools
-    // are shared by the net and take a lock on every allocation, which the workers of a batch
-    // contend for.
-    static thread_local ncnn::UnlockedPoolAllocator blob_pool, work_pool;
-    ex->set_blob_allocator(&blob_pool);
-    ex->set_workspace_allocator(&work_pool);
+    if (!w) {
+        w.reset(new Impl::Worker);
+        w->ex.reset(new ncnn::Extractor(impl_->net.create_extractor()));
+        w->ex->set_blob_allocator(&w->blob);
+        w->ex->set_workspace_allocator(&w->work);
+    }
+    ncnn::Extractor* const ex = w->ex.get();
     const char* in_name = impl_->info.input_blob.c_str();
     const char* out_name = impl_->info.output_blob.c_str();
     if (ex->input(in_name, in) != 0)
         throw Error("model has no input blob \"" + impl_->info.input_blob + "\"");
-    ncnn::Mat out;
+    ncnn::Mat out;  // from w's pools: released before w is given back
     const int rc = ex->extract(out_name, out);
-    if (rc == 0) {
-        // Forget this call's input and output (light mode has dropped everything in between),
-        // so the next user of this extractor computes afresh, then give it back. (After a
-        // failure it may hold stale blobs: it is dropped instead.)
-        ex->input(in_name, ncnn::Mat());
-        ex->input(out_name, ncnn::Mat());
-        std::lock_guard<std::mutex> lock(impl_->idle_mu);
-        impl_->idle.push_back(std::move(ex));
-    }
-    if (rc != 0 || out.empty())
+    if (rc == -100) throw OutOfMemory("out of memory while running the model");
+    if (rc != 0 || out.empty())  // (w, perhaps holding stale blobs, is dropped)
         throw Error("model has no output blob \"" + impl_->info.output_blob + "\"");
     if (out.w * out.h * out.d * out.c * out.elempack != 1)
         throw Error("model output has shape " + std::to_string(out.c) + "x" +
                     std::to_string(out.h) + "x" + std::to_string(out.w) + " (pack " +
                     std::to_string(out.elempack) + "), expected a single value");
-    return out[0];
+    const float q = out[0];
+    // Forget this call's input and output (light mode has dropped everything in between), so
+    // the next user of this extractor computes afresh, then give it back.
+    out.release();
+    ex->input(in_name, ncnn::Mat());
+    ex->input(out_name, ncnn::Mat());
+    std::lock_guard<std::mutex> lock(impl_->idle_mu);
+    try {
+        impl_->idle.push_back(std::move(w));
+    } catch (const std::bad_alloc&) {  // not kept: the score stands
+    }
+    return q;
 }
 
 float Scorer::score(const ImageView& crop) const {
@@ -251,49 +267,6 @@ int hardware_workers() {
     return n ? int(n) : 1;
 }
 
-namespace detail {
-
-// Run fn(i) for i in [0, n) on `workers` threads. The first exception is rethrown after the
-// join; the remaining items are skipped once one has failed.
-template <class F>
-void parallel_for(std::size_t n, int workers, F fn) {
-    workers =
-        int(std::min<std::size_t>(std::size_t(std::max(workers, 1)), std::max<std::size_t>(n, 1)));
-    std::atomic<std::size_t> next{0};
-    std::atomic<bool> failed{false};
-    std::exception_ptr first;
-    std::mutex mu;
-    auto work = [&] {
-        for (std::size_t i; !failed.load(std::memory_order_relaxed) && (i = next++) < n;) {
-            try {
-                fn(i);
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mu);
-                if (!first) first = std::current_exception();
-                failed = true;
-            }
-        }
-    };
-    if (workers == 1) {
-        work();
-    } else {
-        // The calling thread is one of the workers. When the system refuses a thread (a
-        // container's thread limit, an address-space limit), the batch runs on the threads
-        // that did start: fewer workers, never std::terminate on a joinable thread.
-        std::vector<std::thread> pool;
-        try {
-            pool.reserve(workers - 1);
-            for (int t = 1; t < workers; ++t) pool.emplace_back(work);
-        } catch (const std::exception&) {  // std::system_error, std::bad_alloc
-        }
-        work();
-        for (auto& t : pool) t.join();
-    }
-    if (first) std::rethrow_exception(first);
-}
-
-}  // namespace detail
-
 static int resolve_workers(int workers, const Options& opt) {
     if (workers <= 0) workers = opt.workers;
     return workers <= 0 ? hardware_workers() : workers;
@@ -301,7 +274,7 @@ static int resolve_workers(int workers, const Options& opt) {
 
 void Scorer::score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n,
                          float* out, int workers) const {
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool) {
         out[i] = landmarks ? score(images[i], landmarks[i]) : score(images[i]);
     });
 }
@@ -332,7 +305,7 @@ void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, s
                          std::int64_t max_pixels) const {
     const ModelInfo& info = impl_->info;
     const bool reduce = impl_->opt.reduced_decode;
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool alone) {
         out[i] = std::numeric_limits<float>::quiet_NaN();
         errors[i].clear();
         kinds[i] = 0;
@@ -360,7 +333,8 @@ void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, s
         } catch (const FileNotFound& e) {
             errors[i] = e.what(), kinds[i] = 1;
         } catch (const std::exception& e) {
-            errors[i] = e.what(), kinds[i] = 2;
+            if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
+            errors[i] = detail::message(e), kinds[i] = 2;
         }
     });
 }
@@ -377,7 +351,7 @@ std::vector<ScoredFace> Scorer::score_faces(const Detector& detector, const Imag
 
 void Scorer::score_batch_faces(const Detector& detector, const ImageView* images, std::size_t n,
                                std::vector<ScoredFace>* out, bool all_faces, int workers) const {
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool) {
         out[i] = score_faces(detector, images[i], all_faces);
     });
 }
@@ -385,7 +359,7 @@ void Scorer::score_batch_faces(const Detector& detector, const ImageView* images
 void Scorer::score_files_faces(const Detector& detector, const std::string* paths, std::size_t n,
                                std::vector<ScoredFace>* faces, std::string* errors, Status* status,
                                bool all_faces, int workers, std::int64_t max_pixels) const {
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i) {
+    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool alone) {
         faces[i].clear();
         errors[i].clear();
         status[i] = Status::ok;
@@ -396,7 +370,8 @@ void Scorer::score_files_faces(const Detector& detector, const std::string* path
         } catch (const FileNotFound& e) {
             errors[i] = e.what(), status[i] = Status::missing;
         } catch (const std::exception& e) {
-            errors[i] = e.what(), status[i] = Status::invalid;
+            if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
+            errors[i] = detail::message(e), status[i] = Status::invalid;
         }
     });
 }

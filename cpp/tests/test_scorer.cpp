@@ -1,5 +1,13 @@
 // C++ test suite "scorer" (ctest scorer). Shared harness: check.h.
 #include "check.h"
+#include "parallel.h"
+#include "pool_allocator.h"
+
+#include <atomic>
+#include <limits>
+#include <mutex>
+
+#include <mat.h>
 
 namespace {
 using namespace tinyfq_test;
@@ -66,8 +74,133 @@ void test_scorer() {
     CHECK(throws<tinyfq::Error>([] { tinyfq::parse_model_info("{\"input\": 3}"); }));
 }
 
+// detail::parallel_for: an allocation that fails beside other workers is tried again alone;
+// any other failure, or one alone, is the batch's exception.
+void test_parallel_for() {
+    using tinyfq::detail::parallel_for;
+    const std::size_t n = 40;
+    std::vector<std::atomic<int>> done(n), tries(n);
+    std::vector<std::atomic<bool>> done_alone(n);
+    auto reset = [&] {
+        for (std::size_t i = 0; i < n; ++i) done[i] = 0, tries[i] = 0, done_alone[i] = false;
+    };
+    // every fifth item fails to allocate while others run (both kinds of memory error)
+    reset();
+    parallel_for(n, 4, [&](std::size_t i, bool alone) {
+        ++tries[i];
+        if (i % 5 == 0 && !alone) {
+            if (i % 10) throw tinyfq::OutOfMemory("no memory");
+            throw std::bad_alloc();
+        }
+        ++done[i];
+        done_alone[i] = alone;
+    });
+    // A worker that hits one stops, so these run alone: left for later (a second try) or
+    // reached by the calling thread once the others are gone.
+    int retried = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        CHECK(done[i] == 1);
+        if (i % 5) CHECK(tries[i] == 1);
+        if (i % 5 == 0) CHECK(done_alone[i] && (tries[i] == 1 || tries[i] == 2));
+        retried += tries[i] == 2;
+    }
+    CHECK(retried >= 1 && retried <= 4);
+    // an item that cannot be allocated even alone: its error comes back, after one retry
+    reset();
+    CHECK(throws<tinyfq::OutOfMemory>([&] {
+        parallel_for(n, 4, [&](std::size_t i, bool alone) {
+            ++tries[i];
+            if (i == 7) throw tinyfq::OutOfMemory("no memory");
+            done_alone[i] = alone;
+        });
+    }));
+    CHECK(tries[7] >= 1 && tries[7] <= 2);
+    // other errors are not retried
+    reset();
+    CHECK(throws<tinyfq::InvalidInput>([&] {
+        parallel_for(n, 4, [&](std::size_t i, bool) {
+            ++tries[i];
+            if (i == 3) throw tinyfq::InvalidInput("bad");
+        });
+    }));
+    CHECK(tries[3] == 1);
+    // one worker is alone from the start: no retry
+    reset();
+    CHECK(throws<std::bad_alloc>([&] {
+        parallel_for(n, 1, [&](std::size_t i, bool alone) {
+            ++tries[i];
+            CHECK(alone);
+            if (i == 2) throw std::bad_alloc();
+        });
+    }));
+    CHECK(tries[2] == 1 && tries[3] == 0);
+}
+
+// detail::PoolAllocator: keeps freed buffers for reuse; a refused allocation is null and is
+// not booked.
+void test_pool_allocator() {
+    tinyfq::detail::PoolAllocator pool;
+    void* a = pool.fastMalloc(1000);
+    CHECK(a != nullptr);
+    pool.fastFree(a);
+    void* b = pool.fastMalloc(900);  // fits the kept 1000 bytes
+    CHECK(b == a);
+    void* c = pool.fastMalloc(100);  // would waste 90% of a kept buffer: a new one
+    CHECK(c != nullptr && c != b);
+    pool.fastFree(b);
+    void* d = pool.fastMalloc(400);  // less than 3/4 of the kept 1000: not that one
+    CHECK(d != b);
+    // more than any machine has (the sanitizer build runs with allocator_may_return_null=1)
+    CHECK(pool.fastMalloc(std::numeric_limits<std::size_t>::max() / 4) == nullptr);
+    void* e = pool.fastMalloc(950);  // still served: the failure was not booked
+    CHECK(e != nullptr);
+    std::memset(e, 1, 950);
+    for (void* p : {c, d, e}) pool.fastFree(p);
+    // an ncnn Mat from the pool: empty when refused, usable otherwise
+    ncnn::Mat huge(1 << 30, 1 << 20, 3, 4u, &pool);
+    CHECK(huge.empty());
+    ncnn::Mat m(64, 64, 3, 4u, &pool);
+    CHECK(!m.empty());
+}
+
+// detail::thread_room: the threads an address-space limit leaves room for.
+void test_thread_room() {
+#if defined(__linux__)
+    rlimit saved{};
+    CHECK(getrlimit(RLIMIT_AS, &saved) == 0);
+    if (saved.rlim_cur != RLIM_INFINITY) return;  // run under a limit already: nothing to set
+    CHECK(tinyfq::detail::thread_room() == INT_MAX);
+    unsigned long long pages = 0;
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    CHECK(f && std::fscanf(f, "%llu", &pages) == 1);
+    if (f) std::fclose(f);
+    pthread_attr_t attr;
+    std::size_t stack = 0;
+    pthread_attr_init(&attr);
+    pthread_attr_getstacksize(&attr, &stack);
+    pthread_attr_destroy(&attr);
+    const std::uint64_t used = pages * std::uint64_t(sysconf(_SC_PAGESIZE));
+    const std::uint64_t per = stack + tinyfq::detail::kWorkerBytes;
+    rlimit lim = saved;
+    lim.rlim_cur = rlim_t(used + tinyfq::detail::kReserveBytes + 3 * per + per / 2);  // 3.5 threads
+    CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
+    const int room = tinyfq::detail::thread_room();
+    lim.rlim_cur = rlim_t(used + tinyfq::detail::kReserveBytes / 2);  // not even the reserve
+    CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
+    const int none = tinyfq::detail::thread_room();
+    CHECK(setrlimit(RLIMIT_AS, &saved) == 0);
+    CHECK(room == 3);
+    CHECK(none == 0);
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    return tinyfq_test::run_suite("scorer", argc, argv, 0, "", [](char**) { test_scorer(); });
+    return tinyfq_test::run_suite("scorer", argc, argv, 0, "", [](char**) {
+        test_scorer();
+        test_parallel_for();
+        test_pool_allocator();
+        test_thread_room();
+    });
 }

@@ -101,6 +101,8 @@ PYBIND11_MODULE(_core, m) {
             PyErr_SetString(PyExc_ValueError, e.what());
         } catch (const tinyfq::FileNotFound& e) {
             PyErr_SetString(PyExc_FileNotFoundError, e.what());
+        } catch (const tinyfq::OutOfMemory& e) {
+            PyErr_SetString(PyExc_MemoryError, e.what());
         } catch (const tinyfq::Error& e) {
             PyErr_SetString(PyExc_RuntimeError, e.what());
         }

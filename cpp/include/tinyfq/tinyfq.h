@@ -4,6 +4,7 @@
 // Errors are reported with exceptions:
 //   tinyfq::InvalidInput  - the caller passed something unusable (shape, stride, landmarks)
 //   tinyfq::FileNotFound  - a path that does not exist
+//   tinyfq::OutOfMemory   - an allocation failed (std::bad_alloc may also come through)
 //   tinyfq::Error         - anything else (a model that fails to load, an undecodable image)
 #pragma once
 
@@ -23,6 +24,9 @@ struct InvalidInput : Error {
     using Error::Error;
 };
 struct FileNotFound : Error {
+    using Error::Error;
+};
+struct OutOfMemory : Error {
     using Error::Error;
 };
 
@@ -241,6 +245,11 @@ public:
     // Batch: out[i] = score(images[i] (, landmarks[i])). `landmarks` may be null (crops).
     // Runs `workers` threads (<= 0: options().workers), one ncnn thread each. The first
     // exception thrown by any item is rethrown after all threads have joined.
+    //
+    // All batch calls run on fewer threads when the system gives fewer: a thread that cannot
+    // start is not waited for, and a worker whose allocation fails (OutOfMemory,
+    // std::bad_alloc) stops, returning its memory; its item is tried again after the others
+    // have finished, alone, and only then is the failure reported.
     void score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n, float* out,
                      int workers = 0) const;
     // Decode and score files in parallel. Never throws for a bad file: out[i] is NaN and
