@@ -66,8 +66,8 @@ inline int thread_room() {
     const std::uint64_t used = std::uint64_t(pages) * std::uint64_t(page);
     const std::uint64_t limit = std::uint64_t(r.rlim_cur);
     if (used + kReserveBytes >= limit) return 0;
-    return int(std::min<std::uint64_t>((limit - used - kReserveBytes) / (stack + kWorkerBytes),
-                                       INT_MAX));
+    return int(
+        std::min<std::uint64_t>((limit - used - kReserveBytes) / (stack + kWorkerBytes), INT_MAX));
 #else
     return INT_MAX;
 #endif
