@@ -586,6 +586,27 @@ def test_a_graph_whose_weights_do_not_fit_its_shapes_is_refused(tmp_path, old, n
     assert message in _load_error_in_child(path)
 
 
+def test_int8_weights_are_refused_not_read_as_floats(tmp_path):
+    """Found by fuzz/fuzz_model.cpp: a .bin whose first block is tagged int8 (0x000D4B38), with
+    its sidecar's size and digest matching, loaded as 1-byte values that ncnn's float
+    Convolution read as floats while preparing the layer (ASAN: heap-buffer-overflow in
+    convolution_im2col_pack_A_tile)."""
+    import hashlib
+    import json
+
+    path = _model_dir(tmp_path)
+    bin_path = path.parent / "m.ncnn.bin"
+    plain = bin_path.read_bytes()
+    assert plain[:4] == bytes(4)  # conv0's 324 weights as float32, then the rest
+    weights = bytes(324) + plain[4 + 324 * 4 :]
+    bad = struct.pack("<I", 0x000D4B38) + weights
+    bin_path.write_bytes(bad)
+    meta = json.loads(path.read_text())
+    meta["weights"] = {"bytes": len(bad), "sha256": hashlib.sha256(bad).hexdigest()}
+    path.write_text(json.dumps(meta))
+    assert "a block of int8 weights" in _load_error_in_child(path)
+
+
 def test_a_bmp_of_height_zero_is_an_error_not_an_empty_image(tmp_path):
     """Found by fuzz/fuzz_decode.cpp: stb_image decodes a BMP whose height is 0 to an image of
     no pixels, which the decoder returned as a (0, W, 3) array."""

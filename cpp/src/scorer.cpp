@@ -75,11 +75,22 @@ bool file_exists(const std::string& p) {
 // Weights from memory with a bound: ncnn's own memory reader reads as far as the graph asks,
 // past the end of a short buffer. This one stops there and remembers it, and the caller checks
 // that the graph used every byte (a .bin of another graph or a damaged one fails to load).
+//
+// Every block of weights starts with a 4-byte tag saying how it is stored, and the tag is the
+// only thing ncnn read()s (it takes the data itself by reference()). Float32, float16,
+// bfloat16 and table-quantized blocks load as float32; an int8 block (tag 0x000D4B38) loads as
+// 1-byte values that a float layer reads as floats, four times past their end. It is refused.
 class BoundedReader : public ncnn::DataReader {
 public:
+    static constexpr std::uint32_t kInt8Tag = 0x000D4B38;
     BoundedReader(const unsigned char* p, std::size_t n) : p_(p), left_(n) {}
     std::size_t read(void* buf, std::size_t size) const override {
         if (size > left_) return short_ = true, 0;
+        if (size == sizeof(std::uint32_t)) {
+            const std::uint32_t tag = std::uint32_t(p_[0]) | std::uint32_t(p_[1]) << 8 |
+                                      std::uint32_t(p_[2]) << 16 | std::uint32_t(p_[3]) << 24;
+            if (tag == kInt8Tag) return int8_ = true, 0;
+        }
         std::memcpy(buf, p_, size);
         p_ += size, left_ -= size;
         return size;
@@ -91,12 +102,13 @@ public:
         return size;
     }
     bool exhausted_early() const { return short_; }
+    bool int8_block() const { return int8_; }
     std::size_t left() const { return left_; }
 
 private:
     mutable const unsigned char* p_;
     mutable std::size_t left_;
-    mutable bool short_ = false;
+    mutable bool short_ = false, int8_ = false;
 };
 
 // The weights are the ones the sidecar was written for (when it records them).
@@ -115,7 +127,11 @@ void check_weights(const ModelInfo& info, const unsigned char* bin, std::size_t 
 // Load `bin` (kept alive by the caller: ncnn references it) into `net`, or say why not.
 void load_weights(ncnn::Net& net, const std::vector<unsigned char>& bin, const std::string& what) {
     BoundedReader dr(bin.data(), bin.size());
-    if (net.load_model(dr) != 0 || dr.exhausted_early())
+    const int rc = net.load_model(dr);
+    if (dr.int8_block())
+        throw Error(what + ": a block of int8 weights (tag 0x000D4B38); this build's layers take "
+                           "float32, float16 or bfloat16 weights");
+    if (rc != 0 || dr.exhausted_early())
         throw Error(what + ": the weights end before the graph's layers do (" +
                     std::to_string(bin.size()) + " bytes; truncated, or not this graph's .bin)");
     if (dr.left() != 0)
