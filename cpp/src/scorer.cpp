@@ -129,8 +129,9 @@ void load_weights(ncnn::Net& net, const std::vector<unsigned char>& bin, const s
     BoundedReader dr(bin.data(), bin.size());
     const int rc = net.load_model(dr);
     if (dr.int8_block())
-        throw Error(what + ": a block of int8 weights (tag 0x000D4B38); this build's layers take "
-                           "float32, float16 or bfloat16 weights");
+        throw Error(what +
+                    ": a block of int8 weights (tag 0x000D4B38); this build's layers take "
+                    "float32, float16 or bfloat16 weights");
     if (rc != 0 || dr.exhausted_early())
         throw Error(what + ": the weights end before the graph's layers do (" +
                     std::to_string(bin.size()) + " bytes; truncated, or not this graph's .bin)");
