@@ -19,8 +19,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <mutex>
-#include <new>
 #include <numeric>
 
 #include <allocator.h>
@@ -38,8 +36,7 @@ struct Detector::Impl {
     struct Pools {
         detail::PoolAllocator blob, work;
     };
-    mutable std::mutex idle_mu;
-    mutable std::vector<std::unique_ptr<Pools>> idle;
+    mutable detail::IdleList<Pools> idle;
 
     ncnn::Net net;  // after the pools: destroyed first
     DetectOptions opt;
@@ -47,17 +44,8 @@ struct Detector::Impl {
     // A pool pair for the duration of one call.
     class Lease {
     public:
-        explicit Lease(const Impl& impl) : impl_(impl) {
-            std::lock_guard<std::mutex> lock(impl_.idle_mu);
-            if (!impl_.idle.empty()) p_ = std::move(impl_.idle.back()), impl_.idle.pop_back();
-        }
-        ~Lease() {
-            std::lock_guard<std::mutex> lock(impl_.idle_mu);
-            try {
-                impl_.idle.push_back(std::move(p_));
-            } catch (const std::bad_alloc&) {  // not kept: the pools go now
-            }
-        }
+        explicit Lease(const Impl& impl) : impl_(impl), p_(impl.idle.take()) {}
+        ~Lease() { impl_.idle.give(std::move(p_)); }
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
         Pools& pools() {

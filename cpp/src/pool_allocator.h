@@ -1,5 +1,5 @@
 // An ncnn allocator that keeps the buffers a forward pass frees for the next pass: one user at
-// a time, no lock (a thread's or a lease's own pool).
+// a time, no lock (a call's own pool); and the list that keeps such pools between calls.
 //
 // ncnn's UnlockedPoolAllocator does the same, but when the C library refuses an allocation it
 // still books the null pointer as a buffer in use, and its destructor later prints "FATAL
@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
+#include <mutex>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -82,6 +85,33 @@ private:
     }
 
     std::vector<Buffer> kept_, lent_;
+};
+
+// What a Scorer or Detector keeps between calls for the next one (its pools, with an extractor
+// for the Scorer): take() lends one to a call (null when none is idle), give() takes it back.
+// give() never throws: one there is no room to keep is dropped.
+template <class T>
+class IdleList {
+public:
+    std::unique_ptr<T> take() {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (items_.empty()) return nullptr;
+        std::unique_ptr<T> p = std::move(items_.back());
+        items_.pop_back();
+        return p;
+    }
+    void give(std::unique_ptr<T> p) noexcept {
+        if (!p) return;
+        std::lock_guard<std::mutex> lock(mu_);
+        try {
+            items_.push_back(std::move(p));
+        } catch (const std::bad_alloc&) {  // not kept: it goes now
+        }
+    }
+
+private:
+    std::mutex mu_;
+    std::vector<std::unique_ptr<T>> items_;
 };
 
 }  // namespace detail

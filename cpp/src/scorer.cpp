@@ -1,13 +1,11 @@
 // Scorer: tinyFQnet through ncnn. One ncnn::Net shared by all threads (ncnn nets are safe for
-// concurrent extractors); every score takes a light-mode, one-thread extractor of its own from
-// a pool of idle ones, and the blobs come from pools owned by the calling thread.
+// concurrent extractors); every score takes a light-mode, one-thread extractor of its own, with
+// pools for its blobs, from a list of idle ones (Impl::Worker).
 #include "internal.h"
 #include "fused.h"
 #include "parallel.h"
 #include "pool_allocator.h"
 
-#include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -16,9 +14,8 @@
 #include <iterator>
 #include <limits>
 #include <memory>
-#include <mutex>
-#include <new>
 #include <sstream>
+#include <utility>
 #include <thread>
 
 #include <cstdlib>
@@ -48,9 +45,7 @@ struct Scorer::Impl {
         detail::PoolAllocator blob, work;
         std::unique_ptr<ncnn::Extractor> ex;  // after its pools: destroyed first
     };
-    // Declared after the net, so they go first.
-    std::mutex idle_mu;
-    std::vector<std::unique_ptr<Worker>> idle;
+    detail::IdleList<Worker> idle;  // after the net: goes first
 };
 
 namespace {
@@ -226,11 +221,7 @@ float Scorer::score_tensor(const float* chw) const {
         for (int c = 0; c < 3; ++c)
             std::memcpy(in.channel(c), chw + c * S * S, sizeof(float) * S * S);
     }
-    std::unique_ptr<Impl::Worker> w;
-    {
-        std::lock_guard<std::mutex> lock(impl_->idle_mu);
-        if (!impl_->idle.empty()) w = std::move(impl_->idle.back()), impl_->idle.pop_back();
-    }
+    std::unique_ptr<Impl::Worker> w = impl_->idle.take();
     if (!w) {
         w.reset(new Impl::Worker);
         w->ex.reset(new ncnn::Extractor(impl_->net.create_extractor()));
@@ -257,11 +248,7 @@ float Scorer::score_tensor(const float* chw) const {
     out.release();
     ex->input(in_name, ncnn::Mat());
     ex->input(out_name, ncnn::Mat());
-    std::lock_guard<std::mutex> lock(impl_->idle_mu);
-    try {
-        impl_->idle.push_back(std::move(w));
-    } catch (const std::bad_alloc&) {  // not kept: the score stands
-    }
+    impl_->idle.give(std::move(w));
     return q;
 }
 
