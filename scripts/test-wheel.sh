@@ -24,12 +24,7 @@ export TINYFQ_DATA=$DATA
 mkdir -p "$W"
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 
-pyenv_python() {
-  local v
-  v=$(pyenv versions --bare | grep -E "^${1//./\\.}\.[0-9]+$" | sort -V | tail -1)
-  [ -n "$v" ] || { echo "no pyenv CPython $1" >&2; return 1; }
-  echo "$(pyenv root)/versions/$v/bin/python"
-}
+source scripts/wheel-common.sh  # pyenv_python
 host_pip() {  # a pip for `pip install --target --platform`: the build tools' one, else python3's
   if [ -x "$W/tools/bin/pip" ]; then "$W/tools/bin/pip" "$@"; else python3 -m pip "$@"; fi
 }
