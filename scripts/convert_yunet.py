@@ -186,7 +186,35 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
         assert kind not in ("Convolution", "ConvolutionDepthWise"), f"left unfused: {layers[i]}"
         out_layers.append(layers[i])
         out_weights += weights[off : off + size]
-    return out_layers, out_weights
+    return _fold_pooling(out_layers), out_weights
+
+
+def _fold_pooling(layers: list[str]) -> list[str]:
+    """Each TinyfqMaxPool2 into the TinyfqPwDw that makes its input (3=pool, no weights move):
+    a map read only by the pooling becomes the layer's pooled output (3=1); a map split between
+    the pooling and one other reader becomes the layer's two outputs, the map and its pooled
+    map (3=2), and the Split goes."""
+    parts = [line.split() for line in layers]
+    maker = {p[5 + int(p[2]) - 1 + j]: i for i, p in enumerate(parts) for j in range(int(p[3]))}
+    out, drop = list(layers), set()
+    for i, p in enumerate(parts):
+        if p[0] != "TinyfqMaxPool2":
+            continue
+        src, dst = p[4], p[5]
+        m = maker[src]
+        if parts[m][0] == "Split" and int(parts[m][3]) == 2:
+            other = next(b for b in parts[m][5:7] if b != src)
+            conv = maker[parts[m][4]]
+            if parts[conv][0] != "TinyfqPwDw":
+                continue
+            c = parts[conv]
+            out[conv] = " ".join([c[0], c[1], "1", "2", c[4], other, dst, *c[6:], "3=2"])
+            drop |= {m, i}
+        elif parts[m][0] == "TinyfqPwDw":
+            c = parts[m]
+            out[m] = " ".join([c[0], c[1], "1", "1", c[4], dst, *c[6:], "3=1"])
+            drop.add(i)
+    return [line for i, line in enumerate(out) if i not in drop]
 
 
 def convert(

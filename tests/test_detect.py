@@ -3,6 +3,7 @@ options, and detection wired into Scorer and the CLI."""
 
 import csv
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -255,3 +256,28 @@ def test_embedded_detector_is_the_recorded_conversion():
     assert meta["graph"] == "fused" and meta["licence"].startswith("Apache-2.0")
     if ONNX.exists():
         assert meta["source_sha256"] == hashlib.sha256(ONNX.read_bytes()).hexdigest()
+
+
+def test_recorded_conversion_command_reproduces_the_committed_graph(tmp_path):
+    """Anyone can redo the conversion: the converter on the ONNX release writes the committed
+    graph and weights byte for byte (pooling folded into the layers that feed it)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnx")
+    from tests.conftest import REPO
+    from tests.yunet_reference import ONNX
+
+    if not ONNX.exists():
+        pytest.skip(f"{ONNX} not found")
+    out = tmp_path / "yunet"
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "convert_yunet.py"), str(ONNX), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    models = REPO / "cpp" / "models"
+    param = (models / "yunet.ncnn.param").read_text()
+    assert Path(f"{out}.ncnn.param").read_text() == param
+    assert Path(f"{out}.ncnn.bin").read_bytes() == (models / "yunet.ncnn.bin").read_bytes()
+    assert "TinyfqMaxPool2" not in param and param.count(" 3=1") == 2 and " 3=2" in param

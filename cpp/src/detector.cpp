@@ -4,7 +4,7 @@
 //
 // The embedded graph (scripts/convert_yunet.py) runs on the library's own layers for its
 // convolutions (TinyfqConv3x3, TinyfqPwDw: 1x1 -> depthwise 3x3 in one call) and its pyramid
-// merges (TinyfqUpAdd), with ncnn's pooling between them, and ends at one 16-channel map per
+// merges (TinyfqUpAdd) and its 2x2 pooling (TinyfqMaxPool2), and ends at one 16-channel map per
 // stride s in {8, 16, 32}, `head_<s>`: the model's four heads merged (the same arithmetic) into
 // channel 0 cls and 1 obj (logits), 2-5 bbox (centre offsets in stride units from the cell's
 // corner, log width, log height) and 6-15 kps (five (x, y) offsets in stride units).
@@ -268,6 +268,11 @@ std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float s
     ex.set_workspace_allocator(&pools.work);
     if (ex.input("in0", x) != 0) throw Error("detector graph has no input blob");
 
+    // A cell passes only if sigmoid(cls) and sigmoid(obj) both reach threshold^2 (each is at
+    // most 1): cells whose logits fall short of that, less a margin for float rounding, are
+    // skipped before any exp. The exact test below decides for the rest.
+    const float t2 = opt.score_threshold * opt.score_threshold;
+    const float min_logit = t2 > 0.f && t2 < 1.f ? std::log(t2 / (1.f - t2)) - 1e-3f : -HUGE_VALF;
     std::vector<Face> cand;
     for (int k = 0; k < 3; ++k) {
         ncnn::Mat packed, m;
@@ -288,7 +293,10 @@ std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float s
             throw Error("detector output " + std::string(kHeads[k]) + " has an unexpected shape");
         auto at = [&](int channel, int r, int c) { return m.channel(channel).row(r)[c]; };
         for (int r = 0; r < rows; ++r) {
+            const float* cls_row = m.channel(kCls).row(r);
+            const float* obj_row = m.channel(kObj).row(r);
             for (int c = 0; c < cols; ++c) {
+                if (cls_row[c] < min_logit || obj_row[c] < min_logit) continue;
                 const float cls = std::min(std::max(sigmoid(at(kCls, r, c)), 0.f), 1.f);
                 const float obj = std::min(std::max(sigmoid(at(kObj, r, c)), 0.f), 1.f);
                 const float score = std::sqrt(cls * obj);

@@ -44,6 +44,19 @@ struct Kernels {
     // column 1). out: ho x wo planes, contiguous, channel stride out_cs. w: [c][3][3].
     void (*dw3x3)(const float* in, std::size_t in_cs, int h, int w, int stride, const float* wt,
                   const float* bias, int c, float* out, std::size_t out_cs, bool act);
+    // dw3x3 at stride 1 followed by 2x2 max pooling (h and w even): writes the pooled planes
+    // (h/2 x w/2, contiguous, channel stride pool_cs), and the full output too unless out is
+    // null.
+    void (*dw3x3_pool)(const float* in, std::size_t in_cs, int h, int w, const float* wt,
+                       const float* bias, int c, float* out, std::size_t out_cs, float* pooled,
+                       std::size_t pool_cs, bool act);
+    // Depthwise 3x3, stride 1, + bias (+ ReLU when act), on planes without a side border, for
+    // widths that are not a multiple of 8: channel c's h x w pixels are contiguous from
+    // in + c * in_cs, with w + 1 zeros before and after them (the rows above and below). out
+    // like dw3x3's. work: dw3x3_flat_work(w) ints (the column masks).
+    void (*dw3x3_flat)(const float* in, std::size_t in_cs, int h, int w, const float* wt,
+                       const float* bias, int c, float* out, std::size_t out_cs, bool act,
+                       int* work);
     // Head: 1x1 convolution cin -> mid + bias + ReLU, global average over n pixels, then the
     // linear unit fc_w . avg + fc_b. Returns the logit (the layer applies the sigmoid).
     float (*head)(const float* in, int cin, std::size_t in_cs, int n, const float* wt,
@@ -66,6 +79,8 @@ void register_layers(ncnn::Net& net);
 void prepare_net(ncnn::Net& net, bool fp16);
 
 inline int out_size(int n, int stride) { return (n - 1) / stride + 1; }
+// dw3x3_flat's scratch: left and right column masks for each phase of a vector along a row.
+inline std::size_t dw3x3_flat_work(int w) { return std::size_t(w + 1) * 16; }
 // conv3x3's scratch: one block of im2col taps for three output vectors, reused (ho, wo unused).
 inline std::size_t conv3x3_work(int cin, int /*ho*/, int /*wo*/) {
     return std::size_t(cin) * 9 * 24;

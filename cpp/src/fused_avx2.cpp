@@ -13,7 +13,8 @@ namespace avx2 {
 }  // namespace avx2
 
 const Kernels& avx2_kernels() {
-    static const Kernels k{"avx2", avx2::conv3x3, avx2::conv1x1, avx2::dw3x3, avx2::head};
+    static const Kernels k{"avx2",           avx2::conv3x3,    avx2::conv1x1, avx2::dw3x3,
+                           avx2::dw3x3_pool, avx2::dw3x3_flat, avx2::head};
     return k;
 }
 

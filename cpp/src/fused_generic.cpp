@@ -12,7 +12,8 @@ namespace generic {
 }  // namespace generic
 
 const Kernels& generic_kernels() {
-    static const Kernels k{"generic", generic::conv3x3, generic::conv1x1, generic::dw3x3,
+    static const Kernels k{"generic",      generic::conv3x3,    generic::conv1x1,
+                           generic::dw3x3, generic::dw3x3_pool, generic::dw3x3_flat,
                            generic::head};
     return k;
 }

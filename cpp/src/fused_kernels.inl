@@ -146,41 +146,75 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
 
 // ------------------------------------------------------------------ depthwise 3x3
 
+// 2x2 max pooling of two output rows (full-width vectors a, b) into 4 floats at d.
+inline void pool4(v8 a, v8 b, float* d) {
+    const v8 m = a > b ? a : b;
+    const v8 e = __builtin_shufflevector(m, m, 0, 2, 4, 6, 0, 2, 4, 6);
+    const v8 o = __builtin_shufflevector(m, m, 1, 3, 5, 7, 1, 3, 5, 7);
+    const v8 r = e > o ? e : o;
+    std::memcpy(d, &r, 4 * sizeof(float));
+}
+// The same for two adjacent vectors of each row (16 columns) into 8 floats at d.
+inline void pool8(v8 a, v8 a2, v8 b, v8 b2, float* d) {
+    const v8 m = a > b ? a : b, m2 = a2 > b2 ? a2 : b2;
+    const v8 e = evens_p(m, m2), o = odds_p(m, m2);
+    store(d, unperm(e > o ? e : o));
+}
+
 // Stride 1, one column of vectors at a time, sliding down the rows: each bordered input row is
 // loaded once (three shifted vectors) and feeds the three output rows it belongs to, so an
 // output vector costs 3 loads and 9 FMAs with three independent accumulators in flight.
+// Where pl is set, each pair of output rows is also max-pooled 2x2 into pl (row stride pw);
+// where o is null, only the pooled output is written.
 void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
-                     bool act) {
+                     bool act, float* pl = nullptr, int pw = 0) {
     v8 a0 = b, a1 = b;  // outputs y and y + 1 in progress (a0 is the oldest)
+    v8 prev = b;        // the even output row, for pooling
     for (int r = 0; r < ho + 2; ++r) {
         const float* q = p + r * rs + x;
         const v8 l = load(q), m = load(q + 1), rr = load(q + 2);
         // input row r is kernel row 2 of output r - 2, row 1 of r - 1, row 0 of r
-        const v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
+        v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
         a0 = a1 + kv[3] * l + kv[4] * m + kv[5] * rr;
         a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
-        if (r >= 2) store(o + (r - 2) * wo + x, act ? relu(done) : done);
+        if (r < 2) continue;
+        if (act) done = relu(done);
+        if (o) store(o + (r - 2) * wo + x, done);
+        if (pl) {
+            if (r % 2 == 0)
+                prev = done;
+            else
+                pool4(prev, done, pl + (r - 3) / 2 * pw + x / 2);
+        }
     }
 }
 
 // The same for two adjacent columns at once: six independent accumulators instead of three
 // keep more FMAs in flight (the column kernel alone waits on its own sums).
 void dw3x3_s1_column2(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
-                      bool act) {
-    v8 a0 = b, a1 = b, c0 = b, c1 = b;
+                      bool act, float* pl = nullptr, int pw = 0) {
+    v8 a0 = b, a1 = b, c0 = b, c1 = b, prev = b, prev2 = b;
     for (int r = 0; r < ho + 2; ++r) {
         const float* q = p + r * rs + x;
         const v8 l = load(q), m = load(q + 1), rr = load(q + 2);
         const v8 l2 = load(q + 8), m2 = load(q + 9), rr2 = load(q + 10);
-        const v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
-        const v8 done2 = c0 + kv[6] * l2 + kv[7] * m2 + kv[8] * rr2;
+        v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
+        v8 done2 = c0 + kv[6] * l2 + kv[7] * m2 + kv[8] * rr2;
         a0 = a1 + kv[3] * l + kv[4] * m + kv[5] * rr;
         c0 = c1 + kv[3] * l2 + kv[4] * m2 + kv[5] * rr2;
         a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
         c1 = b + kv[0] * l2 + kv[1] * m2 + kv[2] * rr2;
-        if (r >= 2) {
-            store(o + (r - 2) * wo + x, act ? relu(done) : done);
-            store(o + (r - 2) * wo + x + 8, act ? relu(done2) : done2);
+        if (r < 2) continue;
+        if (act) done = relu(done), done2 = relu(done2);
+        if (o) {
+            store(o + (r - 2) * wo + x, done);
+            store(o + (r - 2) * wo + x + 8, done2);
+        }
+        if (pl) {
+            if (r % 2 == 0)
+                prev = done, prev2 = done2;
+            else
+                pool8(prev, prev2, done, done2, pl + (r - 3) / 2 * pw + x / 2);
         }
     }
 }
@@ -209,39 +243,52 @@ void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
 
 template <int S>
 void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt, const float* bias,
-             int c, float* out, std::size_t out_cs, bool act) {
-    const int ho = (h - 1) / S + 1, wo = (w - 1) / S + 1, rs = w + 2;
+             int c, float* out, std::size_t out_cs, bool act, float* pooled = nullptr,
+             std::size_t pool_cs = 0) {
+    const int ho = (h - 1) / S + 1, wo = (w - 1) / S + 1, rs = w + 2, pw = wo / 2;
     // Stride 2 reads 18 floats from column 2x of the bordered row: keep that inside the row.
     const int nvx = S == 1 ? wo / 8 : (w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0);
     for (int ch = 0; ch < c; ++ch) {
         const float* p = in + ch * in_cs;
         const float* k = wt + ch * 9;
-        float* o = out + ch * out_cs;
+        float* o = out ? out + ch * out_cs : nullptr;
+        float* pl = pooled ? pooled + ch * pool_cs : nullptr;
         v8 kv[9];
         for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
         const v8 b = splat(bias[ch]);
         int v = 0;
         if (S == 1)
-            for (; v + 2 <= nvx; v += 2) dw3x3_s1_column2(p, rs, ho, wo, v * 8, kv, b, o, act);
+            for (; v + 2 <= nvx; v += 2)
+                dw3x3_s1_column2(p, rs, ho, wo, v * 8, kv, b, o, act, pl, pw);
         for (; v < nvx; ++v) {
             if (S == 1)
-                dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o, act);
+                dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o, act, pl, pw);
             else
                 dw3x3_s2_column(p, rs, ho, wo, v * 8, kv, b, o, act);
         }
         // Stride 1, rows wider than a vector: one more column of vectors ending at the row's
         // end covers the rest (recomputing a few outputs of the last one: same values).
         const bool overlap = S == 1 && wo % 8 && wo > 8;
-        if (overlap) dw3x3_s1_column(p, rs, ho, wo, wo - 8, kv, b, o, act);
-        for (int y = 0; y < ho && !overlap; ++y) {  // columns that do not fill a vector
-            const float* r0 = p + y * S * rs;
-            for (int x = nvx * 8; x < wo; ++x) {
-                float sum = bias[ch];
-                for (int ky = 0; ky < 3; ++ky)
-                    for (int kx = 0; kx < 3; ++kx) sum += k[ky * 3 + kx] * r0[ky * rs + x * S + kx];
-                o[y * wo + x] = act ? relu1(sum) : sum;
+        if (overlap) dw3x3_s1_column(p, rs, ho, wo, wo - 8, kv, b, o, act, pl, pw);
+        if (overlap) continue;
+        // columns that do not fill a vector (pooled: in 2 x 2 blocks)
+        const int by = pl ? 2 : 1, bx = pl ? 2 : 1;
+        for (int y = 0; y < ho; y += by)
+            for (int x = nvx * 8; x < wo; x += bx) {
+                float mx = 0.f;
+                for (int j = 0; j < by * bx; ++j) {
+                    const int yy = y + j / bx, xx = x + j % bx;
+                    const float* r0 = p + yy * S * rs;
+                    float sum = bias[ch];
+                    for (int ky = 0; ky < 3; ++ky)
+                        for (int kx = 0; kx < 3; ++kx)
+                            sum += k[ky * 3 + kx] * r0[ky * rs + xx * S + kx];
+                    if (act) sum = relu1(sum);
+                    if (o) o[yy * wo + xx] = sum;
+                    mx = j == 0 || sum > mx ? sum : mx;
+                }
+                if (pl) pl[y / 2 * pw + x / 2] = mx;
             }
-        }
     }
 }
 
@@ -251,6 +298,81 @@ void dw3x3(const float* in, std::size_t in_cs, int h, int w, int stride, const f
         dw3x3_s<1>(in, in_cs, h, w, wt, bias, c, out, out_cs, act);
     else
         dw3x3_s<2>(in, in_cs, h, w, wt, bias, c, out, out_cs, act);
+}
+
+void dw3x3_pool(const float* in, std::size_t in_cs, int h, int w, const float* wt,
+                const float* bias, int c, float* out, std::size_t out_cs, float* pooled,
+                std::size_t pool_cs, bool act) {
+    dw3x3_s<1>(in, in_cs, h, w, wt, bias, c, out, out_cs, act, pooled, pool_cs);
+}
+
+// Widths that are not a multiple of 8 (the coarse levels of most detector inputs): the planes
+// are flat, every output vector runs along the flattened rows (so it may span two), and the
+// taps of the columns to its left and right are masked where a pixel is the first or last of
+// its row; the rows above and below are w apart, zeros beyond the plane. The masks repeat with
+// the vector's phase along a row, period w / gcd(w, 8) vectors, and are built once per call.
+typedef int v8i __attribute__((vector_size(32)));
+
+inline v8 masked(v8 v, const int* m) {
+    v8i mi;
+    std::memcpy(&mi, m, sizeof mi);
+    return (v8)((v8i)v & mi);
+}
+
+// One output vector at flat offset o: three partial sums (one per kernel row) in flight.
+inline v8 dw3x3_flat_vec(const float* p, int o, int w, const v8* kv, v8 b, const int* m) {
+    v8 s[3];
+    for (int r = 0; r < 3; ++r) {
+        const float* q = p + o + (r - 1) * w;
+        s[r] = kv[3 * r] * masked(load(q - 1), m) + kv[3 * r + 1] * load(q) +
+               kv[3 * r + 2] * masked(load(q + 1), m + 8);
+    }
+    return (s[0] + b) + (s[1] + s[2]);
+}
+
+void dw3x3_flat(const float* in, std::size_t in_cs, int h, int w, const float* wt,
+                const float* bias, int c, float* out, std::size_t out_cs, bool act, int* work) {
+    const int n = h * w;
+    const int period = w / (w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : w % 2 == 0 ? 2 : 1);
+    const int nvx = n >= 8 ? n / 8 : 0, last = n >= 8 && n % 8 ? n - 8 : -1;
+    auto masks = [&](int o, int* m) {
+        for (int j = 0; j < 8; ++j) {
+            const int x = (o + j) % w;
+            m[j] = x != 0 ? -1 : 0;
+            m[8 + j] = x != w - 1 ? -1 : 0;
+        }
+    };
+    for (int k = 0; k < std::min(period, nvx); ++k) masks(8 * k, work + 16 * k);
+    if (last >= 0) masks(last, work + 16 * period);
+    for (int ch = 0; ch < c; ++ch) {
+        const float* p = in + ch * in_cs;
+        const float* k = wt + ch * 9;
+        float* o = out + ch * out_cs;
+        v8 kv[9];
+        for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
+        const v8 b = splat(bias[ch]);
+        for (int v = 0, phase = 0; v < nvx; ++v) {
+            const v8 sum = dw3x3_flat_vec(p, 8 * v, w, kv, b, work + 16 * phase);
+            store(o + 8 * v, act ? relu(sum) : sum);
+            if (++phase == period) phase = 0;
+        }
+        if (last >= 0) {  // the rest: one more vector ending at the plane's end (same values)
+            const v8 sum = dw3x3_flat_vec(p, last, w, kv, b, work + 16 * period);
+            store(o + last, act ? relu(sum) : sum);
+        }
+        if (nvx) continue;
+        for (int y = 0; y < h; ++y)  // planes smaller than a vector: the reference arithmetic
+            for (int x = 0; x < w; ++x) {
+                float sum = bias[ch];
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) {
+                        const int iy = y + ky - 1, ix = x + kx - 1;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                        sum += k[ky * 3 + kx] * p[iy * w + ix];
+                    }
+                o[y * w + x] = act ? relu1(sum) : sum;
+            }
+    }
 }
 
 // ------------------------------------------------------------------ dense 3x3 (the stem)

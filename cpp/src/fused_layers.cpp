@@ -8,10 +8,12 @@
 //                  in a small workspace that stays in cache instead of two ncnn blobs
 //   TinyfqHead     0=cin 1=mid                  1x1 conv + ReLU, global average, linear unit,
 //                                               sigmoid: one score
-//   TinyfqPwDw     0=cin 1=cout 2=relu          1x1 conv (linear) -> depthwise 3x3, stride 1
+//   TinyfqPwDw     0=cin 1=cout 2=relu 3=pool   1x1 conv (linear) -> depthwise 3x3, stride 1
 //                                               (+ ReLU when relu): the YuNet detector's unit
 //                                               (scripts/convert_yunet.py), the 1x1 output in
-//                                               the workspace instead of an ncnn blob
+//                                               the workspace instead of an ncnn blob; pool 1:
+//                                               its output max-pooled 2x2 instead, pool 2: two
+//                                               outputs, the map and its pooled map
 //   TinyfqUpAdd    (two inputs: fine, coarse)   fine + the coarse map upsampled x2 (nearest):
 //                                               YuNet's feature pyramid merge, one pass
 //   TinyfqMaxPool2                              2x2 max pooling, stride 2 (even sizes)
@@ -185,13 +187,33 @@ private:
     ncnn::Mat wc_, bc_, wf_, bf_;
 };
 
+// Where the output of a 2 x 2 max pooling goes: planar, like a blob.
+void max_pool2(const float* in, std::size_t in_cs, int h, int w, int c, float* out,
+               std::size_t out_cs) {
+    const int wo = w / 2, ho = h / 2;
+    for (int ch = 0; ch < c; ++ch) {
+        const float* p = in + ch * in_cs;
+        float* o = out + ch * out_cs;
+        for (int y = 0; y < ho; ++y) {
+            const float* r0 = p + 2 * y * w;
+            const float* r1 = r0 + w;
+            float* d = o + y * wo;
+            for (int x = 0; x < wo; ++x)
+                d[x] = std::max(std::max(r0[2 * x], r0[2 * x + 1]),
+                                std::max(r1[2 * x], r1[2 * x + 1]));
+        }
+    }
+}
+
 class PwDw : public ncnn::Layer {
 public:
     PwDw() { one_blob_only = true; }
 
     int load_param(const ncnn::ParamDict& pd) override {
         cin_ = pd.get(0, 0), cout_ = pd.get(1, 0), relu_ = pd.get(2, 1) != 0;
-        return channels_ok(cin_) && channels_ok(cout_) ? 0 : -1;
+        pool_ = pd.get(3, 0);
+        one_blob_only = pool_ != 2;  // 2: two outputs, the map and its pooled map
+        return channels_ok(cin_) && channels_ok(cout_) && pool_ >= 0 && pool_ <= 2 ? 0 : -1;
     }
     int load_model(const ncnn::ModelBin& mb) override {
         wp_ = mb.load(cout_ * cin_, 0);
@@ -203,43 +225,113 @@ public:
         return 0;
     }
     int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
-        if (!is_planar_fp32(in, cin_)) return -1;
-        const Kernels& k = best_kernels();
-        const int h = in.h, w = in.w, rs = w + 2;
-        const std::size_t ps = plane_stride(std::size_t(rs) * (h + 2));
-        // Widths that are not a multiple of 8 (the coarse levels of most input sizes): the 1x1
-        // runs on contiguous planes, whole vectors across rows, and its rows are copied into
-        // the bordered planes; otherwise it writes into them directly.
-        const bool flat = w % 8 != 0 && h > 1;
-        const std::size_t fs = flat ? plane_stride(std::size_t(h) * w) : 0;
-        ncnn::Mat work(int(ps * cout_ + fs * cout_), 4u, opt.workspace_allocator);
-        if (work.empty()) return -100;
-        float* pad = work;
-        for (int c = 0; c < cout_; ++c) {  // the zero border around each 1x1 output plane
-            float* p = pad + c * ps;
-            std::memset(p, 0, sizeof(float) * rs);
-            std::memset(p + (h + 1) * rs, 0, sizeof(float) * rs);
-            for (int y = 1; y <= h; ++y) p[y * rs] = p[y * rs + w + 1] = 0.f;
-        }
-        if (flat) {
-            float* tmp = pad + ps * cout_;
-            k.conv1x1(in, cin_, in.cstep, h, w, wp_, bp_, cout_, tmp, fs, w, nullptr, 0, false);
-            for (int c = 0; c < cout_; ++c)
-                for (int y = 0; y < h; ++y)
-                    std::memcpy(pad + c * ps + (y + 1) * rs + 1, tmp + c * fs + y * w,
-                                sizeof(float) * w);
-        } else {
-            k.conv1x1(in, cin_, in.cstep, h, w, wp_, bp_, cout_, pad + rs + 1, ps, rs, nullptr, 0,
-                      false);
-        }
-        create_planar(out, w, h, cout_, opt.blob_allocator);
-        if (out.empty()) return -100;
-        k.dw3x3(pad, ps, h, w, 1, wd_, bd_, cout_, out, out.cstep, relu_);
-        return 0;
+        ncnn::Mat none;
+        return pool_ == 1 ? run(in, none, &out, opt) : run(in, out, nullptr, opt);
+    }
+    int forward(const std::vector<ncnn::Mat>& in, std::vector<ncnn::Mat>& out,
+                const ncnn::Option& opt) const override {
+        if (in.size() != 1 || out.size() != 2) return -1;
+        return run(in[0], out[0], &out[1], opt);
     }
 
 private:
-    int cin_ = 0, cout_ = 0;
+    // The map into `full` unless pooled is set and full is not wanted (pool_ == 1), its 2 x 2
+    // max pooling into *pooled when set.
+    int run(const ncnn::Mat& in, ncnn::Mat& full, ncnn::Mat* pooled,
+            const ncnn::Option& opt) const {
+        if (!is_planar_fp32(in, cin_)) return -1;
+        const Kernels& k = best_kernels();
+        const int h = in.h, w = in.w;
+        const bool want_full = pool_ != 1;
+        if (pooled) {
+            if (h % 2 || w % 2) return -1;
+            create_planar(*pooled, w / 2, h / 2, cout_, opt.blob_allocator);
+            if (pooled->empty()) return -100;
+        }
+        ncnn::Mat scratch;  // the full map when only its pooling is wanted (flat path)
+        if (want_full) {
+            create_planar(full, w, h, cout_, opt.blob_allocator);
+            if (full.empty()) return -100;
+        }
+        if (w % 8) {
+            // Widths that are not a multiple of 8 (the coarse levels of most input sizes): the
+            // 1x1 runs on flat planes, whole vectors across rows, with a zero row's worth
+            // before and after each, and the depthwise reads them as they are (dw3x3_flat).
+            const std::size_t n = std::size_t(h) * w, lead = (std::size_t(w) + 1 + 15) / 16 * 16;
+            const std::size_t ps = plane_stride(lead + n + w + 1);
+            const std::size_t masks = (dw3x3_flat_work(w) + 15) / 16 * 16;  // ints in floats' room
+            ncnn::Mat work(int(ps * cout_ + masks), 4u, opt.workspace_allocator);
+            if (work.empty()) return -100;
+            float* planes = work;
+            for (int c = 0; c < cout_; ++c) {
+                float* p = planes + c * ps;
+                std::memset(p, 0, sizeof(float) * lead);
+                std::memset(p + lead + n, 0, sizeof(float) * (w + 1));
+            }
+            k.conv1x1(in, cin_, in.cstep, h, w, wp_, bp_, cout_, planes + lead, ps, w, nullptr, 0,
+                      false);
+            ncnn::Mat* dst = &full;
+            if (!want_full) {
+                create_planar(scratch, w, h, cout_, opt.workspace_allocator);
+                if (scratch.empty()) return -100;
+                dst = &scratch;
+            }
+            k.dw3x3_flat(planes + lead, ps, h, w, wd_, bd_, cout_, *dst, dst->cstep, relu_,
+                         reinterpret_cast<int*>(planes + ps * cout_));
+            if (pooled) max_pool2(*dst, dst->cstep, h, w, cout_, *pooled, pooled->cstep);
+            return 0;
+        }
+        // Bands of rows: the 1x1 writes a band of zero-bordered planes, which the depthwise
+        // reads, so the 1x1 output stays in the core's cache (kBandBytes) instead of going out
+        // to memory and back for every map. The two rows a band shares with the next (the
+        // depthwise's halo) move down instead of being computed again.
+        const int rs = w + 2;
+        const std::size_t row_bytes = sizeof(float) * rs * cout_;
+        const int band =
+            std::max(2, (int(std::min<std::size_t>(kBandBytes / row_bytes, 1 << 16)) - 2) / 2 * 2);
+        const int rows = std::min(band, h);
+        const std::size_t ps = plane_stride(std::size_t(rs) * (rows + 2));
+        ncnn::Mat work(int(ps * cout_), 4u, opt.workspace_allocator);
+        if (work.empty()) return -100;
+        float* pad = work;
+        for (int c = 0; c < cout_; ++c) {  // the zero border: the first row, both sides
+            float* p = pad + c * ps;
+            std::memset(p, 0, sizeof(float) * rs);
+            for (int y = 1; y <= rows + 1; ++y) p[y * rs] = p[y * rs + w + 1] = 0.f;
+        }
+        for (int y0 = 0; y0 < h; y0 += rows) {
+            const int nb = std::min(rows, h - y0);
+            // buffer row r holds the 1x1 output of image row y0 - 1 + r, for r = 0 .. nb + 1
+            int first = y0;  // the first image row still to compute, into buffer row first - y0 + 1
+            if (y0 > 0) {
+                for (int c = 0; c < cout_; ++c) {
+                    float* p = pad + c * ps;
+                    std::memcpy(p, p + rows * rs, sizeof(float) * 2 * rs);
+                }
+                first = y0 + 1;
+            }
+            const int last = std::min(h, y0 + nb + 1);  // one past the last row to compute
+            k.conv1x1(static_cast<const float*>(in) + std::size_t(first) * w, cin_, in.cstep,
+                      last - first, w, wp_, bp_, cout_, pad + (first - y0 + 1) * rs + 1, ps, rs,
+                      nullptr, 0, false);
+            if (last == h)  // below the image: zeros
+                for (int c = 0; c < cout_; ++c)
+                    std::memset(pad + c * ps + (nb + 1) * rs, 0, sizeof(float) * rs);
+            float* f = want_full ? static_cast<float*>(full) + std::size_t(y0) * w : nullptr;
+            if (pooled)
+                k.dw3x3_pool(pad, ps, nb, w, wd_, bd_, cout_, f, want_full ? full.cstep : 0,
+                             static_cast<float*>(*pooled) + std::size_t(y0 / 2) * (w / 2),
+                             pooled->cstep, relu_);
+            else
+                k.dw3x3(pad, ps, nb, w, 1, wd_, bd_, cout_, f, full.cstep, relu_);
+        }
+        return 0;
+    }
+
+    // The budget for a band of 1x1 output (the depthwise's input): well inside a core's L2.
+    static constexpr std::size_t kBandBytes = 192 * 1024;
+
+    int cin_ = 0, cout_ = 0, pool_ = 0;
     bool relu_ = true;
     ncnn::Mat wp_, bp_, wd_, bd_;
 };
@@ -284,21 +376,10 @@ public:
 
     int forward(const ncnn::Mat& in, ncnn::Mat& out, const ncnn::Option& opt) const override {
         if (!is_planar_fp32(in, in.c) || in.w % 2 || in.h % 2) return -1;
-        const int w = in.w, wo = in.w / 2, ho = in.h / 2;
+        const int wo = in.w / 2, ho = in.h / 2;
         create_planar(out, wo, ho, in.c, opt.blob_allocator);
         if (out.empty()) return -100;
-        for (int c = 0; c < in.c; ++c) {
-            const float* p = in.channel(c);
-            float* o = out.channel(c);
-            for (int y = 0; y < ho; ++y) {
-                const float* r0 = p + 2 * y * w;
-                const float* r1 = r0 + w;
-                float* d = o + y * wo;
-                for (int x = 0; x < wo; ++x)
-                    d[x] = std::max(std::max(r0[2 * x], r0[2 * x + 1]),
-                                    std::max(r1[2 * x], r1[2 * x + 1]));
-            }
-        }
+        max_pool2(in, in.cstep, in.h, in.w, in.c, out, out.cstep);
         return 0;
     }
 };

@@ -21,8 +21,10 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
     auto upd = [&](const std::vector<float>& a, const std::vector<float>& b) {
         worst = std::max(worst, max_abs_diff(a, b));
     };
-    const int sizes[][2] = {{1, 1},   {2, 3},   {5, 7},   {8, 8},   {9, 17}, {16, 16},
-                            {15, 33}, {32, 32}, {33, 31}, {64, 64}, {40, 70}};
+    const int sizes[][2] = {{1, 1},   {2, 3},   {5, 7},   {8, 8},   {9, 17},  {16, 16},
+                            {15, 33}, {32, 32}, {33, 31}, {64, 64}, {40, 70}, {5, 5},
+                            {10, 10}, {20, 20}, {3, 12},  {7, 1},   {2, 6},   {2, 2},
+                            {4, 24},  {6, 10},  {80, 80}, {12, 40}, {8, 16}};
     for (auto& hw : sizes) {
         const int h = hw[0], w = hw[1];
         for (int stride = 1; stride <= 2; ++stride) {
@@ -57,6 +59,48 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
                            act);
                 ref.dw3x3(pad.data(), pcs, h, w, stride, wd.data(), bd.data(), c, d2.data(), dcs,
                           act);
+                upd(d1, d2);
+            }
+        }
+        // depthwise + 2x2 max pooling (even sizes), with and without the full output
+        if (h % 2 == 0 && w % 2 == 0) {
+            const int c = int(1 + rng() % 45);
+            const std::size_t pcs = std::size_t(h + 2) * (w + 2) + rng() % 3;
+            std::vector<float> pad(pcs * c + 16, 0.f);
+            for (int ch = 0; ch < c; ++ch)
+                for (int y = 1; y <= h; ++y)
+                    for (int x = 1; x <= w; ++x) pad[ch * pcs + y * (w + 2) + x] = randv(rng, 1)[0];
+            auto wd = randv(rng, std::size_t(c) * 9), bd = randv(rng, c);
+            const std::size_t dcs = std::size_t(h) * w + 1, qcs = std::size_t(h / 2) * (w / 2) + 3;
+            for (bool act : {true, false})
+                for (bool full : {true, false}) {
+                    std::vector<float> d1(dcs * c, 7.f), d2 = d1, q1(qcs * c, 7.f), q2 = q1;
+                    fast.dw3x3_pool(pad.data(), pcs, h, w, wd.data(), bd.data(), c,
+                                    full ? d1.data() : nullptr, dcs, q1.data(), qcs, act);
+                    ref.dw3x3_pool(pad.data(), pcs, h, w, wd.data(), bd.data(), c,
+                                   full ? d2.data() : nullptr, dcs, q2.data(), qcs, act);
+                    upd(d1, d2);
+                    upd(q1, q2);
+                    CHECK(full || d1 == std::vector<float>(dcs * c, 7.f));  // untouched
+                }
+        }
+        // depthwise on flat planes with a zero row's worth (w + 1) before and after each
+        {
+            const int c = int(1 + rng() % 45);
+            const std::size_t lead = std::size_t(w) + 1 + rng() % 5,
+                              pcs = lead + std::size_t(h) * w + w + 1 + rng() % 3;
+            std::vector<float> flat(pcs * c, 0.f);
+            for (int ch = 0; ch < c; ++ch)
+                for (int i = 0; i < h * w; ++i) flat[ch * pcs + lead + i] = randv(rng, 1)[0];
+            auto wd = randv(rng, std::size_t(c) * 9), bd = randv(rng, c);
+            const std::size_t dcs = std::size_t(h) * w + 2;
+            std::vector<int> masks(fz::dw3x3_flat_work(w), 5);
+            for (bool act : {true, false}) {
+                std::vector<float> d1(dcs * c, 7.f), d2 = d1;
+                fast.dw3x3_flat(flat.data() + lead, pcs, h, w, wd.data(), bd.data(), c, d1.data(),
+                                dcs, act, masks.data());
+                ref.dw3x3_flat(flat.data() + lead, pcs, h, w, wd.data(), bd.data(), c, d2.data(),
+                               dcs, act, masks.data());
                 upd(d1, d2);
             }
         }

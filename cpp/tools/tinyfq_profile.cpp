@@ -2,13 +2,20 @@
 // against this core's measured FMA peak (the floor for the network's arithmetic).
 //
 //   tinyfq-profile [--reps N]
+//   tinyfq-profile --detector SIZE [--reps N]
 //
 // Each stage is one of the fused kernels (fused.h) timed alone on the shapes the embedded
 // model's layers use (read from its .param), best of 25 runs of N calls (default 400);
 // "glue" is the rest of Scorer::score_tensor (ncnn's extractor, blob allocation, borders of
 // the workspace). The preprocessing kernels are timed the same way.
+//
+// --detector SIZE times the embedded face detector's graph layer by layer on a SIZE x SIZE
+// input (a multiple of 32): each layer runs alone in an extractor whose inputs are the blobs a
+// full pass made, best of 25 runs of N calls, less an extractor that runs nothing; then the
+// whole Detector::detect_prepared (forward, decoding, NMS) on the same input.
 #include "fused.h"
 #include "internal.h"
+#include "pool_allocator.h"
 #include "tinyfq/tinyfq.h"
 
 #include <algorithm>
@@ -17,6 +24,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -25,6 +33,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+#include <net.h>
 
 namespace fz = tinyfq::fused;
 
@@ -106,18 +116,126 @@ std::vector<Layer> parse_param(const char* text) {
     return out;
 }
 
+// One line of an ncnn .param: the layer and its blobs.
+struct GraphLayer {
+    std::string type, name;
+    std::vector<std::string> in, out;
+};
+
+std::vector<GraphLayer> parse_graph(const char* text) {
+    std::vector<GraphLayer> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        GraphLayer l;
+        int nin = 0, nout = 0;
+        if (!(ls >> l.type >> l.name >> nin >> nout)) continue;
+        l.in.resize(nin), l.out.resize(nout);
+        for (auto& b : l.in) ls >> b;
+        for (auto& b : l.out) ls >> b;
+        out.push_back(l);
+    }
+    return out;
+}
+
+int profile_detector(int size, int reps) {
+    if (size < 32 || size % 32) {
+        std::fprintf(stderr, "--detector: the size must be a positive multiple of 32\n");
+        return 2;
+    }
+    const tinyfq::detail::EmbeddedModel m = tinyfq::detail::embedded_detector();
+    ncnn::Net net;
+    fz::prepare_net(net, false);
+    net.opt.use_packing_layout = false;  // as the Detector runs it
+    if (net.load_param_mem(m.param) != 0 || net.load_model(m.bin) != m.bin_size) {
+        std::fprintf(stderr, "the embedded detector does not load\n");
+        return 1;
+    }
+    const std::vector<GraphLayer> graph = parse_graph(m.param);
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> u(0.f, 255.f);
+    ncnn::Mat x(size, size, 3);
+    for (int i = 0; i < size * size * 3; ++i) static_cast<float*>(x.data)[i] = u(rng);
+    // every blob of one full pass (a non-light extractor keeps them all)
+    std::map<std::string, ncnn::Mat> blobs;
+    {
+        ncnn::Extractor ex = net.create_extractor();
+        ex.set_light_mode(false);
+        ex.input("in0", x);
+        blobs["in0"] = x;
+        for (const GraphLayer& l : graph)
+            for (const std::string& b : l.out)
+                if (l.type != "Input" && ex.extract(b.c_str(), blobs[b]) != 0) {
+                    std::fprintf(stderr, "blob %s does not extract\n", b.c_str());
+                    return 1;
+                }
+    }
+    // the Detector's memory: blob and workspace pools kept from call to call
+    tinyfq::detail::PoolAllocator blob_pool, work_pool;
+    auto extractor = [&] {
+        ncnn::Extractor ex = net.create_extractor();
+        ex.set_blob_allocator(&blob_pool);
+        ex.set_workspace_allocator(&work_pool);
+        return ex;
+    };
+    const double empty = best_us(
+        [&] {
+            ncnn::Extractor ex = extractor();
+            ncnn::Mat o;
+            ex.input("in0", x);
+            ex.extract("in0", o);
+        },
+        reps);
+    std::printf("detector input %dx%d; an extractor that runs nothing: %.2f us (subtracted)\n",
+                size, size, empty);
+    std::printf("%-26s %-14s %-16s %9s\n", "layer", "type", "output", "us");
+    double total = 0;
+    for (const GraphLayer& l : graph) {
+        if (l.type == "Input") continue;
+        const double us = best_us(
+                              [&] {
+                                  ncnn::Extractor ex = extractor();
+                                  for (const std::string& b : l.in) ex.input(b.c_str(), blobs[b]);
+                                  ncnn::Mat o;
+                                  ex.extract(l.out[0].c_str(), o);
+                              },
+                              reps) -
+                          empty;
+        const ncnn::Mat& o = blobs[l.out[0]];
+        char shape[32];
+        std::snprintf(shape, sizeof shape, "%dx%dx%d", o.c, o.h, o.w);
+        std::printf("%-26s %-14s %-16s %9.2f\n", l.name.c_str(), l.type.c_str(), shape, us);
+        total += us;
+    }
+    std::printf("%-57s %9.2f\n", "sum of layers", total);
+    tinyfq::DetectOptions opt;
+    opt.max_side = size;
+    const tinyfq::Detector det(opt);
+    std::vector<float> chw(static_cast<float*>(x.data),
+                           static_cast<float*>(x.data) + 3 * size * size);
+    std::size_t found = 0;
+    const double whole = best_us(
+        [&] { found += det.detect_prepared(chw.data(), size, size, 1.f, 1.f).size(); }, reps);
+    std::printf("%-57s %9.2f\n", "Detector::detect_prepared (forward, decoding, NMS)", whole);
+    return found == std::size_t(-1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    int reps = 400;
+    int reps = 400, detector = 0;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
             reps = std::max(1, std::atoi(argv[++i]));
+        } else if (!std::strcmp(argv[i], "--detector") && i + 1 < argc) {
+            detector = std::atoi(argv[++i]);
         } else {
-            std::fprintf(stderr, "usage: tinyfq-profile [--reps N]\n");
+            std::fprintf(stderr, "usage: tinyfq-profile [--detector SIZE] [--reps N]\n");
             return 2;
         }
     }
+    if (detector) return profile_detector(detector, reps);
     const fz::Kernels& k = fz::best_kernels();
     const tinyfq::detail::EmbeddedModel m = tinyfq::detail::embedded_model();
     const std::vector<Layer> layers = parse_param(m.param);
