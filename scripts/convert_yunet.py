@@ -127,8 +127,9 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
     TinyfqConv3x3, and each 1x1 convolution without activation whose only reader is a
     stride-1 depthwise 3x3 as one TinyfqPwDw (the 1x1 output stays in the layer's workspace);
     each nearest x2 upsampling followed by an addition as one TinyfqUpAdd, and the 2x2 max
-    pooling as TinyfqMaxPool2 (any even size: the input is a multiple of 32). The weights are
-    the same bytes in the same order ([tag][weights][bias] per convolution)."""
+    pooling as TinyfqMaxPool2 (any even size: the input is a multiple of 32), then folded into
+    the layer that makes its input, as the stem is into the layer that reads it. The weights
+    are the same bytes in the same order ([tag][weights][bias] per convolution)."""
     spans = _layer_weights(layers, weights)
     parts = [line.split() for line in layers]
     params = [_params(line) for line in layers]
@@ -186,7 +187,30 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
         assert kind not in ("Convolution", "ConvolutionDepthWise"), f"left unfused: {layers[i]}"
         out_layers.append(layers[i])
         out_weights += weights[off : off + size]
-    return _fold_pooling(out_layers), out_weights
+    return _fold_stem(_fold_pooling(out_layers)), out_weights
+
+
+def _fold_stem(layers: list[str]) -> list[str]:
+    """A TinyfqConv3x3 whose only reader is a TinyfqPwDw into that layer (4=stem input
+    channels, 5=stride), which then makes the stem's output band by band instead of reading a
+    whole map of it; the stem's weights already come first."""
+    parts = [line.split() for line in layers]
+    out, drop = list(layers), set()
+    for i, p in enumerate(parts):
+        if p[0] != "TinyfqConv3x3":
+            continue
+        readers = [j for j, q in enumerate(parts) if p[5] in q[4 : 4 + int(q[2])]]
+        if len(readers) != 1 or parts[readers[0]][0] != "TinyfqPwDw" or readers[0] != i + 1:
+            continue
+        stem = _params(layers[i])
+        c = parts[i + 1]
+        nout = int(c[3])
+        out[i + 1] = " ".join(
+            [c[0], f"{p[1]}+{c[1]}", c[2], c[3], p[4], *c[5 : 5 + nout], *c[5 + nout :]]
+            + [f"4={stem['1']}", f"5={stem.get('2', '1')}"]
+        )
+        drop.add(i)
+    return [line for i, line in enumerate(out) if i not in drop]
 
 
 def _fold_pooling(layers: list[str]) -> list[str]:

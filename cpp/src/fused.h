@@ -25,12 +25,13 @@ namespace fused {
 struct Kernels {
     const char* name;
     // Dense 3x3 convolution, zero padding 1, stride 1 or 2, + bias + ReLU.
-    // in: cin planes of h x w (channel stride in_cs, row stride w). out: cout planes of
-    // ho x wo, ho = (h - 1) / stride + 1, wo likewise (channel stride out_cs, row stride wo).
-    // w: [cout][cin][3][3]. work: scratch of conv3x3_work(cin, ho, wo) floats.
+    // in: cin planes of h x w (channel stride in_cs, row stride w). out: output rows [y0, y1)
+    // of the cout planes of ho x wo, ho = (h - 1) / stride + 1, wo likewise (channel stride
+    // out_cs, row stride wo; row y0 first). w: [cout][cin][3][3]. work: scratch of
+    // conv3x3_work(cin, ho, wo) floats.
     void (*conv3x3)(const float* in, int cin, std::size_t in_cs, int h, int w, int stride,
                     const float* wt, const float* bias, int cout, float* out, std::size_t out_cs,
-                    float* work);
+                    float* work, int y0, int y1);
     // 1x1 convolution + bias (+ ReLU when act) (+ residual added after it when res is not null).
     // in: cin planes of h x w, contiguous rows (channel stride in_cs). out: channel co, row y,
     // column x at out[co * out_cs + y * out_rs + x] (out_rs >= w lets it write into the inside

@@ -382,19 +382,20 @@ void dw3x3_flat(const float* in, std::size_t in_cs, int h, int w, const float* w
 // output-channel group — in tile-major order (24 pixels x 9 * cin taps contiguous), so each
 // tile's pass over the taps reads one sequential block instead of 27 planes 4 KB apart.
 void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride, const float* wt,
-             const float* bias, int cout, float* out, std::size_t out_cs, float* work) {
-    const int ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1, taps = cin * 9;
+             const float* bias, int cout, float* out, std::size_t out_cs, float* work, int y0,
+             int y1) {
+    const int wo = (w - 1) / stride + 1, taps = cin * 9;
     // A stride-2 vector at output column x reads input columns 2x - 1 .. 2x + 15.
     const int nvx = stride == 2 && w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0;
     // 1. vector columns, in tiles of up to three vectors (taps x 8 floats per vector)
-    const int nvec = ho * nvx;
+    const int nvec = (y1 - y0) * nvx;
     for (int t0 = 0; t0 < nvec; t0 += 3) {
         const int k = std::min(3, nvec - t0);
         float* blk = work;  // [tap][k vectors of 8]: one block, reused, stays in L1
         int ioff[3], ooff[3];
         for (int j = 0; j < k; ++j) {
-            const int y = (t0 + j) / nvx, x = (t0 + j) % nvx * 8;
-            ioff[j] = j * 8, ooff[j] = y * wo + x;
+            const int y = y0 + (t0 + j) / nvx, x = (t0 + j) % nvx * 8;
+            ioff[j] = j * 8, ooff[j] = (y - y0) * wo + x;
             for (int ci = 0; ci < cin; ++ci)
                 for (int ky = 0; ky < 3; ++ky) {
                     float* d = blk + std::size_t((ci * 3 + ky) * 3) * k * 8 + j * 8;
@@ -424,7 +425,7 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
                            nullptr, 0, true);
     }
     // 2. the columns that do not fill a vector, and stride 1: the reference arithmetic
-    for (int y = 0; y < ho; ++y)
+    for (int y = y0; y < y1; ++y)
         for (int x = nvx * 8; x < wo; ++x)
             for (int co = 0; co < cout; ++co) {
                 float s = bias[co];
@@ -436,7 +437,7 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
                             s += wt[co * taps + (ci * 3 + ky) * 3 + kx] *
                                  in[ci * in_cs + iy * w + ix];
                         }
-                out[co * out_cs + y * wo + x] = relu1(s);
+                out[co * out_cs + (y - y0) * wo + x] = relu1(s);
             }
 }
 

@@ -14,6 +14,9 @@
 //                                               the workspace instead of an ncnn blob; pool 1:
 //                                               its output max-pooled 2x2 instead, pool 2: two
 //                                               outputs, the map and its pooled map
+//                  4=stem_cin 5=stem_stride     a TinyfqConv3x3 (stem_cin -> cin, + ReLU) before
+//                                               it, its output made band by band (its weights
+//                                               first)
 //   TinyfqUpAdd    (two inputs: fine, coarse)   fine + the coarse map upsampled x2 (nearest):
 //                                               YuNet's feature pyramid merge, one pass
 //   TinyfqMaxPool2                              2x2 max pooling, stride 2 (even sizes)
@@ -88,7 +91,7 @@ public:
         ncnn::Mat work(int(conv3x3_work(cin_, ho, wo)), 4u, opt.workspace_allocator);
         if (out.empty() || work.empty()) return -100;
         best_kernels().conv3x3(in, cin_, in.cstep, in.h, in.w, stride_, w_, b_, cout_, out,
-                               out.cstep, work);
+                               out.cstep, work, 0, ho);
         return 0;
     }
 
@@ -212,10 +215,20 @@ public:
     int load_param(const ncnn::ParamDict& pd) override {
         cin_ = pd.get(0, 0), cout_ = pd.get(1, 0), relu_ = pd.get(2, 1) != 0;
         pool_ = pd.get(3, 0);
+        stem_cin_ = pd.get(4, 0), stem_stride_ = pd.get(5, 1);
         one_blob_only = pool_ != 2;  // 2: two outputs, the map and its pooled map
-        return channels_ok(cin_) && channels_ok(cout_) && pool_ >= 0 && pool_ <= 2 ? 0 : -1;
+        return channels_ok(cin_) && channels_ok(cout_) && pool_ >= 0 && pool_ <= 2 &&
+                       (stem_cin_ == 0 || channels_ok(stem_cin_)) &&
+                       (stem_stride_ == 1 || stem_stride_ == 2)
+                   ? 0
+                   : -1;
     }
     int load_model(const ncnn::ModelBin& mb) override {
+        if (stem_cin_) {
+            ws_ = mb.load(cin_ * stem_cin_ * 9, 0);
+            bs_ = mb.load(cin_, 1);
+            if (ws_.empty() || bs_.empty()) return -100;
+        }
         wp_ = mb.load(cout_ * cin_, 0);
         bp_ = mb.load(cout_, 1);
         wd_ = mb.load(cout_ * 9, 0);
@@ -239,9 +252,11 @@ private:
     // max pooling into *pooled when set.
     int run(const ncnn::Mat& in, ncnn::Mat& full, ncnn::Mat* pooled,
             const ncnn::Option& opt) const {
-        if (!is_planar_fp32(in, cin_)) return -1;
+        if (!is_planar_fp32(in, stem_cin_ ? stem_cin_ : cin_)) return -1;
         const Kernels& k = best_kernels();
-        const int h = in.h, w = in.w;
+        // with a stem, the 1x1's input is the stem's output, made band by band below
+        const int h = stem_cin_ ? out_size(in.h, stem_stride_) : in.h;
+        const int w = stem_cin_ ? out_size(in.w, stem_stride_) : in.w;
         const bool want_full = pool_ != 1;
         if (pooled) {
             if (h % 2 || w % 2) return -1;
@@ -257,6 +272,15 @@ private:
             // Widths that are not a multiple of 8 (the coarse levels of most input sizes): the
             // 1x1 runs on flat planes, whole vectors across rows, with a zero row's worth
             // before and after each, and the depthwise reads them as they are (dw3x3_flat).
+            ncnn::Mat stem;
+            if (stem_cin_) {  // the whole stem output first
+                create_planar(stem, w, h, cin_, opt.workspace_allocator);
+                ncnn::Mat cw(int(conv3x3_work(stem_cin_, h, w)), 4u, opt.workspace_allocator);
+                if (stem.empty() || cw.empty()) return -100;
+                k.conv3x3(in, stem_cin_, in.cstep, in.h, in.w, stem_stride_, ws_, bs_, cin_, stem,
+                          stem.cstep, cw, 0, h);
+            }
+            const ncnn::Mat& src = stem_cin_ ? stem : in;
             const std::size_t n = std::size_t(h) * w, lead = (std::size_t(w) + 1 + 15) / 16 * 16;
             const std::size_t ps = plane_stride(lead + n + w + 1);
             const std::size_t masks = (dw3x3_flat_work(w) + 15) / 16 * 16;  // ints in floats' room
@@ -268,7 +292,7 @@ private:
                 std::memset(p, 0, sizeof(float) * lead);
                 std::memset(p + lead + n, 0, sizeof(float) * (w + 1));
             }
-            k.conv1x1(in, cin_, in.cstep, h, w, wp_, bp_, cout_, planes + lead, ps, w, nullptr, 0,
+            k.conv1x1(src, cin_, src.cstep, h, w, wp_, bp_, cout_, planes + lead, ps, w, nullptr, 0,
                       false);
             ncnn::Mat* dst = &full;
             if (!want_full) {
@@ -299,6 +323,14 @@ private:
             std::memset(p, 0, sizeof(float) * rs);
             for (int y = 1; y <= rows + 1; ++y) p[y * rs] = p[y * rs + w + 1] = 0.f;
         }
+        // the stem's output rows for one band (and its scratch)
+        const std::size_t sps = stem_cin_ ? plane_stride(std::size_t(rows + 1) * w) : 0;
+        ncnn::Mat stem, cw;
+        if (stem_cin_) {
+            stem.create(int(sps * cin_), 4u, opt.workspace_allocator);
+            cw.create(int(conv3x3_work(stem_cin_, h, w)), 4u, opt.workspace_allocator);
+            if (stem.empty() || cw.empty()) return -100;
+        }
         for (int y0 = 0; y0 < h; y0 += rows) {
             const int nb = std::min(rows, h - y0);
             // buffer row r holds the 1x1 output of image row y0 - 1 + r, for r = 0 .. nb + 1
@@ -311,9 +343,15 @@ private:
                 first = y0 + 1;
             }
             const int last = std::min(h, y0 + nb + 1);  // one past the last row to compute
-            k.conv1x1(static_cast<const float*>(in) + std::size_t(first) * w, cin_, in.cstep,
-                      last - first, w, wp_, bp_, cout_, pad + (first - y0 + 1) * rs + 1, ps, rs,
-                      nullptr, 0, false);
+            const float* src = static_cast<const float*>(in) + std::size_t(first) * w;
+            std::size_t src_cs = in.cstep;
+            if (stem_cin_) {
+                k.conv3x3(in, stem_cin_, in.cstep, in.h, in.w, stem_stride_, ws_, bs_, cin_, stem,
+                          sps, cw, first, last);
+                src = stem, src_cs = sps;
+            }
+            k.conv1x1(src, cin_, src_cs, last - first, w, wp_, bp_, cout_,
+                      pad + (first - y0 + 1) * rs + 1, ps, rs, nullptr, 0, false);
             if (last == h)  // below the image: zeros
                 for (int c = 0; c < cout_; ++c)
                     std::memset(pad + c * ps + (nb + 1) * rs, 0, sizeof(float) * rs);
@@ -331,9 +369,9 @@ private:
     // The budget for a band of 1x1 output (the depthwise's input): well inside a core's L2.
     static constexpr std::size_t kBandBytes = 192 * 1024;
 
-    int cin_ = 0, cout_ = 0, pool_ = 0;
+    int cin_ = 0, cout_ = 0, pool_ = 0, stem_cin_ = 0, stem_stride_ = 1;
     bool relu_ = true;
-    ncnn::Mat wp_, bp_, wd_, bd_;
+    ncnn::Mat ws_, bs_, wp_, bp_, wd_, bd_;
 };
 
 class UpAdd : public ncnn::Layer {

@@ -11,10 +11,11 @@ namespace {
 inline float relu(float v) { return v > 0.f ? v : 0.f; }
 
 void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride, const float* wt,
-             const float* bias, int cout, float* out, std::size_t out_cs, float* /*work*/) {
-    const int ho = out_size(h, stride), wo = out_size(w, stride);
+             const float* bias, int cout, float* out, std::size_t out_cs, float* /*work*/, int y0,
+             int y1) {
+    const int wo = out_size(w, stride);
     for (int co = 0; co < cout; ++co)
-        for (int y = 0; y < ho; ++y)
+        for (int y = y0; y < y1; ++y)
             for (int x = 0; x < wo; ++x) {
                 float s = bias[co];
                 for (int ci = 0; ci < cin; ++ci)
@@ -25,7 +26,7 @@ void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stri
                             s += wt[((co * cin + ci) * 3 + ky) * 3 + kx] *
                                  in[ci * in_cs + iy * w + ix];
                         }
-                out[co * out_cs + y * wo + x] = relu(s);
+                out[co * out_cs + (y - y0) * wo + x] = relu(s);
             }
 }
 

@@ -39,9 +39,21 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
                 std::vector<float> o1(ocs * cout, 7.f), o2 = o1;
                 std::vector<float> work(fz::conv3x3_work(cin, ho, wo), 9.f);
                 fast.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout,
-                             o1.data(), ocs, work.data());
+                             o1.data(), ocs, work.data(), 0, ho);
                 ref.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout, o2.data(),
-                            ocs, work.data());
+                            ocs, work.data(), 0, ho);
+                upd(o1, o2);
+                // a band of output rows, written from the band's first row
+                const int y0 = int(rng() % ho), y1 = y0 + 1 + int(rng() % (ho - y0));
+                std::vector<float> b1(ocs * cout, 7.f), b2 = b1;
+                fast.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout,
+                             b1.data(), ocs, work.data(), y0, y1);
+                ref.conv3x3(in.data(), cin, ics, h, w, stride, wt.data(), b.data(), cout, b2.data(),
+                            ocs, work.data(), y0, y1);
+                upd(b1, b2);
+                for (int co = 0; co < cout; ++co)  // the band's rows are the full output's
+                    for (int i = 0; i < (y1 - y0) * wo; ++i)
+                        CHECK(b1[co * ocs + i] == o1[co * ocs + y0 * wo + i]);
                 upd(o1, o2);
             }
             // depthwise on a zero-bordered input (+ slack after the last plane)

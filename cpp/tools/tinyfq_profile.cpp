@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
                 best_us(
                     [&] {
                         k.conv3x3(x.data(), c, std::size_t(h) * wd, h, wd, s, w.data(), w.data(),
-                                  cout, a.data(), std::size_t(ho) * wo + 16, work.data());
+                                  cout, a.data(), std::size_t(ho) * wo + 16, work.data(), 0, ho);
                     },
                     reps));
             h = ho, wd = wo, c = cout;
