@@ -122,6 +122,15 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
             const int x = v < nvx ? v * 8 : w - 8;
             ioff[n] = y * w + x, ooff[n] = y * out_rs + x;
             if (++n == 3) {
+                // The next tile's pixels of every input plane, on their way to the cache while
+                // this one computes: with many planes (64 x 16 KB at a 64 x 64 map) the
+                // hardware's stream prefetchers lose track and each plane would miss.
+                const int next = ioff[2] + 8;
+                if (next + 24 <= h * w)
+                    for (int ci = 0; ci < cin; ++ci) {
+                        __builtin_prefetch(in + ci * in_cs + next);
+                        __builtin_prefetch(in + ci * in_cs + next + 16);
+                    }
                 tile1x1_all<3>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs,
                                act);
                 n = 0;
@@ -154,20 +163,18 @@ inline void pool4(v8 a, v8 b, float* d) {
     const v8 r = e > o ? e : o;
     std::memcpy(d, &r, 4 * sizeof(float));
 }
-// The same for two adjacent vectors of each row (16 columns) into 8 floats at d.
-inline void pool8(v8 a, v8 a2, v8 b, v8 b2, float* d) {
-    const v8 m = a > b ? a : b, m2 = a2 > b2 ? a2 : b2;
-    const v8 e = evens_p(m, m2), o = odds_p(m, m2);
-    store(d, unperm(e > o ? e : o));
-}
-
 // Stride 1, one column of vectors at a time, sliding down the rows: each bordered input row is
 // loaded once (three shifted vectors) and feeds the three output rows it belongs to, so an
-// output vector costs 3 loads and 9 FMAs with three independent accumulators in flight.
+// output vector costs 3 loads and 9 FMAs with three independent accumulators in flight, and
+// the nine taps stay in registers. (Two columns at once, as before, left no registers for the
+// taps: their loads, 18 per row, then bound it at ~2/3 of the FMA rate.)
 // Where pl is set, each pair of output rows is also max-pooled 2x2 into pl (row stride pw);
 // where o is null, only the pooled output is written.
-void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
+void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kvp, v8 b, float* o,
                      bool act, float* pl = nullptr, int pw = 0) {
+    // the taps in registers: read through kvp, the compiler would load them again after every
+    // store (a float store may alias them)
+    const v8 kv[9] = {kvp[0], kvp[1], kvp[2], kvp[3], kvp[4], kvp[5], kvp[6], kvp[7], kvp[8]};
     v8 a0 = b, a1 = b;  // outputs y and y + 1 in progress (a0 is the oldest)
     v8 prev = b;        // the even output row, for pooling
     for (int r = 0; r < ho + 2; ++r) {
@@ -189,40 +196,11 @@ void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
     }
 }
 
-// The same for two adjacent columns at once: six independent accumulators instead of three
-// keep more FMAs in flight (the column kernel alone waits on its own sums).
-void dw3x3_s1_column2(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
-                      bool act, float* pl = nullptr, int pw = 0) {
-    v8 a0 = b, a1 = b, c0 = b, c1 = b, prev = b, prev2 = b;
-    for (int r = 0; r < ho + 2; ++r) {
-        const float* q = p + r * rs + x;
-        const v8 l = load(q), m = load(q + 1), rr = load(q + 2);
-        const v8 l2 = load(q + 8), m2 = load(q + 9), rr2 = load(q + 10);
-        v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
-        v8 done2 = c0 + kv[6] * l2 + kv[7] * m2 + kv[8] * rr2;
-        a0 = a1 + kv[3] * l + kv[4] * m + kv[5] * rr;
-        c0 = c1 + kv[3] * l2 + kv[4] * m2 + kv[5] * rr2;
-        a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
-        c1 = b + kv[0] * l2 + kv[1] * m2 + kv[2] * rr2;
-        if (r < 2) continue;
-        if (act) done = relu(done), done2 = relu(done2);
-        if (o) {
-            store(o + (r - 2) * wo + x, done);
-            store(o + (r - 2) * wo + x + 8, done2);
-        }
-        if (pl) {
-            if (r % 2 == 0)
-                prev = done, prev2 = done2;
-            else
-                pool8(prev, prev2, done, done2, pl + (r - 3) / 2 * pw + x / 2);
-        }
-    }
-}
-
 // Stride 2, likewise: input row 2y + 2 is kernel row 2 of output y and row 0 of output y + 1,
 // so its deinterleaved taps are built once.
-void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv, v8 b, float* o,
+void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kvp, v8 b, float* o,
                      bool act) {
+    const v8 kv[9] = {kvp[0], kvp[1], kvp[2], kvp[3], kvp[4], kvp[5], kvp[6], kvp[7], kvp[8]};
     auto taps = [&](int r, v8& t0, v8& t1, v8& t2) {
         const float* q = p + r * rs + 2 * x;
         const v8 lo = load(q), hi = load(q + 8);
@@ -257,9 +235,6 @@ void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt, 
         for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
         const v8 b = splat(bias[ch]);
         int v = 0;
-        if (S == 1)
-            for (; v + 2 <= nvx; v += 2)
-                dw3x3_s1_column2(p, rs, ho, wo, v * 8, kv, b, o, act, pl, pw);
         for (; v < nvx; ++v) {
             if (S == 1)
                 dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o, act, pl, pw);
