@@ -187,7 +187,42 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
         assert kind not in ("Convolution", "ConvolutionDepthWise"), f"left unfused: {layers[i]}"
         out_layers.append(layers[i])
         out_weights += weights[off : off + size]
-    return _fold_stem(_fold_pooling(out_layers)), out_weights
+    return _fold_chains(_fold_stem(_fold_pooling(out_layers))), out_weights
+
+
+def _fold_chains(layers: list[str]) -> list[str]:
+    """Runs of TinyfqPwDw where each unit's only reader is the next layer, also a TinyfqPwDw
+    (no stem), into one layer running them as a chain, band by band of rows (6=cin,cout,relu
+    of each unit after the first, as an ncnn int array; 3=pool of the last). A pooling unit
+    ends a run. The units' weights are already in order, one after another."""
+    out: list[str] = []
+    for line in layers:
+        p = line.split()
+        if out and p[0] == "TinyfqPwDw":
+            q = out[-1].split()
+            qp, pp = _params(out[-1]), _params(line)
+            readers = [ln for ln in layers if q[5] in ln.split()[4 : 4 + int(ln.split()[2])]]
+            if (
+                q[0] == "TinyfqPwDw"
+                and q[3] == "1"
+                and p[4] == q[5]
+                and len(readers) == 1
+                and qp.get("3", "0") == "0"
+                and "4" not in pp
+                and "6" not in pp
+            ):
+                more = qp.get("-23306", "0").split(",")[1:] + [pp["0"], pp["1"], pp["2"]]
+                keep = {k: v for k, v in qp.items() if k not in ("3", "-23306")}
+                keep.update({"3": pp.get("3", "0")} if "3" in pp else {})
+                keep["-23306"] = ",".join([str(len(more))] + more)
+                nout = int(p[3])
+                out[-1] = " ".join(
+                    [q[0], f"{q[1]}+{p[1]}", "1", str(nout), q[4], *p[5 : 5 + nout]]
+                    + [f"{k}={v}" for k, v in keep.items()]
+                )
+                continue
+        out.append(line)
+    return out
 
 
 def _fold_stem(layers: list[str]) -> list[str]:

@@ -261,7 +261,7 @@ def test_embedded_detector_is_the_recorded_conversion():
 def test_recorded_conversion_command_reproduces_the_committed_graph(tmp_path):
     """Anyone can redo the conversion: the converter on the ONNX release writes the committed
     graph and weights byte for byte (pooling folded into the layers that feed it, the stem
-    into the layer that reads it)."""
+    into the layer that reads it, runs of units into chains)."""
     import subprocess
     import sys
 
@@ -283,3 +283,4 @@ def test_recorded_conversion_command_reproduces_the_committed_graph(tmp_path):
     assert Path(f"{out}.ncnn.bin").read_bytes() == (models / "yunet.ncnn.bin").read_bytes()
     assert "TinyfqMaxPool2" not in param and param.count(" 3=1") == 2 and " 3=2" in param
     assert "TinyfqConv3x3" not in param and " 4=3 5=2" in param  # the stem folded in
+    assert param.count("TinyfqPwDw") == 12 and "-23306=9,16,64,1,64,64,1,64,64,1" in param

@@ -1,6 +1,8 @@
 // C++ test suite "fused" (ctest fused). Shared harness: check.h.
 #include "check.h"
 
+#include <net.h>
+
 namespace {
 using namespace tinyfq_test;
 
@@ -144,6 +146,97 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
     return worst;
 }
 
+// A chain of TinyfqPwDw units in one layer (6=...) against the same units as one layer each
+// (and the stem and pooling folded in against their own layers): the same weights, the same
+// input, the same numbers. The chain runs its units band by band of rows, each a row behind
+// the one before; one layer a unit runs whole maps.
+float chain_vs_layers(std::mt19937& rng, int h, int w, int stem_stride, int pool,
+                      const std::vector<int>& chans) {
+    const int nu = int(chans.size()) - 1, stem_cin = stem_stride ? 3 : 0;
+    const int ih = stem_stride ? h * stem_stride : h, iw = stem_stride ? w * stem_stride : w;
+    std::vector<unsigned char> bin;
+    auto put = [&](std::size_t n, bool tag) {
+        const std::vector<float> v = randv(rng, n, -0.4f, 0.4f);
+        const std::size_t at = bin.size();
+        bin.resize(at + (tag ? 4 : 0) + 4 * n, 0);
+        std::memcpy(bin.data() + at + (tag ? 4 : 0), v.data(), 4 * n);
+    };
+    if (stem_cin) put(std::size_t(chans[0]) * stem_cin * 9, true), put(chans[0], false);
+    for (int i = 0; i < nu; ++i) {
+        put(std::size_t(chans[i + 1]) * chans[i], true), put(chans[i + 1], false);
+        put(std::size_t(chans[i + 1]) * 9, true), put(chans[i + 1], false);
+    }
+    const int cin0 = stem_cin ? stem_cin : chans[0];
+    auto relu = [&](int i) { return i == nu - 1 ? 0 : 1; };  // the last one linear, as a head
+    auto pool_tops = [&](const std::string& from) {
+        return pool == 2 ? " 1 2 " + from + " full pooled" : " 1 1 " + from + " out";
+    };
+    // one layer
+    std::ostringstream one;
+    one << "7767517\n2 " << (pool == 2 ? 3 : 2) << "\nInput in 0 1 in 0=" << iw << " 1=" << ih
+        << " 2=" << cin0 << "\nTinyfqPwDw chain" << pool_tops("in") << " 0=" << chans[0]
+        << " 1=" << chans[1] << " 2=" << relu(0) << " 3=" << pool;
+    if (stem_cin) one << " 4=" << stem_cin << " 5=" << stem_stride;
+    if (nu > 1) {
+        one << " -23306=" << 3 * (nu - 1);
+        for (int i = 1; i < nu; ++i)
+            one << "," << chans[i] << "," << chans[i + 1] << "," << relu(i);
+    }
+    one << "\n";
+    // layer by layer
+    std::ostringstream many;
+    const int layers = 1 + (stem_cin ? 1 : 0) + nu + (pool ? 1 : 0) + (pool == 2 ? 1 : 0);
+    many << "7767517\n"
+         << layers << " " << layers + (pool == 2 ? 1 : 0) << "\nInput in 0 1 in 0=" << iw
+         << " 1=" << ih << " 2=" << cin0 << "\n";
+    std::string src = "in";
+    if (stem_cin) {
+        many << "TinyfqConv3x3 stem 1 1 in s 0=" << chans[0] << " 1=" << stem_cin
+             << " 2=" << stem_stride << "\n";
+        src = "s";
+    }
+    for (int i = 0; i < nu; ++i) {
+        const std::string dst = i + 1 == nu ? (pool ? "m" : "out") : "u" + std::to_string(i);
+        many << "TinyfqPwDw u" << i << " 1 1 " << src << " " << dst << " 0=" << chans[i]
+             << " 1=" << chans[i + 1] << " 2=" << relu(i) << "\n";
+        src = dst;
+    }
+    if (pool == 1) many << "TinyfqMaxPool2 p 1 1 m out\n";
+    if (pool == 2) many << "Split sp 1 2 m full m2\nTinyfqMaxPool2 p 1 1 m2 pooled\n";
+    std::vector<float> x = randv(rng, std::size_t(cin0) * ih * iw, 0.f, 2.f);
+    std::vector<std::vector<float>> outs[2];
+    const std::string texts[2] = {one.str(), many.str()};
+    for (int g = 0; g < 2; ++g) {
+        ncnn::Net net;
+        fz::prepare_net(net, false);
+        net.opt.use_packing_layout = false;
+        CHECK(net.load_param_mem(texts[g].c_str()) == 0);
+        CHECK(net.load_model(bin.data()) == bin.size());
+        ncnn::Extractor ex = net.create_extractor();
+        ncnn::Mat in(iw, ih, cin0);
+        for (int c = 0; c < cin0; ++c)
+            std::memcpy(in.channel(c), x.data() + std::size_t(c) * ih * iw, 4 * ih * iw);
+        ex.input("in", in);
+        for (const char* name : {"out", "full", "pooled"}) {
+            if ((pool == 2) == (std::strcmp(name, "out") == 0)) continue;
+            ncnn::Mat m;
+            CHECK(ex.extract(name, m) == 0);
+            std::vector<float> v;
+            for (int c = 0; c < m.c; ++c)
+                v.insert(v.end(), static_cast<const float*>(m.channel(c)),
+                         static_cast<const float*>(m.channel(c)) + m.w * m.h);
+            outs[g].push_back(v);
+        }
+    }
+    float worst = 0;
+    CHECK(outs[0].size() == outs[1].size());
+    for (std::size_t i = 0; i < outs[0].size() && i < outs[1].size(); ++i) {
+        CHECK(outs[0][i].size() == outs[1][i].size() && !outs[0][i].empty());
+        worst = std::max(worst, max_abs_diff(outs[0][i], outs[1][i]));
+    }
+    return worst;
+}
+
 void test_fused(const std::string& models) {
     std::mt19937 rng(3);
     std::vector<const fz::Kernels*> sets = {&fz::generic_kernels()};
@@ -156,6 +249,22 @@ void test_fused(const std::string& models) {
         CHECK(worst <= 2e-5f);
     }
     std::printf("fused: this CPU runs the %s kernels\n", fz::best_kernels().name);
+
+    // chains of units in one layer (widths a multiple of 8 run in bands, others unit by unit)
+    float chain = 0;
+    const std::vector<int> deep = {16, 64, 64, 16}, thin = {8, 8};
+    for (int pool : {0, 1, 2}) {
+        chain = std::max(chain, chain_vs_layers(rng, 40, 40, 0, pool, deep));
+        chain = std::max(chain, chain_vs_layers(rng, 64, 64, 0, pool, deep));
+        chain = std::max(chain, chain_vs_layers(rng, 20, 20, 0, pool, deep));
+        chain = std::max(chain, chain_vs_layers(rng, 6, 16, 0, pool, thin));
+        chain = std::max(chain, chain_vs_layers(rng, 80, 48, 2, pool, {16, 16}));
+        chain = std::max(chain, chain_vs_layers(rng, 30, 20, 2, pool, deep));
+        chain = std::max(chain, chain_vs_layers(rng, 2, 8, 0, pool, deep));
+    }
+    std::printf("fused: chains of units in one layer vs one layer each, max |diff| = %.3g\n",
+                chain);
+    CHECK(chain == 0.f);
 
     // The fused default model against the same weights as stock ncnn layers.
     tinyfq::Scorer fused;
