@@ -384,6 +384,7 @@ private:
             }
         const int last = nu - 1;
         while (made[last] < h) {
+            const std::vector<int> made_before = made, have_before = have;
             for (int i = 0; i < nu; ++i) {
                 const Unit& u = units_[i];
                 // 1. the 1x1 of the input rows this unit has room for
@@ -450,6 +451,8 @@ private:
                     top[i] += drop;
                 }
             }
+            // no unit moved on: never so for a valid shape, but never loop for one that is not
+            if (made == made_before && have == have_before) return -1;
         }
         return 0;
     }
