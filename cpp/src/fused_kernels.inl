@@ -122,15 +122,6 @@ void conv1x1(const float* in, int cin, std::size_t in_cs, int h, int w, const fl
             const int x = v < nvx ? v * 8 : w - 8;
             ioff[n] = y * w + x, ooff[n] = y * out_rs + x;
             if (++n == 3) {
-                // The next tile's pixels of every input plane, on their way to the cache while
-                // this one computes: with many planes (64 x 16 KB at a 64 x 64 map) the
-                // hardware's stream prefetchers lose track and each plane would miss.
-                const int next = ioff[2] + 8;
-                if (next + 24 <= h * w)
-                    for (int ci = 0; ci < cin; ++ci) {
-                        __builtin_prefetch(in + ci * in_cs + next);
-                        __builtin_prefetch(in + ci * in_cs + next + 16);
-                    }
                 tile1x1_all<3>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res, res_cs,
                                act);
                 n = 0;
@@ -175,16 +166,22 @@ void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
     // the taps in registers: read through kvp, the compiler would load them again after every
     // store (a float store may alias them)
     const v8 kv[9] = {kvp[0], kvp[1], kvp[2], kvp[3], kvp[4], kvp[5], kvp[6], kvp[7], kvp[8]};
-    v8 a0 = b, a1 = b;  // outputs y and y + 1 in progress (a0 is the oldest)
-    v8 prev = b;        // the even output row, for pooling
-    for (int r = 0; r < ho + 2; ++r) {
+    // outputs y and y + 1 in progress (a0 is the oldest): the first two input rows feed only
+    // outputs 0 and 1
+    const float* q0 = p + x;
+    v8 a1 = b + kv[0] * load(q0) + kv[1] * load(q0 + 1) + kv[2] * load(q0 + 2);
+    const float* q1 = q0 + rs;
+    const v8 l1 = load(q1), m1 = load(q1 + 1), r1 = load(q1 + 2);
+    v8 a0 = a1 + kv[3] * l1 + kv[4] * m1 + kv[5] * r1;
+    a1 = b + kv[0] * l1 + kv[1] * m1 + kv[2] * r1;
+    v8 prev = b;  // the even output row, for pooling
+    for (int r = 2; r < ho + 2; ++r) {
         const float* q = p + r * rs + x;
         const v8 l = load(q), m = load(q + 1), rr = load(q + 2);
         // input row r is kernel row 2 of output r - 2, row 1 of r - 1, row 0 of r
         v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
         a0 = a1 + kv[3] * l + kv[4] * m + kv[5] * rr;
         a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
-        if (r < 2) continue;
         if (act) done = relu(done);
         if (o) store(o + (r - 2) * wo + x, done);
         if (pl) {
