@@ -18,6 +18,17 @@ std::vector<float> randv(std::mt19937& rng, std::size_t n, float lo = -1.f, floa
     return v;
 }
 
+// c random h x w planes inside a zero border (+ slack after the last plane); pcs: the plane
+// stride.
+std::vector<float> bordered(std::mt19937& rng, int c, int h, int w, std::size_t& pcs) {
+    pcs = std::size_t(h + 2) * (w + 2) + rng() % 3;
+    std::vector<float> pad(pcs * c + 16, 0.f);
+    for (int ch = 0; ch < c; ++ch)
+        for (int y = 1; y <= h; ++y)
+            for (int x = 1; x <= w; ++x) pad[ch * pcs + y * (w + 2) + x] = randv(rng, 1)[0];
+    return pad;
+}
+
 float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937& rng) {
     float worst = 0;
     auto upd = [&](const std::vector<float>& a, const std::vector<float>& b) {
@@ -58,13 +69,10 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
                         CHECK(b1[co * ocs + i] == o1[co * ocs + y0 * wo + i]);
                 upd(o1, o2);
             }
-            // depthwise on a zero-bordered input (+ slack after the last plane)
+            // depthwise on a zero-bordered input
             const int c = int(1 + rng() % 45);
-            const std::size_t pcs = std::size_t(h + 2) * (w + 2) + rng() % 3;
-            std::vector<float> pad(pcs * c + 16, 0.f);
-            for (int ch = 0; ch < c; ++ch)
-                for (int y = 1; y <= h; ++y)
-                    for (int x = 1; x <= w; ++x) pad[ch * pcs + y * (w + 2) + x] = randv(rng, 1)[0];
+            std::size_t pcs = 0;
+            const std::vector<float> pad = bordered(rng, c, h, w, pcs);
             auto wd = randv(rng, std::size_t(c) * 9), bd = randv(rng, c);
             const std::size_t dcs = std::size_t(ho) * wo + 1;
             for (bool act : {true, false}) {  // with ReLU (tinyFQnet), linear (YuNet's heads)
@@ -79,11 +87,8 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
         // depthwise + 2x2 max pooling (even sizes), with and without the full output
         if (h % 2 == 0 && w % 2 == 0) {
             const int c = int(1 + rng() % 45);
-            const std::size_t pcs = std::size_t(h + 2) * (w + 2) + rng() % 3;
-            std::vector<float> pad(pcs * c + 16, 0.f);
-            for (int ch = 0; ch < c; ++ch)
-                for (int y = 1; y <= h; ++y)
-                    for (int x = 1; x <= w; ++x) pad[ch * pcs + y * (w + 2) + x] = randv(rng, 1)[0];
+            std::size_t pcs = 0;
+            const std::vector<float> pad = bordered(rng, c, h, w, pcs);
             auto wd = randv(rng, std::size_t(c) * 9), bd = randv(rng, c);
             const std::size_t dcs = std::size_t(h) * w + 1, qcs = std::size_t(h / 2) * (w / 2) + 3;
             for (bool act : {true, false})

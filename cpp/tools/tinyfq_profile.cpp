@@ -89,37 +89,11 @@ double fma_peak_gflops() {  // NEON: 4 floats per register
 }
 #endif
 
-struct Layer {
-    std::string type;
-    int p[5] = {0, 0, 0, 0, 0};
-};
-
-std::vector<Layer> parse_param(const char* text) {
-    std::vector<Layer> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        Layer l;
-        std::string name, tok;
-        int nin = 0, nout = 0;
-        if (!(ls >> l.type >> name >> nin >> nout)) continue;
-        for (int i = 0; i < nin + nout; ++i) ls >> tok;
-        while (ls >> tok) {
-            const auto eq = tok.find('=');
-            const int k = std::atoi(tok.substr(0, eq).c_str());
-            if (eq != std::string::npos && k >= 0 && k < 5)
-                l.p[k] = std::atoi(tok.c_str() + eq + 1);
-        }
-        if (l.type.rfind("Tinyfq", 0) == 0) out.push_back(l);
-    }
-    return out;
-}
-
-// One line of an ncnn .param: the layer and its blobs.
+// One line of an ncnn .param: the layer, its blobs and its parameters 0-4.
 struct GraphLayer {
     std::string type, name;
     std::vector<std::string> in, out;
+    int p[5] = {0, 0, 0, 0, 0};
 };
 
 std::vector<GraphLayer> parse_graph(const char* text) {
@@ -134,6 +108,13 @@ std::vector<GraphLayer> parse_graph(const char* text) {
         l.in.resize(nin), l.out.resize(nout);
         for (auto& b : l.in) ls >> b;
         for (auto& b : l.out) ls >> b;
+        std::string tok;
+        while (ls >> tok) {
+            const auto eq = tok.find('=');
+            const int k = std::atoi(tok.substr(0, eq).c_str());
+            if (eq != std::string::npos && k >= 0 && k < 5)
+                l.p[k] = std::atoi(tok.c_str() + eq + 1);
+        }
         out.push_back(l);
     }
     return out;
@@ -238,7 +219,10 @@ int main(int argc, char** argv) {
     if (detector) return profile_detector(detector, reps);
     const fz::Kernels& k = fz::best_kernels();
     const tinyfq::detail::EmbeddedModel m = tinyfq::detail::embedded_model();
-    const std::vector<Layer> layers = parse_param(m.param);
+    std::vector<GraphLayer> layers = parse_graph(m.param);
+    layers.erase(std::remove_if(layers.begin(), layers.end(),
+                                [](const GraphLayer& l) { return l.type.rfind("Tinyfq", 0) != 0; }),
+                 layers.end());
     if (layers.empty()) {
         std::fprintf(stderr, "the embedded model is not a fused graph\n");
         return 1;
@@ -267,7 +251,7 @@ int main(int argc, char** argv) {
     auto stride_of = [](int s) { return s > 0 ? s : 1; };
     int h = S, wd = S, c = 3;
     char buf[128];
-    for (const Layer& l : layers) {
+    for (const GraphLayer& l : layers) {
         if (l.type == "TinyfqConv3x3") {
             const int cout = l.p[0], s = stride_of(l.p[2]);
             const int ho = fz::out_size(h, s), wo = fz::out_size(wd, s);
