@@ -28,6 +28,7 @@
 #include "internal.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -65,6 +66,13 @@ std::size_t plane_stride(std::size_t n) {
 constexpr int kMaxChannels = 4096;
 bool channels_ok(int c) { return c > 0 && c <= kMaxChannels; }
 
+// A workspace of n floats, or an empty Mat (ncnn's -100, out of memory) where n does not fit
+// the int ncnn sizes it with: a hostile graph's channel counts times its map size can exceed it.
+ncnn::Mat workspace(std::size_t n, const ncnn::Option& opt) {
+    if (n == 0 || n > std::size_t(INT_MAX)) return ncnn::Mat();
+    return ncnn::Mat(int(n), 4u, opt.workspace_allocator);
+}
+
 // A w x h x c fp32 blob with channel stride plane_stride(w * h) (ncnn keeps cstep as created).
 void create_planar(ncnn::Mat& m, int w, int h, int c, ncnn::Allocator* a) {
     m.create(int(plane_stride(std::size_t(w) * h)), 1, c, 4u, a);
@@ -88,7 +96,7 @@ public:
         if (!is_planar_fp32(in, cin_)) return -1;
         const int wo = out_size(in.w, stride_), ho = out_size(in.h, stride_);
         create_planar(out, wo, ho, cout_, opt.blob_allocator);
-        ncnn::Mat work(int(conv3x3_work(cin_, ho, wo)), 4u, opt.workspace_allocator);
+        ncnn::Mat work = workspace(conv3x3_work(cin_, ho, wo), opt);
         if (out.empty() || work.empty()) return -100;
         best_kernels().conv3x3(in, cin_, in.cstep, in.h, in.w, stride_, w_, b_, cout_, out,
                                out.cstep, work, 0, ho);
@@ -132,7 +140,7 @@ public:
         const int rs = w + 2;
         const std::size_t ps = plane_stride(std::size_t(rs) * (h + 2));
         const std::size_t ms = plane_stride(std::size_t(ho) * wo);
-        ncnn::Mat work(int(ps * hidden_ + ms * hidden_), 4u, opt.workspace_allocator);
+        ncnn::Mat work = workspace(ps * hidden_ + ms * hidden_, opt);
         if (work.empty()) return -100;
         float* pad = work;
         float* mid = pad + ps * hidden_;
@@ -305,7 +313,7 @@ private:
         const Kernels& k = best_kernels();
         ncnn::Mat src = in;
         if (stem_cin_) {  // the whole stem output first
-            ncnn::Mat stem, cw(int(conv3x3_work(stem_cin_, h, w)), 4u, opt.workspace_allocator);
+            ncnn::Mat stem, cw = workspace(conv3x3_work(stem_cin_, h, w), opt);
             create_planar(stem, w, h, units_[0].cin, opt.workspace_allocator);
             if (stem.empty() || cw.empty()) return -100;
             k.conv3x3(in, stem_cin_, in.cstep, in.h, in.w, stem_stride_, ws_, bs_, units_[0].cin,
@@ -317,7 +325,7 @@ private:
         const std::size_t masks = (dw3x3_flat_work(w) + 15) / 16 * 16;  // ints in floats' room
         for (std::size_t i = 0; i < units_.size(); ++i) {
             const Unit& u = units_[i];
-            ncnn::Mat work(int(ps * u.cout + masks), 4u, opt.workspace_allocator);
+            ncnn::Mat work = workspace(ps * u.cout + masks, opt);
             if (work.empty()) return -100;
             float* planes = work;
             for (int c = 0; c < u.cout; ++c) {
@@ -364,7 +372,7 @@ private:
         const std::size_t ts = plane_stride(std::size_t(tcap) * w);
         std::size_t floats = ps * cmax * nu + ts * cmax * nu;
         if (stem_cin_) floats += conv3x3_work(stem_cin_, h, w);
-        ncnn::Mat work(int(floats), 4u, opt.workspace_allocator);
+        ncnn::Mat work = workspace(floats, opt);
         if (work.empty()) return -100;
         // unit i: window at win[i] (rows from image row top[i]: -1 is the zero row above), 1x1
         // rows computed [0, have[i]), output rows made [0, made[i]); its output queue at q[i]
