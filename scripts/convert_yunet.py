@@ -122,6 +122,15 @@ def _merge_heads(layers: list[str], weights: bytes) -> tuple[list[str], bytearra
     return new_layers, new_weights
 
 
+def _readers(parts: list[list[str]]) -> dict[str, list[int]]:
+    """Blob name -> the indices of the layers (split .param lines) that read it, in order."""
+    readers: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(parts):
+        for b in p[4 : 4 + int(p[2])]:
+            readers[b].append(i)
+    return readers
+
+
 def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
     """The library's own layers (cpp/src/fused_layers.cpp) for the convolutions: the stem as
     TinyfqConv3x3, and each 1x1 convolution without activation whose only reader is a
@@ -133,10 +142,7 @@ def _fuse(layers: list[str], weights: bytes) -> tuple[list[str], bytearray]:
     spans = _layer_weights(layers, weights)
     parts = [line.split() for line in layers]
     params = [_params(line) for line in layers]
-    readers: dict[str, list[int]] = defaultdict(list)
-    for i, p in enumerate(parts):
-        for b in p[4 : 4 + int(p[2])]:
-            readers[b].append(i)
+    readers = _readers(parts)
     out_layers, out_weights, skip = [], bytearray(), set()
     for i, (p, prm) in enumerate(zip(parts, params)):
         if i in skip:
@@ -195,25 +201,26 @@ def _fold_chains(layers: list[str]) -> list[str]:
     (no stem), into one layer running them as a chain, band by band of rows (6=cin,cout,relu
     of each unit after the first, as an ncnn int array; 3=pool of the last). A pooling unit
     ends a run. The units' weights are already in order, one after another."""
+    readers = _readers([line.split() for line in layers])
     out: list[str] = []
     for line in layers:
         p = line.split()
         if out and p[0] == "TinyfqPwDw":
             q = out[-1].split()
             qp, pp = _params(out[-1]), _params(line)
-            readers = [ln for ln in layers if q[5] in ln.split()[4 : 4 + int(ln.split()[2])]]
             if (
                 q[0] == "TinyfqPwDw"
                 and q[3] == "1"
                 and p[4] == q[5]
-                and len(readers) == 1
+                and len(readers[q[5]]) == 1
                 and qp.get("3", "0") == "0"
                 and "4" not in pp
                 and "6" not in pp
             ):
                 more = qp.get("-23306", "0").split(",")[1:] + [pp["0"], pp["1"], pp["2"]]
                 keep = {k: v for k, v in qp.items() if k not in ("3", "-23306")}
-                keep.update({"3": pp.get("3", "0")} if "3" in pp else {})
+                if "3" in pp:  # the last unit's pooling is the chain's
+                    keep["3"] = pp["3"]
                 keep["-23306"] = ",".join([str(len(more))] + more)
                 nout = int(p[3])
                 out[-1] = " ".join(
@@ -230,12 +237,12 @@ def _fold_stem(layers: list[str]) -> list[str]:
     channels, 5=stride), which then makes the stem's output band by band instead of reading a
     whole map of it; the stem's weights already come first."""
     parts = [line.split() for line in layers]
+    readers = _readers(parts)
     out, drop = list(layers), set()
     for i, p in enumerate(parts):
         if p[0] != "TinyfqConv3x3":
             continue
-        readers = [j for j, q in enumerate(parts) if p[5] in q[4 : 4 + int(q[2])]]
-        if len(readers) != 1 or parts[readers[0]][0] != "TinyfqPwDw" or readers[0] != i + 1:
+        if readers[p[5]] != [i + 1] or parts[i + 1][0] != "TinyfqPwDw":
             continue
         stem = _params(layers[i])
         c = parts[i + 1]
