@@ -2,9 +2,9 @@
 // every call runs a light-mode, one-thread extractor; its memory comes from a pair of pools the
 // detector leases to the call (Impl::Lease).
 //
-// The embedded graph (scripts/convert_yunet.py) runs on the library's own layers for its
-// convolutions (TinyfqConv3x3, TinyfqPwDw: 1x1 -> depthwise 3x3 in one call) and its pyramid
-// merges (TinyfqUpAdd) and its 2x2 pooling (TinyfqMaxPool2), and ends at one 16-channel map per
+// The embedded graph (scripts/convert_yunet.py) runs on the library's own layers: TinyfqPwDw
+// for its convolutions (runs of 1x1 -> depthwise 3x3 units, with the stem and the 2x2 pooling
+// folded in) and TinyfqUpAdd for its pyramid merges, and ends at one 16-channel map per
 // stride s in {8, 16, 32}, `head_<s>`: the model's four heads merged (the same arithmetic) into
 // channel 0 cls and 1 obj (logits), 2-5 bbox (centre offsets in stride units from the cell's
 // corner, log width, log height) and 6-15 kps (five (x, y) offsets in stride units).
@@ -297,8 +297,8 @@ std::vector<Face> Detector::Impl::run(const ncnn::Mat& x, float scale_x, float s
             const float* obj_row = m.channel(kObj).row(r);
             for (int c = 0; c < cols; ++c) {
                 if (cls_row[c] < min_logit || obj_row[c] < min_logit) continue;
-                const float cls = std::min(std::max(sigmoid(at(kCls, r, c)), 0.f), 1.f);
-                const float obj = std::min(std::max(sigmoid(at(kObj, r, c)), 0.f), 1.f);
+                const float cls = std::min(std::max(sigmoid(cls_row[c]), 0.f), 1.f);
+                const float obj = std::min(std::max(sigmoid(obj_row[c]), 0.f), 1.f);
                 const float score = std::sqrt(cls * obj);
                 if (!(score >= opt.score_threshold)) continue;
                 const float ax = float(c * s), ay = float(r * s);

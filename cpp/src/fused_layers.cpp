@@ -198,7 +198,7 @@ private:
     ncnn::Mat wc_, bc_, wf_, bf_;
 };
 
-// Where the output of a 2 x 2 max pooling goes: planar, like a blob.
+// 2 x 2 max pooling, stride 2, of c planar h x w maps (h, w even) into c planar maps.
 void max_pool2(const float* in, std::size_t in_cs, int h, int w, int c, float* out,
                std::size_t out_cs) {
     const int wo = w / 2, ho = h / 2;
@@ -375,15 +375,16 @@ private:
         ncnn::Mat work = workspace(floats, opt);
         if (work.empty()) return -100;
         // unit i: window at win[i] (rows from image row top[i]: -1 is the zero row above), 1x1
-        // rows computed [0, have[i]), output rows made [0, made[i]); its output queue at q[i]
-        // holds rows [qtop[i], made[i]) (the stem's, for the first unit, at q[nu])
-        std::vector<float*> win(nu), q(nu + 1);
-        std::vector<int> top(nu, -1), have(nu, 0), made(nu, 0), qtop(nu + 1, 0);
+        // rows computed [0, have[i]), output rows made [0, made[i]); for i < last, its output
+        // queue at q[i] holds rows [qtop[i], made[i]). The last unit writes out, so its queue's
+        // room holds the stem's rows instead, as the first unit takes them.
+        std::vector<float*> win(nu), q(nu);
+        std::vector<int> top(nu, -1), have(nu, 0), made(nu, 0), qtop(nu, 0);
         float* p = work;
         for (int i = 0; i < nu; ++i) win[i] = p, p += ps * cmax;
         for (int i = 0; i < nu; ++i) q[i] = p, p += ts * cmax;
+        float* const stem_rows = q[nu - 1];
         float* stem_work = p;
-        q[nu] = q[nu - 1];  // the last unit's queue is never used: the stem's rows go there
         for (int i = 0; i < nu; ++i)
             for (int c = 0; c < units_[i].cout; ++c) {  // the zero border: the top row, both sides
                 float* b = win[i] + c * ps;
@@ -405,8 +406,8 @@ private:
                         src = q[i - 1] + std::size_t(have[i] - qtop[i - 1]) * w, src_cs = ts;
                     } else if (stem_cin_) {
                         k.conv3x3(in, stem_cin_, in.cstep, in.h, in.w, stem_stride_, ws_, bs_,
-                                  u.cin, q[nu], ts, stem_work, have[0], have[0] + n_in);
-                        src = q[nu], src_cs = ts;
+                                  u.cin, stem_rows, ts, stem_work, have[0], have[0] + n_in);
+                        src = stem_rows, src_cs = ts;
                     } else {
                         src = static_cast<const float*>(in) + std::size_t(have[0]) * w;
                         src_cs = in.cstep;
