@@ -158,7 +158,9 @@ inline void pool4(v8 a, v8 b, float* d) {
 // loaded once (three shifted vectors) and feeds the three output rows it belongs to, so an
 // output vector costs 3 loads and 9 FMAs with three independent accumulators in flight, and
 // the nine taps stay in registers. (Two columns at once, as before, left no registers for the
-// taps: their loads, 18 per row, then bound it at ~2/3 of the FMA rate.)
+// taps: their loads, 18 per row, then bound it at ~2/3 of the FMA rate.) Each kernel row's three
+// products are summed on their own and added to the accumulator once, so an accumulator waits
+// on one add per input row, not on three chained FMAs (64-channel planes: +2-8% alone).
 // Where pl is set, each pair of output rows is also max-pooled 2x2 into pl (row stride pw);
 // where o is null, only the pooled output is written.
 void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kvp, v8 b, float* o,
@@ -172,15 +174,15 @@ void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
     v8 a1 = b + kv[0] * load(q0) + kv[1] * load(q0 + 1) + kv[2] * load(q0 + 2);
     const float* q1 = q0 + rs;
     const v8 l1 = load(q1), m1 = load(q1 + 1), r1 = load(q1 + 2);
-    v8 a0 = a1 + kv[3] * l1 + kv[4] * m1 + kv[5] * r1;
+    v8 a0 = a1 + (kv[3] * l1 + kv[4] * m1 + kv[5] * r1);
     a1 = b + kv[0] * l1 + kv[1] * m1 + kv[2] * r1;
     v8 prev = b;  // the even output row, for pooling
     for (int r = 2; r < ho + 2; ++r) {
         const float* q = p + r * rs + x;
         const v8 l = load(q), m = load(q + 1), rr = load(q + 2);
         // input row r is kernel row 2 of output r - 2, row 1 of r - 1, row 0 of r
-        v8 done = a0 + kv[6] * l + kv[7] * m + kv[8] * rr;
-        a0 = a1 + kv[3] * l + kv[4] * m + kv[5] * rr;
+        v8 done = a0 + (kv[6] * l + kv[7] * m + kv[8] * rr);
+        a0 = a1 + (kv[3] * l + kv[4] * m + kv[5] * rr);
         a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
         if (act) done = relu(done);
         if (o) store(o + (r - 2) * wo + x, done);

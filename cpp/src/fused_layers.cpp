@@ -53,12 +53,14 @@ bool is_planar_fp32(const ncnn::Mat& m, int c) {
     return m.dims == 3 && m.c == c && m.elempack == 1 && m.elemsize == 4u && m.w > 0 && m.h > 0;
 }
 
-// Planes whose size is a multiple of 4 KB put the same pixel of every plane in one L1 set
-// (8 ways: 11 planes thrash): give such planes 64 bytes of slack. Multiples of 16 floats keep
-// every plane 64-byte aligned.
+// The same pixel of consecutive planes lands in L1 set (c * stride / 64 bytes) mod 64: a stride
+// of 4 KB puts every plane in one set (8 ways: 9 planes thrash), 3 KB in 4 sets, any even
+// number of cache lines in at most 32. An odd number of cache lines spreads any 64 consecutive
+// planes over all 64 sets (L1 and L2 alike): round up to whole lines (which also keeps each
+// plane 64-byte aligned) and add one where the count is even.
 std::size_t plane_stride(std::size_t n) {
     n = (n + 15) / 16 * 16;
-    return n % 1024 == 0 ? n + 16 : n;
+    return n / 16 % 2 == 0 ? n + 16 : n;
 }
 
 // Channel counts a graph may give a fused layer: positive and small enough that every weight

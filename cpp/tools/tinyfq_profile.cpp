@@ -190,6 +190,17 @@ int profile_detector(int size, int reps) {
         total += us;
     }
     std::printf("%-57s %9.2f\n", "sum of layers", total);
+    const double forward = best_us(
+        [&] {
+            ncnn::Extractor ex = extractor();
+            ex.input("in0", x);
+            for (const char* head : {"head_8", "head_16", "head_32"}) {
+                ncnn::Mat o;
+                ex.extract(head, o);
+            }
+        },
+        reps);
+    std::printf("%-57s %9.2f\n", "the whole graph (the three heads, no decoding)", forward);
     tinyfq::DetectOptions opt;
     opt.max_side = size;
     const tinyfq::Detector det(opt);
