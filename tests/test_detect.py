@@ -98,6 +98,42 @@ def test_pixel_formats_and_strides_agree(data_root):
     assert len(grey) >= 1 and np.abs(grey[0].landmarks - a[0].landmarks).max() < 3
 
 
+def _bilinear_twin(img, nw, nh):
+    """Pixel-centre bilinear (cv2.resize INTER_LINEAR) in float32, one rounding per step."""
+    h, w = img.shape[:2]
+    f32 = np.float32
+
+    def taps(n, size):
+        s = np.clip((np.arange(n) + 0.5) * (size / n) - 0.5, 0, size - 1)
+        i0 = s.astype(np.int64)
+        return i0, np.minimum(i0 + 1, size - 1), (s - i0).astype(f32)
+
+    x0, x1, wx = taps(nw, w)
+    y0, y1, wy = taps(nh, h)
+
+    def horizontal(rows):
+        p0, p1 = rows[:, x0].astype(np.int32), rows[:, x1].astype(np.int32)
+        return p0.astype(f32) + wx[None, :, None] * (p1 - p0).astype(f32)
+
+    a, b = horizontal(img[y0]), horizontal(img[y1])
+    return a + wy[:, None, None] * (b - a)
+
+
+@pytest.mark.parametrize("shape", [(173, 251), (250, 250), (90, 61)])
+def test_prepare_resizes_bilinearly_into_zero_padded_bgr_planes(shape):
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8)
+    det = Detector(max_side=160)
+    tensor, sx, sy = det.prepare(rgb, "rgb")
+    s = min(1.0, 160 / max(shape))
+    nh, nw = max(1, round(shape[0] * s)), max(1, round(shape[1] * s))
+    assert tensor.shape == (3, -(-nh // 32) * 32, -(-nw // 32) * 32)
+    assert sx == pytest.approx(nw / shape[1]) and sy == pytest.approx(nh / shape[0])
+    want = _bilinear_twin(rgb, nw, nh)[..., ::-1].transpose(2, 0, 1)  # RGB -> BGR planes
+    assert np.abs(tensor[:, :nh, :nw] - want).max() < 1e-3  # of 0..255
+    assert not tensor[:, nh:, :].any() and not tensor[:, :, nw:].any()
+
+
 def test_large_photos_are_downscaled_and_mapped_back(data_root):
     rgb = read_image(str(data_root / "lfw/images/Colin_Powell/Colin_Powell_0001.jpg"))
     big = np.repeat(np.repeat(rgb, 4, axis=0), 4, axis=1)  # 1000 x 1000

@@ -171,29 +171,43 @@ void fill(const ImageView& img, const Geometry& g, float* const dst[3]) {
         return;
     }
     // Bilinear with pixel centres aligned (cv2.resize INTER_LINEAR), separable: the horizontal
-    // taps are computed once.
-    const double fx = double(W) / g.nw, fy = double(H) / g.nh;
-    std::vector<int> x0(g.nw), x1(g.nw);
-    std::vector<float> wx(g.nw);
-    for (int x = 0; x < g.nw; ++x) {
+    // taps are computed once, and each source row is interpolated horizontally once (into the
+    // slot of its row's parity: an output row reads rows y0 and y0 + 1, and y0 never goes
+    // back), then each output row is one vertical pass over two such rows.
+    const int nw = g.nw;
+    const double fx = double(W) / nw, fy = double(H) / g.nh;
+    std::vector<int> x0(nw), x1(nw);
+    std::vector<float> wx(nw), rows(std::size_t(2) * 3 * nw);
+    for (int x = 0; x < nw; ++x) {
         const double sx = std::min(std::max((x + 0.5) * fx - 0.5, 0.0), double(W - 1));
         x0[x] = int(sx) * ch, x1[x] = std::min(int(sx) + 1, W - 1) * ch;
         wx[x] = float(sx - int(sx));
     }
+    int held[2] = {-1, -1};
+    auto horizontal = [&](int sy) {
+        float* h = rows.data() + std::size_t(sy % 2) * 3 * nw;
+        if (held[sy % 2] == sy) return h;
+        held[sy % 2] = sy;
+        const std::uint8_t* r = img.data + std::size_t(sy) * img.stride;
+        for (int x = 0; x < nw; ++x) {
+            const std::uint8_t* p0 = r + x0[x];
+            const std::uint8_t* p1 = r + x1[x];
+            for (int c = 0; c < 3; ++c)
+                h[c * nw + x] = p0[off[c]] + wx[x] * (p1[off[c]] - p0[off[c]]);
+        }
+        return h;
+    };
     for (int y = 0; y < g.nh; ++y) {
         const double sy = std::min(std::max((y + 0.5) * fy - 0.5, 0.0), double(H - 1));
         const int y0 = int(sy), y1 = std::min(y0 + 1, H - 1);
         const float wy = float(sy - y0);
-        const std::uint8_t* r0 = img.data + y0 * img.stride;
-        const std::uint8_t* r1 = img.data + y1 * img.stride;
+        const float* a = horizontal(y0);
+        const float* b = horizontal(y1);
         for (int c = 0; c < 3; ++c) {
             float* d = dst[c] + std::size_t(y) * g.pw;
-            const int o = off[c];
-            for (int x = 0; x < g.nw; ++x) {
-                const float a = r0[x0[x] + o] + wx[x] * (r0[x1[x] + o] - r0[x0[x] + o]);
-                const float b = r1[x0[x] + o] + wx[x] * (r1[x1[x] + o] - r1[x0[x] + o]);
-                d[x] = a + wy * (b - a);
-            }
+            const float* ac = a + c * nw;
+            const float* bc = b + c * nw;
+            for (int x = 0; x < nw; ++x) d[x] = ac[x] + wy * (bc[x] - ac[x]);
         }
     }
 }
