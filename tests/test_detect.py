@@ -119,12 +119,15 @@ def _bilinear_twin(img, nw, nh):
     return a + wy[:, None, None] * (b - a)
 
 
+@pytest.mark.parametrize("fmt", ["rgb", "rgba", "gray"])
 @pytest.mark.parametrize("shape", [(173, 251), (250, 250), (90, 61)])
-def test_prepare_resizes_bilinearly_into_zero_padded_bgr_planes(shape):
+def test_prepare_resizes_bilinearly_into_zero_padded_bgr_planes(shape, fmt):
+    # 3- and 4-channel rows take AVX2 gathers where the CPU has them, up to the buffer's end
     rng = np.random.default_rng(7)
-    rgb = rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8)
+    img = rng.integers(0, 256, size=(*shape, {"rgb": 3, "rgba": 4, "gray": 1}[fmt]), dtype=np.uint8)
+    rgb = np.repeat(img, 3, axis=2) if fmt == "gray" else img[..., :3]
     det = Detector(max_side=160)
-    tensor, sx, sy = det.prepare(rgb, "rgb")
+    tensor, sx, sy = det.prepare(img[..., 0] if fmt == "gray" else img, fmt)
     s = min(1.0, 160 / max(shape))
     nh, nw = max(1, round(shape[0] * s)), max(1, round(shape[1] * s))
     assert tensor.shape == (3, -(-nh // 32) * 32, -(-nw // 32) * 32)

@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "fused.h"
 #include "pool_allocator.h"
+#include "preprocess.h"
 
 #include <algorithm>
 #include <cmath>
@@ -189,7 +190,15 @@ void fill(const ImageView& img, const Geometry& g, float* const dst[3]) {
         if (held[sy % 2] == sy) return h;
         held[sy % 2] = sy;
         const std::uint8_t* r = img.data + std::size_t(sy) * img.stride;
-        for (int x = 0; x < nw; ++x) {
+        int x = 0;
+#if TINYFQ_HAVE_AVX2_PREPROCESS
+        // AVX2 gathers (the scalar arithmetic, operation for operation) while each pixel's
+        // 4-byte load stays inside the image's buffer
+        if (ch >= 3 && detail::cpu_has_avx2())
+            x = detail::resize_row_avx2(r, (long long)(H - 1 - sy) * img.stride + (long long)W * ch,
+                                        off, x0.data(), x1.data(), wx.data(), nw, h);
+#endif
+        for (; x < nw; ++x) {
             const std::uint8_t* p0 = r + x0[x];
             const std::uint8_t* p1 = r + x1[x];
             for (int c = 0; c < 3; ++c)

@@ -28,6 +28,13 @@ void crop_avx2(const ImageView& img, const ModelInfo& info, const ChannelMap& cm
 // One output row of the warp for 3- or 4-channel images (ch).
 void warp_row_avx2(int ch, const ImageView& img, const ChannelMap& cm, float bx, float by, float a,
                    float d, int S, float* dst0, float* dst1, float* dst2);
+// The horizontal pass of the detector's bilinear resize over one source row of a 3- or
+// 4-channel image: h[c * n + x] = p0 + wx[x] * (p1 - p0), p0 and p1 the bytes at
+// row[x0[x] + off[c]] and row[x1[x] + off[c]] (x0, x1 non-decreasing). Groups of 8 while each
+// pixel's 4-byte load ends within `avail` bytes of row; returns how many x it did (the caller
+// does the rest the same way).
+int resize_row_avx2(const std::uint8_t* row, long long avail, const int off[3], const int* x0,
+                    const int* x1, const float* wx, int n, float* h);
 #endif
 
 }  // namespace detail

@@ -93,6 +93,27 @@ void warp_row(const ImageView& img, const ChannelMap& cm, float bx, float by, fl
 
 }  // namespace
 
+int resize_row_avx2(const std::uint8_t* row, long long avail, const int off[3], const int* x0,
+                    const int* x1, const float* wx, int n, float* h) {
+    const __m256i ff = _mm256_set1_epi32(0xFF);
+    const int* base = reinterpret_cast<const int*>(row);
+    int x = 0;
+    for (; x + 8 <= n && x1[x + 7] + 4LL <= avail; x += 8) {
+        const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0 + x));
+        const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1 + x));
+        const __m256i g0 = _mm256_i32gather_epi32(base, i0, 1);
+        const __m256i g1 = _mm256_i32gather_epi32(base, i1, 1);
+        const __m256 w = _mm256_loadu_ps(wx + x);
+        for (int c = 0; c < 3; ++c) {
+            const __m128i sh = _mm_cvtsi32_si128(8 * off[c]);
+            const __m256 p0 = channel_of(g0, sh, ff), p1 = channel_of(g1, sh, ff);
+            _mm256_storeu_ps(h + c * n + x,
+                             _mm256_add_ps(p0, _mm256_mul_ps(w, _mm256_sub_ps(p1, p0))));
+        }
+    }
+    return x;
+}
+
 void crop_avx2(const ImageView& img, const ModelInfo& info, const ChannelMap& cm, float* out) {
     switch (channels(img.format)) {
         case 1:
