@@ -123,8 +123,11 @@ float compare_sets(const fz::Kernels& fast, const fz::Kernels& ref, std::mt19937
                 upd(d1, d2);
             }
         }
-        // 1x1 into a wider row stride, with and without the residual
-        const int cin = int(1 + rng() % 45), cout = int(1 + rng() % 45), rs = w + int(rng() % 3);
+        // 1x1 into a wider row stride, with and without the residual; one case in four with an
+        // input channel count the kernels unroll
+        const int unrolled[] = {16, 27, 64};
+        const int cin = rng() % 4 ? int(1 + rng() % 45) : unrolled[rng() % 3];
+        const int cout = int(1 + rng() % 45), rs = w + int(rng() % 3);
         const std::size_t ics = std::size_t(h) * w + rng() % 4, ocs = std::size_t(h) * rs + 5;
         auto in = randv(rng, ics * cin), wt = randv(rng, std::size_t(cout) * cin, -0.3f, 0.3f),
              b = randv(rng, cout), res = randv(rng, ics * cout);
