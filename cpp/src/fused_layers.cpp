@@ -395,7 +395,7 @@ private:
             }
         const int last = nu - 1;
         while (made[last] < h) {
-            const std::vector<int> made_before = made, have_before = have;
+            bool moved = false;  // some unit took input rows or made output rows this sweep
             for (int i = 0; i < nu; ++i) {
                 const Unit& u = units_[i];
                 // 1. the 1x1 of the input rows this unit has room for
@@ -417,6 +417,7 @@ private:
                     k.conv1x1(src, u.cin, src_cs, n_in, w, u.wp, u.bp, u.cout,
                               win[i] + (have[i] - top[i]) * rs + 1, ps, rs, nullptr, 0, false);
                     have[i] += n_in;
+                    moved = true;
                     if (i > 0) {  // the rows taken leave the queue before it
                         const int keep = made[i - 1] - have[i];
                         for (int c = 0; c < u.cin && keep > 0; ++c)
@@ -436,6 +437,7 @@ private:
                 if (i == last && pooled && lim < h) lim = made[i] + (lim - made[i]) / 2 * 2;
                 const int n_out = lim - made[i];
                 if (n_out <= 0) continue;
+                moved = true;
                 const float* wrow = win[i] + (made[i] - 1 - top[i]) * rs;
                 if (i < last) {
                     k.dw3x3(wrow, ps, n_out, w, 1, u.wd, u.bd, u.cout,
@@ -463,7 +465,7 @@ private:
                 }
             }
             // no unit moved on: never so for a valid shape, but never loop for one that is not
-            if (made == made_before && have == have_before) return -1;
+            if (!moved) return -1;
         }
         return 0;
     }
