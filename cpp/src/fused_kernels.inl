@@ -192,10 +192,14 @@ inline void pool4(v8 a, v8 b, float* d) {
 // taps: their loads, 18 per row, then bound it at ~2/3 of the FMA rate.) Each kernel row's three
 // products are summed on their own and added to the accumulator once, so an accumulator waits
 // on one add per input row, not on three chained FMAs (64-channel planes: +2-8% alone).
-// Where pl is set, each pair of output rows is also max-pooled 2x2 into pl (row stride pw);
-// where o is null, only the pooled output is written.
-void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kvp, v8 b, float* o,
-                     bool act, float* pl = nullptr, int pw = 0) {
+// Where POOL, each pair of output rows is also max-pooled 2x2 into pl (row stride pw); where
+// not OUT, only the pooled output is written. Compiled once per (ACT, OUT, POOL) and inlined
+// into the loop over a call's columns: with the switches tested and the column called per
+// vector, as before, a band's short columns (8-20 rows) ran ~30% slower.
+template <bool ACT, bool OUT, bool POOL>
+__attribute__((always_inline)) inline void dw3x3_s1_column(const float* p, int rs, int ho, int wo,
+                                                           int x, const v8* kvp, v8 b, float* o,
+                                                           float* pl, int pw) {
     // the taps in registers: read through kvp, the compiler would load them again after every
     // store (a float store may alias them)
     const v8 kv[9] = {kvp[0], kvp[1], kvp[2], kvp[3], kvp[4], kvp[5], kvp[6], kvp[7], kvp[8]};
@@ -215,15 +219,52 @@ void dw3x3_s1_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
         v8 done = a0 + (kv[6] * l + kv[7] * m + kv[8] * rr);
         a0 = a1 + (kv[3] * l + kv[4] * m + kv[5] * rr);
         a1 = b + kv[0] * l + kv[1] * m + kv[2] * rr;
-        if (act) done = relu(done);
-        if (o) store(o + (r - 2) * wo + x, done);
-        if (pl) {
+        if (ACT) done = relu(done);
+        if (OUT) store(o + (r - 2) * wo + x, done);
+        if (POOL) {
             if (r % 2 == 0)
                 prev = done;
             else
                 pool4(prev, done, pl + (r - 3) / 2 * pw + x / 2);
         }
     }
+}
+
+// The vector columns of c stride-1 planes (in, out, pooled as dw3x3_s's): the whole ones, and
+// where the row is wider than a vector but not a multiple of it, one more ending at the row's
+// end (recomputing a few outputs of the last one: same values).
+template <bool ACT, bool OUT, bool POOL>
+void dw3x3_s1_columns(const float* in, std::size_t in_cs, int ho, int wo, const float* wt,
+                      const float* bias, int c, float* out, std::size_t out_cs, float* pooled,
+                      std::size_t pool_cs) {
+    const int rs = wo + 2, pw = wo / 2, nvx = wo / 8;
+    const bool overlap = wo % 8 && wo > 8;
+    for (int ch = 0; ch < c; ++ch) {
+        const float* p = in + ch * in_cs;
+        float* o = OUT ? out + ch * out_cs : nullptr;
+        float* pl = POOL ? pooled + ch * pool_cs : nullptr;
+        v8 kv[9];
+        for (int i = 0; i < 9; ++i) kv[i] = splat(wt[ch * 9 + i]);
+        const v8 b = splat(bias[ch]);
+        for (int v = 0; v < nvx; ++v)
+            dw3x3_s1_column<ACT, OUT, POOL>(p, rs, ho, wo, v * 8, kv, b, o, pl, pw);
+        if (overlap) dw3x3_s1_column<ACT, OUT, POOL>(p, rs, ho, wo, wo - 8, kv, b, o, pl, pw);
+    }
+}
+
+template <bool ACT>
+void dw3x3_s1_columns(const float* in, std::size_t in_cs, int ho, int wo, const float* wt,
+                      const float* bias, int c, float* out, std::size_t out_cs, float* pooled,
+                      std::size_t pool_cs) {
+    if (!pooled)
+        dw3x3_s1_columns<ACT, true, false>(in, in_cs, ho, wo, wt, bias, c, out, out_cs, pooled,
+                                           pool_cs);
+    else if (out)
+        dw3x3_s1_columns<ACT, true, true>(in, in_cs, ho, wo, wt, bias, c, out, out_cs, pooled,
+                                          pool_cs);
+    else
+        dw3x3_s1_columns<ACT, false, true>(in, in_cs, ho, wo, wt, bias, c, out, out_cs, pooled,
+                                           pool_cs);
 }
 
 // Stride 2, likewise: input row 2y + 2 is kernel row 2 of output y and row 0 of output y + 1,
@@ -256,26 +297,24 @@ void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt, 
     const int ho = (h - 1) / S + 1, wo = (w - 1) / S + 1, rs = w + 2, pw = wo / 2;
     // Stride 2 reads 18 floats from column 2x of the bordered row: keep that inside the row.
     const int nvx = S == 1 ? wo / 8 : (w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0);
+    // Stride 1, rows wider than a vector: the vector columns cover the whole row.
+    const bool overlap = S == 1 && wo % 8 && wo > 8;
+    if (S == 1 && act)
+        dw3x3_s1_columns<true>(in, in_cs, ho, wo, wt, bias, c, out, out_cs, pooled, pool_cs);
+    else if (S == 1)
+        dw3x3_s1_columns<false>(in, in_cs, ho, wo, wt, bias, c, out, out_cs, pooled, pool_cs);
+    if (S == 1 && (overlap || nvx * 8 == wo)) return;
     for (int ch = 0; ch < c; ++ch) {
         const float* p = in + ch * in_cs;
         const float* k = wt + ch * 9;
         float* o = out ? out + ch * out_cs : nullptr;
         float* pl = pooled ? pooled + ch * pool_cs : nullptr;
-        v8 kv[9];
-        for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
-        const v8 b = splat(bias[ch]);
-        int v = 0;
-        for (; v < nvx; ++v) {
-            if (S == 1)
-                dw3x3_s1_column(p, rs, ho, wo, v * 8, kv, b, o, act, pl, pw);
-            else
-                dw3x3_s2_column(p, rs, ho, wo, v * 8, kv, b, o, act);
+        if (S == 2) {
+            v8 kv[9];
+            for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
+            const v8 b = splat(bias[ch]);
+            for (int v = 0; v < nvx; ++v) dw3x3_s2_column(p, rs, ho, wo, v * 8, kv, b, o, act);
         }
-        // Stride 1, rows wider than a vector: one more column of vectors ending at the row's
-        // end covers the rest (recomputing a few outputs of the last one: same values).
-        const bool overlap = S == 1 && wo % 8 && wo > 8;
-        if (overlap) dw3x3_s1_column(p, rs, ho, wo, wo - 8, kv, b, o, act, pl, pw);
-        if (overlap) continue;
         // columns that do not fill a vector (pooled: in 2 x 2 blocks)
         const int by = pl ? 2 : 1, bx = pl ? 2 : 1;
         for (int y = 0; y < ho; y += by)
