@@ -6,7 +6,11 @@ For every LFW photo (13,233, 250x250) and each detector size (the longer side th
 downscaled to, then padded to multiples of 32): whether a face is found, and, for the photos
 whose MTCNN landmarks are in training/labels/landmarks-mtcnn.csv (the detector of the first
 labels, kept by training.relandmark), the mean distance between the two detectors' five
-landmarks over the inter-ocular distance (MTCNN's eye centres) for the largest face. Writes
+landmarks over the inter-ocular distance (MTCNN's eye centres) for the largest face; and how far
+the largest face's landmarks and its quality score (the embedded model, through the native
+warp) move from those at the default size (``Detector()``'s, the size the model's training crops
+were warped at). As the yardstick for the last: the same at the default size between each photo
+and the photo less its top row and left column (the detector's own landmark noise). Writes
 <out>.json and a figure <out>.png.
 """
 
@@ -37,8 +41,14 @@ def mtcnn_landmarks() -> dict[str, np.ndarray]:
         }
 
 
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation (no ties in continuous scores)."""
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
 def main(argv=None) -> int:
-    from tinyfq_native import Detector
+    from tinyfq_native import Detector, Scorer
     from tinyfq_native.images import read_image
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -59,27 +69,34 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(2) as pool:
         for f, img in tqdm(pool.map(load, files), total=len(files), desc="decode", file=sys.stderr):
             images[f] = img
-    report = {"photos": len(files), "mtcnn_labelled": 0, "sizes": {}}
-    for size in args.sizes:
+    default = Detector().max_side
+    scorer = Scorer()
+    report = {"photos": len(files), "mtcnn_labelled": 0, "default_size": default, "sizes": {}}
+    found = {}  # size -> {photo: (landmarks, score)} of the largest face
+    # the default size first: the other sizes' landmarks and scores are compared with its
+    for size in sorted(args.sizes, key=lambda s: s != default):
         det = Detector(size)
 
         def one(f, det=det):
             face = det.largest(images[f], format="rgb")
             rel = str(f.relative_to(DATA))
             if face is None:
-                return rel, None
+                return rel, None, None
+            score = scorer.score(images[f], face.landmarks, format="rgb")
             m = ref.get(rel)
             if m is None:
-                return rel, np.nan
+                return rel, np.nan, (face.landmarks, score)
             iod = np.linalg.norm(m[0] - m[1])
-            return rel, float(np.linalg.norm(face.landmarks - m, axis=1).mean() / iod)
+            err = float(np.linalg.norm(face.landmarks - m, axis=1).mean() / iod)
+            return rel, err, (face.landmarks, score)
 
         with ThreadPoolExecutor(2) as pool:
             res = list(
                 tqdm(pool.map(one, files), total=len(files), desc=f"detect {size}", file=sys.stderr)
             )
-        missed = [r for r, e in res if e is None]
-        errs = np.array([e for _, e in res if e is not None and not np.isnan(e)])
+        found[size] = {r: ls for r, _, ls in res if ls is not None}
+        missed = [r for r, _, ls in res if ls is None]
+        errs = np.array([e for _, e, _ in res if e is not None and not np.isnan(e)])
         report["mtcnn_labelled"] = max(report["mtcnn_labelled"], len(errs))
         report["sizes"][str(size)] = {
             "found": len(files) - len(missed),
@@ -91,19 +108,72 @@ def main(argv=None) -> int:
             "share_nme_over_0.1": round(float((errs > 0.1).mean()), 4),
             "compared": len(errs),
         }
+        if default in found:
+            both = sorted(set(found[size]) & set(found[default]))
+            la = np.array([found[default][r][0] for r in both])
+            lb = np.array([found[size][r][0] for r in both])
+            iod = np.linalg.norm(la[:, 0] - la[:, 1], axis=1)
+            shift = np.linalg.norm(lb - la, axis=2).mean(axis=1) / iod
+            sa = np.array([found[default][r][1] for r in both])
+            sb = np.array([found[size][r][1] for r in both])
+            report["sizes"][str(size)]["vs_default"] = {
+                "photos": len(both),
+                "landmark_shift_mean": round(float(shift.mean()), 4),
+                "landmark_shift_px_mean": round(float((shift * iod).mean()), 3),
+                "score_abs_diff_mean": round(float(np.abs(sb - sa).mean()), 4),
+                "score_abs_diff_p95": round(float(np.quantile(np.abs(sb - sa), 0.95)), 4),
+                "score_spearman": round(spearman(sa, sb), 4),
+                "score_std_default": round(float(sa.std()), 4),
+            }
         print(
             size,
             {k: v for k, v in report["sizes"][str(size)].items() if k != "missed"},
             file=sys.stderr,
         )
+    report["sizes"] = {str(s): report["sizes"][str(s)] for s in sorted(args.sizes)}
+    if default in found:  # the yardstick: each photo less its top row and left column
+        det = Detector(default)
+
+        def cropped(f):
+            img = np.ascontiguousarray(images[f][1:, 1:])
+            face = det.largest(img, format="rgb")
+            if face is None:
+                return None
+            return face.landmarks + 1, scorer.score(img, face.landmarks, format="rgb")
+
+        with ThreadPoolExecutor(2) as pool:
+            res = list(
+                tqdm(pool.map(cropped, files), total=len(files), desc="1-px crop", file=sys.stderr)
+            )
+        rels = [str(f.relative_to(DATA)) for f in files]
+        pairs = [
+            (found[default][r], c)
+            for r, c in zip(rels, res)
+            if c is not None and r in found[default]
+        ]
+        la = np.array([a[0] for a, _ in pairs])
+        iod = np.linalg.norm(la[:, 0] - la[:, 1], axis=1)
+        shift = np.array([np.linalg.norm(c[0] - a[0], axis=1).mean() for a, c in pairs]) / iod
+        d = np.array([abs(c[1] - a[1]) for a, c in pairs])
+        report["crop_1px_at_default"] = {
+            "photos": len(pairs),
+            "landmark_shift_mean": round(float(shift.mean()), 4),
+            "landmark_shift_px_mean": round(float((shift * iod).mean()), 3),
+            "score_abs_diff_mean": round(float(d.mean()), 4),
+            "score_abs_diff_p95": round(float(np.quantile(d, 0.95)), 4),
+            "score_spearman": round(
+                spearman(np.array([a[1] for a, _ in pairs]), np.array([c[1] for _, c in pairs])), 4
+            ),
+        }
+        print("1-px crop at the default size", report["crop_1px_at_default"], file=sys.stderr)
     Path(args.out + ".json").write_text(json.dumps(report, indent=2) + "\n")
 
     from facedata.plot import pyplot
 
     plt = pyplot()
 
-    sizes = args.sizes
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    sizes = sorted(args.sizes)
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
     rates = [100 * report["sizes"][str(s)]["rate"] for s in sizes]
     ax[0].bar([str(s) for s in sizes], rates, color="#4c72b0")
     for i, r in enumerate(rates):
@@ -125,7 +195,34 @@ def main(argv=None) -> int:
         )
     ax[1].set_xlabel("detector size (longer side, px)")
     ax[1].set_ylabel("landmark distance to MTCNN (÷ eye distance)")
-    fig.suptitle(f"YuNet (native) on all {len(files):,} LFW photos")
+    for s in sizes:
+        v = report["sizes"][str(s)].get("vs_default")
+        if v is None:
+            continue
+        ax[2].bar(str(s), v["score_abs_diff_mean"], color="#c44e52")
+        ax[2].text(
+            str(s),
+            v["score_abs_diff_mean"],
+            f"{v['score_abs_diff_mean']:.3f}\nρ {v['score_spearman']:.2f}",
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
+    crop = report.get("crop_1px_at_default")
+    if crop:
+        ax[2].axhline(
+            crop["score_abs_diff_mean"],
+            color="grey",
+            ls="--",
+            lw=1,
+            label=f"size {default}, photo less a row and column: {crop['score_abs_diff_mean']:.3f}",
+        )
+        ax[2].legend(loc="lower left", fontsize=8)
+    ax[2].set_xlabel("detector size (longer side, px)")
+    ax[2].set_ylabel(f"mean |score change| vs size {default}")
+    ax[2].set_ylim(0, None)
+    ax[2].margins(y=0.25)
+    fig.suptitle(f"YuNet (native) on {len(files):,} LFW photos")
     fig.tight_layout()
     fig.savefig(args.out + ".png", dpi=110)
     print(f"wrote {args.out}.json, {args.out}.png", file=sys.stderr)
