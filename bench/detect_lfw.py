@@ -182,32 +182,22 @@ def main(argv=None) -> int:
     ax[0].set_xlabel("detector size (longer side, px)")
     ax[0].set_ylabel("LFW photos with a face found (%)")
     ax[0].axhline(99.5, color="grey", ls="--", lw=1)
+
+    def bar(a, x, y, text, color):  # a bar with its value written above it
+        a.bar(x, y, color=color)
+        a.text(x, y, text, ha="center", va="bottom", fontsize=9)
+
     for s in sizes:
-        e = report["sizes"][str(s)]
-        ax[1].bar(str(s), e["nme_vs_mtcnn_mean"], color="#55a868")
-        ax[1].text(
-            str(s),
-            e["nme_vs_mtcnn_mean"],
-            f"{e['nme_vs_mtcnn_mean']:.3f}",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-        )
+        e = report["sizes"][str(s)]["nme_vs_mtcnn_mean"]
+        bar(ax[1], str(s), e, f"{e:.3f}", "#55a868")
     ax[1].set_xlabel("detector size (longer side, px)")
     ax[1].set_ylabel("landmark distance to MTCNN (÷ eye distance)")
     for s in sizes:
         v = report["sizes"][str(s)].get("vs_default")
         if v is None:
             continue
-        ax[2].bar(str(s), v["score_abs_diff_mean"], color="#c44e52")
-        ax[2].text(
-            str(s),
-            v["score_abs_diff_mean"],
-            f"{v['score_abs_diff_mean']:.3f}\nρ {v['score_spearman']:.2f}",
-            ha="center",
-            va="bottom",
-            fontsize=9,
-        )
+        d = v["score_abs_diff_mean"]
+        bar(ax[2], str(s), d, f"{d:.3f}\nρ {v['score_spearman']:.2f}", "#c44e52")
     crop = report.get("crop_1px_at_default")
     if crop:
         ax[2].axhline(
