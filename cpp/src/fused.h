@@ -82,9 +82,15 @@ void prepare_net(ncnn::Net& net, bool fp16);
 inline int out_size(int n, int stride) { return (n - 1) / stride + 1; }
 // dw3x3_flat's scratch: left and right column masks for each phase of a vector along a row.
 inline std::size_t dw3x3_flat_work(int w) { return std::size_t(w + 1) * 16; }
-// conv3x3's scratch: one block of im2col taps for three output vectors, reused (ho, wo unused).
-inline std::size_t conv3x3_work(int cin, int /*ho*/, int /*wo*/) {
-    return std::size_t(cin) * 9 * 24;
+// conv3x3 at stride 2 deinterleaves the input rows of this many output rows at a time.
+constexpr int kConv3x3Chunk = 4;
+// conv3x3's scratch: the taps' offsets (cin * 9 ints in floats' room, whole cache lines), then
+// the deinterleaved input rows of one chunk (2 * chunk + 1 rows, 3 taps a channel, each as wide
+// as the output's vector columns; ho unused).
+inline std::size_t conv3x3_toff_room(int cin) { return (std::size_t(cin) * 9 + 15) / 16 * 16; }
+inline std::size_t conv3x3_work(int cin, int /*ho*/, int wo) {
+    return conv3x3_toff_room(cin) +
+           std::size_t(2 * kConv3x3Chunk + 1) * cin * 3 * ((std::size_t(wo) + 7) / 8 * 8);
 }
 
 }  // namespace fused

@@ -52,19 +52,21 @@ inline v8 shift_in(float first, v8 v) {
 
 // CO output channels x K vectors of pixels (at input offsets ioff[k], output offsets ooff[k]).
 // CIN, where not 0, is cin known at compile time (the loop unrolled; the same arithmetic).
-template <int CO, int K, int CIN = 0>
+// Input channel ci is at in + ci * in_cs, or where TOFF at in + toff[ci] (the stem's taps).
+template <int CO, int K, int CIN = 0, bool TOFF = false>
 __attribute__((always_inline)) inline void tile1x1(const float* in, int cin_, std::size_t in_cs,
                                                    const int* ioff, const float* wt,
                                                    const float* bias, float* out,
                                                    std::size_t out_cs, const int* ooff,
-                                                   const float* res, std::size_t res_cs, bool act) {
+                                                   const float* res, std::size_t res_cs, bool act,
+                                                   const int* toff = nullptr) {
     const int cin = CIN ? CIN : cin_;
     v8 acc[CO][K];
     for (int j = 0; j < CO; ++j)
         for (int k = 0; k < K; ++k) acc[j][k] = splat(bias[j]);
 #pragma GCC unroll 16
     for (int ci = 0; ci < cin; ++ci) {
-        const float* p = in + ci * in_cs;
+        const float* p = TOFF ? in + toff[ci] : in + ci * in_cs;
         v8 x[K];
         for (int k = 0; k < K; ++k) x[k] = load(p + ioff[k]);
         for (int j = 0; j < CO; ++j) {
@@ -81,53 +83,64 @@ __attribute__((always_inline)) inline void tile1x1(const float* in, int cin_, st
 }
 
 // The groups of 4 output channels; returns the first channel left.
-template <int K, int CIN>
+template <int K, int CIN, bool TOFF>
 int tile1x1_fours(const float* in, int cin, std::size_t in_cs, const int* ioff, const float* wt,
                   const float* bias, int cout, float* out, std::size_t out_cs, const int* ooff,
-                  const float* res, std::size_t res_cs, bool act) {
+                  const float* res, std::size_t res_cs, bool act, const int* toff) {
     int co = 0;
     for (; co + 4 <= cout; co += 4)
-        tile1x1<4, K, CIN>(in, cin, in_cs, ioff, wt + co * cin, bias + co, out + co * out_cs,
-                           out_cs, ooff, res ? res + co * res_cs : nullptr, res_cs, act);
+        tile1x1<4, K, CIN, TOFF>(in, cin, in_cs, ioff, wt + co * cin, bias + co, out + co * out_cs,
+                                 out_cs, ooff, res ? res + co * res_cs : nullptr, res_cs, act,
+                                 toff);
     return co;
 }
 
-template <int K>
+template <int K, bool TOFF = false>
 void tile1x1_all(const float* in, int cin, std::size_t in_cs, const int* ioff, const float* wt,
                  const float* bias, int cout, float* out, std::size_t out_cs, const int* ooff,
-                 const float* res, std::size_t res_cs, bool act) {
+                 const float* res, std::size_t res_cs, bool act, const int* toff = nullptr) {
     // The input channel counts of the embedded graphs, unrolled: their loops' own overhead is
     // a few % of a tile (16 channels: 1-12% faster alone, 64: 2-9%). 27 is the stem's taps.
     int co;
-    switch (cin) {
-        case 16:
-            co = tile1x1_fours<K, 16>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res,
-                                      res_cs, act);
-            break;
-        case 27:
-            co = tile1x1_fours<K, 27>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res,
-                                      res_cs, act);
-            break;
-        case 64:
-            co = tile1x1_fours<K, 64>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res,
-                                      res_cs, act);
-            break;
-        default:
-            co = tile1x1_fours<K, 0>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs, ooff, res,
-                                     res_cs, act);
+    if constexpr (TOFF) {  // the stem's taps
+        co = cin == 27 ? tile1x1_fours<K, 27, true>(in, cin, in_cs, ioff, wt, bias, cout, out,
+                                                    out_cs, ooff, res, res_cs, act, toff)
+                       : tile1x1_fours<K, 0, true>(in, cin, in_cs, ioff, wt, bias, cout, out,
+                                                   out_cs, ooff, res, res_cs, act, toff);
+    } else {
+        switch (cin) {
+            case 16:
+                co = tile1x1_fours<K, 16, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                                ooff, res, res_cs, act, toff);
+                break;
+            case 27:
+                co = tile1x1_fours<K, 27, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                                ooff, res, res_cs, act, toff);
+                break;
+            case 64:
+                co = tile1x1_fours<K, 64, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                                ooff, res, res_cs, act, toff);
+                break;
+            default:
+                co = tile1x1_fours<K, 0, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                               ooff, res, res_cs, act, toff);
+        }
     }
     const float* w = wt + co * cin;
     float* o = out + co * out_cs;
     const float* r = res ? res + co * res_cs : nullptr;
     switch (cout - co) {
         case 3:
-            tile1x1<3, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act);
+            tile1x1<3, K, 0, TOFF>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs,
+                                   act, toff);
             break;
         case 2:
-            tile1x1<2, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act);
+            tile1x1<2, K, 0, TOFF>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs,
+                                   act, toff);
             break;
         case 1:
-            tile1x1<1, K>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs, act);
+            tile1x1<1, K, 0, TOFF>(in, cin, in_cs, ioff, w, bias + co, o, out_cs, ooff, r, res_cs,
+                                   act, toff);
             break;
         default:
             break;
@@ -421,52 +434,69 @@ void dw3x3_flat(const float* in, std::size_t in_cs, int h, int w, const float* w
 
 // ------------------------------------------------------------------ dense 3x3 (the stem)
 
-// The stem as im2col + the 1x1 tiles: the 9 * cin shifted (for stride 2 also deinterleaved)
-// copies of the input are built once per row vector — three shuffles, instead of three per
-// output-channel group — in tile-major order (24 pixels x 9 * cin taps contiguous), so each
-// tile's pass over the taps reads one sequential block instead of 27 planes 4 KB apart.
+// The stem as the 1x1 tiles over its 9 * cin taps. Stride 2: for a chunk of output rows, each
+// input row they read is deinterleaved once into its three taps per channel (the columns 2x - 1,
+// 2x and 2x + 1 of every output vector x, each a row of the chunk's block), and each tile reads
+// the taps of its vectors from the block through per-tap offsets. The rows of a chunk read 2n + 1
+// input rows, each once; building the taps per tile, as before, deinterleaved every input row
+// once per output row that reads it, and the tiles then waited on the stores they had just made.
 void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride, const float* wt,
              const float* bias, int cout, float* out, std::size_t out_cs, float* work, int y0,
              int y1) {
     const int wo = (w - 1) / stride + 1, taps = cin * 9;
     // A stride-2 vector at output column x reads input columns 2x - 1 .. 2x + 15.
     const int nvx = stride == 2 && w >= 16 ? std::min(wo / 8, (w - 16) / 16 + 1) : 0;
-    // 1. vector columns, in tiles of up to three vectors (taps x 8 floats per vector)
-    const int nvec = (y1 - y0) * nvx;
-    for (int t0 = 0; t0 < nvec; t0 += 3) {
-        const int k = std::min(3, nvec - t0);
-        float* blk = work;  // [tap][k vectors of 8]: one block, reused, stays in L1
-        int ioff[3], ooff[3];
-        for (int j = 0; j < k; ++j) {
-            const int y = y0 + (t0 + j) / nvx, x = (t0 + j) % nvx * 8;
-            ioff[j] = j * 8, ooff[j] = (y - y0) * wo + x;
-            for (int ci = 0; ci < cin; ++ci)
-                for (int ky = 0; ky < 3; ++ky) {
-                    float* d = blk + std::size_t((ci * 3 + ky) * 3) * k * 8 + j * 8;
-                    const int iy = 2 * y + ky - 1;
-                    if (iy < 0 || iy >= h) {
-                        const v8 z = splat(0.f);
-                        store(d, z), store(d + k * 8, z), store(d + 2 * k * 8, z);
+    if (nvx > 0) {
+        // 1. vector columns. The block holds one row per (input row, channel, kx), nvx * 8
+        //    floats each; tap (ci, ky, kx) of the vectors of output row y is block row
+        //    (2 (y - chunk start) + ky, ci, kx).
+        const int wv = nvx * 8;
+        const std::size_t in_row = std::size_t(cin) * 3 * wv;  // one input row's block rows
+        int* toff = reinterpret_cast<int*>(work);
+        float* blk = work + conv3x3_toff_room(cin);
+        for (int ci = 0; ci < cin; ++ci)
+            for (int ky = 0; ky < 3; ++ky)
+                for (int kx = 0; kx < 3; ++kx)
+                    toff[(ci * 3 + ky) * 3 + kx] = int(ky * in_row + std::size_t(ci * 3 + kx) * wv);
+        for (int ya = y0; ya < y1; ya += kConv3x3Chunk) {
+            const int yb = std::min(y1, ya + kConv3x3Chunk);
+            for (int rr = 0; rr <= 2 * (yb - ya); ++rr) {
+                const int iy = 2 * ya - 1 + rr;
+                for (int ci = 0; ci < cin; ++ci) {
+                    float* d = blk + rr * in_row + std::size_t(ci) * 3 * wv;
+                    if (iy < 0 || iy >= h) {  // the zero row above or below the image
+                        std::memset(d, 0, sizeof(float) * 3 * wv);
                         continue;
                     }
-                    const float* r = in + ci * in_cs + iy * w + 2 * x;
-                    const v8 lo = load(r), hi = load(r + 8);
-                    const v8 right = odds(lo, hi);
-                    store(d, shift_in(x > 0 ? r[-1] : 0.f, right));
-                    store(d + k * 8, evens(lo, hi));
-                    store(d + 2 * k * 8, right);
+                    const float* r = in + ci * in_cs + std::size_t(iy) * w;
+                    for (int x = 0; x < wv; x += 8) {
+                        const v8 lo = load(r + 2 * x), hi = load(r + 2 * x + 8);
+                        const v8 right = odds(lo, hi);
+                        store(d + x, shift_in(x > 0 ? r[2 * x - 1] : 0.f, right));
+                        store(d + wv + x, evens(lo, hi));
+                        store(d + 2 * wv + x, right);
+                    }
                 }
+            }
+            // the tiles of up to three vectors, in row order (the weights [cout][cin][3][3]
+            // are [cout][taps] in toff's order)
+            const int nvec = (yb - ya) * nvx;
+            int ioff[3], ooff[3], k = 0;
+            for (int i = 0; i < nvec; ++i) {
+                const int y = ya + i / nvx, x = i % nvx * 8;
+                ioff[k] = int(2 * (y - ya) * in_row) + x, ooff[k] = (y - y0) * wo + x;
+                if (++k < 3) continue;
+                tile1x1_all<3, true>(blk, taps, 0, ioff, wt, bias, cout, out, out_cs, ooff, nullptr,
+                                     0, true, toff);
+                k = 0;
+            }
+            if (k == 2)
+                tile1x1_all<2, true>(blk, taps, 0, ioff, wt, bias, cout, out, out_cs, ooff, nullptr,
+                                     0, true, toff);
+            if (k == 1)
+                tile1x1_all<1, true>(blk, taps, 0, ioff, wt, bias, cout, out, out_cs, ooff, nullptr,
+                                     0, true, toff);
         }
-        // the weights [cout][cin][3][3] are [cout][taps] in the block's tap order
-        if (k == 3)
-            tile1x1_all<3>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
-                           nullptr, 0, true);
-        else if (k == 2)
-            tile1x1_all<2>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
-                           nullptr, 0, true);
-        else
-            tile1x1_all<1>(blk, taps, std::size_t(k) * 8, ioff, wt, bias, cout, out, out_cs, ooff,
-                           nullptr, 0, true);
     }
     // 2. the columns that do not fill a vector, and stride 1: the reference arithmetic
     for (int y = y0; y < y1; ++y)
