@@ -110,20 +110,20 @@ void tile1x1_all(const float* in, int cin, std::size_t in_cs, const int* ioff, c
     } else {
         switch (cin) {
             case 16:
-                co = tile1x1_fours<K, 16, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
-                                                ooff, res, res_cs, act, toff);
+                co = tile1x1_fours<K, 16, false>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                                 ooff, res, res_cs, act, toff);
                 break;
             case 27:
-                co = tile1x1_fours<K, 27, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
-                                                ooff, res, res_cs, act, toff);
+                co = tile1x1_fours<K, 27, false>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                                 ooff, res, res_cs, act, toff);
                 break;
             case 64:
-                co = tile1x1_fours<K, 64, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
-                                                ooff, res, res_cs, act, toff);
+                co = tile1x1_fours<K, 64, false>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                                 ooff, res, res_cs, act, toff);
                 break;
             default:
-                co = tile1x1_fours<K, 0, TOFF>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
-                                               ooff, res, res_cs, act, toff);
+                co = tile1x1_fours<K, 0, false>(in, cin, in_cs, ioff, wt, bias, cout, out, out_cs,
+                                                ooff, res, res_cs, act, toff);
         }
     }
     const float* w = wt + co * cin;
@@ -437,9 +437,9 @@ void dw3x3_flat(const float* in, std::size_t in_cs, int h, int w, const float* w
 // The stem as the 1x1 tiles over its 9 * cin taps. Stride 2: for a chunk of output rows, each
 // input row they read is deinterleaved once into its three taps per channel (the columns 2x - 1,
 // 2x and 2x + 1 of every output vector x, each a row of the chunk's block), and each tile reads
-// the taps of its vectors from the block through per-tap offsets. The rows of a chunk read 2n + 1
-// input rows, each once; building the taps per tile, as before, deinterleaved every input row
-// once per output row that reads it, and the tiles then waited on the stores they had just made.
+// the taps of its vectors from the block through per-tap offsets. The n rows of a chunk read
+// 2n + 1 input rows, each deinterleaved once; building the taps per tile, as before, did each
+// odd row twice (once per output row that reads it): 1-2% of the detector's forward at 256.
 void conv3x3(const float* in, int cin, std::size_t in_cs, int h, int w, int stride, const float* wt,
              const float* bias, int cout, float* out, std::size_t out_cs, float* work, int y0,
              int y1) {
