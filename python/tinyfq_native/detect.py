@@ -52,7 +52,8 @@ class Detector:
         max_side: images are downscaled (never upscaled) so their longer side is at most this
             many pixels before detection (then padded to multiples of 32). The cost grows with
             its square; faces smaller than ~3% of the longer side are missed at the default.
-            On LFW's 250×250 photos 160 finds as many faces as 320 (bench/README.md).
+            On LFW's 250×250 photos 160 finds as many faces as 320, but the landmarks move
+            and the scores with them (README, "Face detection").
         score_threshold: the lowest confidence kept.
         nms_threshold: the IoU above which the weaker of two overlapping boxes is dropped.
         min_face: boxes whose longer side is below this many pixels are dropped.

@@ -171,7 +171,8 @@ struct DetectOptions {
     // pixels, then padded to multiples of 32: the detector's cost grows with the square of
     // this. YuNet's smallest anchors find faces of ~10 input pixels, so the default finds faces
     // down to ~3% of the image's longer side; on LFW (250x250) 160 finds as many faces as 320
-    // (bench/README.md, detection rate by size).
+    // (bench/README.md, detection rate by size), but the landmarks move, and the quality
+    // scores with them (README, "Face detection").
     int max_side = 320;
     float score_threshold = 0.6f;  // candidates below this confidence are dropped
     float nms_threshold = 0.3f;    // IoU above which the weaker of two boxes is dropped
