@@ -30,7 +30,7 @@ DATA = REPO.parent / "shared" / "data"
 
 def mtcnn_landmarks() -> dict[str, np.ndarray]:
     """MTCNN's landmarks of the labelled photos (kept by training.relandmark)."""
-    sys.path.insert(0, str(REPO))  # run as a script: make training importable
+    sys.path.insert(0, str(REPO))  # run as a script: make the research packages importable
     from tinyfq_native.landmarks import as_landmarks
 
     with (REPO / "training" / "labels" / "landmarks-mtcnn.csv").open() as f:
@@ -41,10 +41,23 @@ def mtcnn_landmarks() -> dict[str, np.ndarray]:
         }
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Rank correlation (no ties in continuous scores)."""
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(np.corrcoef(ra, rb)[0, 1])
+def agreement(la: np.ndarray, lb: np.ndarray, sa: np.ndarray, sb: np.ndarray) -> dict:
+    """How far landmarks lb (n, 5, 2) and scores sb lie from la and sa, the same photos in the
+    same order: the landmark shift over the eye distance of la, in pixels, and the scores' change
+    and rank correlation."""
+    from evaluation.metrics import spearman
+
+    iod = np.linalg.norm(la[:, 0] - la[:, 1], axis=1)
+    shift = np.linalg.norm(lb - la, axis=2).mean(axis=1) / iod
+    d = np.abs(sb - sa)
+    return {
+        "photos": len(la),
+        "landmark_shift_mean": round(float(shift.mean()), 4),
+        "landmark_shift_px_mean": round(float((shift * iod).mean()), 3),
+        "score_abs_diff_mean": round(float(d.mean()), 4),
+        "score_abs_diff_p95": round(float(np.quantile(d, 0.95)), 4),
+        "score_spearman": round(spearman(sa, sb), 4),
+    }
 
 
 def main(argv=None) -> int:
@@ -110,21 +123,16 @@ def main(argv=None) -> int:
         }
         if default in found:
             both = sorted(set(found[size]) & set(found[default]))
-            la = np.array([found[default][r][0] for r in both])
-            lb = np.array([found[size][r][0] for r in both])
-            iod = np.linalg.norm(la[:, 0] - la[:, 1], axis=1)
-            shift = np.linalg.norm(lb - la, axis=2).mean(axis=1) / iod
-            sa = np.array([found[default][r][1] for r in both])
-            sb = np.array([found[size][r][1] for r in both])
-            report["sizes"][str(size)]["vs_default"] = {
-                "photos": len(both),
-                "landmark_shift_mean": round(float(shift.mean()), 4),
-                "landmark_shift_px_mean": round(float((shift * iod).mean()), 3),
-                "score_abs_diff_mean": round(float(np.abs(sb - sa).mean()), 4),
-                "score_abs_diff_p95": round(float(np.quantile(np.abs(sb - sa), 0.95)), 4),
-                "score_spearman": round(spearman(sa, sb), 4),
-                "score_std_default": round(float(sa.std()), 4),
-            }
+            a, b = [found[default][r] for r in both], [found[size][r] for r in both]
+            sa = np.array([s for _, s in a])
+            v = agreement(
+                np.array([lm for lm, _ in a]),
+                np.array([lm for lm, _ in b]),
+                sa,
+                np.array([s for _, s in b]),
+            )
+            v["score_std_default"] = round(float(sa.std()), 4)
+            report["sizes"][str(size)]["vs_default"] = v
         print(
             size,
             {k: v for k, v in report["sizes"][str(size)].items() if k != "missed"},
@@ -151,20 +159,12 @@ def main(argv=None) -> int:
             for r, c in zip(rels, res)
             if c is not None and r in found[default]
         ]
-        la = np.array([a[0] for a, _ in pairs])
-        iod = np.linalg.norm(la[:, 0] - la[:, 1], axis=1)
-        shift = np.array([np.linalg.norm(c[0] - a[0], axis=1).mean() for a, c in pairs]) / iod
-        d = np.array([abs(c[1] - a[1]) for a, c in pairs])
-        report["crop_1px_at_default"] = {
-            "photos": len(pairs),
-            "landmark_shift_mean": round(float(shift.mean()), 4),
-            "landmark_shift_px_mean": round(float((shift * iod).mean()), 3),
-            "score_abs_diff_mean": round(float(d.mean()), 4),
-            "score_abs_diff_p95": round(float(np.quantile(d, 0.95)), 4),
-            "score_spearman": round(
-                spearman(np.array([a[1] for a, _ in pairs]), np.array([c[1] for _, c in pairs])), 4
-            ),
-        }
+        report["crop_1px_at_default"] = agreement(
+            np.array([a[0] for a, _ in pairs]),
+            np.array([c[0] for _, c in pairs]),
+            np.array([a[1] for a, _ in pairs]),
+            np.array([c[1] for _, c in pairs]),
+        )
         print("1-px crop at the default size", report["crop_1px_at_default"], file=sys.stderr)
     Path(args.out + ".json").write_text(json.dumps(report, indent=2) + "\n")
 
