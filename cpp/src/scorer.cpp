@@ -302,17 +302,40 @@ int face_reduction(const Landmarks& lm, const ModelInfo& info) {
     return k;
 }
 
+// The status a batch reports for a file whose scoring threw e.
+Status status_of(const std::exception& e) {
+    if (dynamic_cast<const FileNotFound*>(&e)) return Status::missing;
+    if (dynamic_cast<const Unsupported*>(&e)) return Status::unsupported;
+    return Status::invalid;
+}
+
 }  // namespace
 
+const char* status_name(Status s) {
+    switch (s) {
+        case Status::ok:
+            return "ok";
+        case Status::missing:
+            return "missing";
+        case Status::invalid:
+            return "invalid";
+        case Status::no_face:
+            return "no_face";
+        case Status::unsupported:
+            return "unsupported";
+    }
+    return "invalid";  // not a Status value
+}
+
 void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, std::size_t n,
-                         float* out, std::string* errors, int* kinds, int workers,
+                         float* out, std::string* errors, Status* status, int workers,
                          std::int64_t max_pixels) const {
     const ModelInfo& info = impl_->info;
     const bool reduce = impl_->opt.reduced_decode;
     detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool alone) {
         out[i] = std::numeric_limits<float>::quiet_NaN();
         errors[i].clear();
-        kinds[i] = 0;
+        status[i] = Status::ok;
         try {
             DecodeOptions dopt;
             dopt.max_pixels = max_pixels;
@@ -334,11 +357,9 @@ void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, s
                 for (float& v : lm.xy) v = (v - shift) / k;
                 out[i] = score(img.view(), lm);
             }
-        } catch (const FileNotFound& e) {
-            errors[i] = e.what(), kinds[i] = 1;
         } catch (const std::exception& e) {
             if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
-            errors[i] = detail::message(e), kinds[i] = 2;
+            errors[i] = detail::message(e), status[i] = status_of(e);
         }
     });
 }
@@ -371,11 +392,9 @@ void Scorer::score_files_faces(const Detector& detector, const std::string* path
             const Image img = read_image(paths[i], max_pixels);
             faces[i] = score_faces(detector, img.view(), all_faces);
             if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
-        } catch (const FileNotFound& e) {
-            errors[i] = e.what(), status[i] = Status::missing;
         } catch (const std::exception& e) {
             if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
-            errors[i] = detail::message(e), status[i] = Status::invalid;
+            errors[i] = detail::message(e), status[i] = status_of(e);
         }
     });
 }

@@ -4,6 +4,7 @@
 #include "pool_allocator.h"
 
 #include <atomic>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 
@@ -72,6 +73,50 @@ void test_scorer() {
     // models from missing files
     CHECK(throws<tinyfq::FileNotFound>([] { tinyfq::Scorer("/nonexistent.param", "b", "j"); }));
     CHECK(throws<tinyfq::Error>([] { tinyfq::parse_model_info("{\"input\": 3}"); }));
+}
+
+// score_files: one Status per file (ok, missing, invalid), the scores of the files that
+// decode equal to scoring their pixels, NaN for the others.
+void test_score_files() {
+    if (!tinyfq::have_decoder()) return;
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() /
+                         ("tinyfq_test_scorer_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir);
+    const int W = 70, H = 64;
+    std::vector<std::uint8_t> rgb(std::size_t(W) * H * 3);
+    std::mt19937 rng(5);
+    for (auto& b : rgb) b = std::uint8_t(rng() % 200);
+    const std::string good = (dir / "crop.ppm").string(), junk = (dir / "junk.jpg").string();
+    {
+        std::ofstream f(good, std::ios::binary);
+        f << "P6\n" << W << " " << H << "\n255\n";
+        f.write(reinterpret_cast<const char*>(rgb.data()), std::streamsize(rgb.size()));
+        std::ofstream(junk, std::ios::binary) << "not an image at all";
+    }
+    const std::vector<std::string> paths = {good, (dir / "nope.png").string(), junk, good};
+    const std::size_t n = paths.size();
+    tinyfq::Scorer s;
+    std::vector<float> out(n);
+    std::vector<std::string> errors(n, "stale");
+    std::vector<tinyfq::Status> status(n, tinyfq::Status::no_face);
+    s.score_files(paths.data(), nullptr, n, out.data(), errors.data(), status.data(), 2);
+    const float want = s.score({rgb.data(), W, H, W * 3, tinyfq::PixelFormat::RGB});
+    using St = tinyfq::Status;
+    CHECK(status[0] == St::ok && status[3] == St::ok);
+    CHECK(out[0] == want && out[3] == want);
+    CHECK(errors[0].empty() && errors[3].empty());
+    CHECK(status[1] == St::missing && std::isnan(out[1]) && !errors[1].empty());
+    CHECK(status[2] == St::invalid && std::isnan(out[2]) && !errors[2].empty());
+    CHECK(std::string(tinyfq::status_name(St::ok)) == "ok");
+    CHECK(std::string(tinyfq::status_name(St::missing)) == "missing");
+    CHECK(std::string(tinyfq::status_name(St::invalid)) == "invalid");
+    CHECK(std::string(tinyfq::status_name(St::no_face)) == "no_face");
+    CHECK(std::string(tinyfq::status_name(St::unsupported)) == "unsupported");
+    // Unsupported is an InvalidInput (the bindings' ValueError)
+    CHECK(throws<tinyfq::InvalidInput>([] { throw tinyfq::Unsupported("a variant"); }));
+    std::error_code ec;
+    fs::remove_all(dir, ec);
 }
 
 // detail::parallel_for: an allocation that fails beside other workers is tried again alone;
@@ -206,6 +251,7 @@ void test_thread_room() {
 int main(int argc, char** argv) {
     return tinyfq_test::run_suite("scorer", argc, argv, 0, "", [](char**) {
         test_scorer();
+        test_score_files();
         test_parallel_for();
         test_pool_allocator();
         test_thread_room();

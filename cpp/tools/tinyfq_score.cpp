@@ -7,9 +7,12 @@
 // Files are taken as aligned face crops (the ArcFace 112x112 template scaled to the crop),
 // unless --landmarks gives the five landmarks of a full photo or --detect finds the largest
 // face with the embedded YuNet detector. One CSV row per input on stdout:
-// path,score,status,message (status ok, no_face or error). Exit status 1 if any input failed.
+// path,score,status,message, the status named as every output of the project names it (ok,
+// missing, invalid, unsupported, no_face; tinyfq::status_name). Exit status 1 if any input
+// failed (a photo without a face is not a failure).
 #include "tinyfq/tinyfq.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -88,11 +91,18 @@ int main(int argc, char** argv) {
     }
     int failed = 0;
     std::printf("path,score,status,message\n");
-    for (; i < args.size(); ++i) {
-        const std::string& path = args[i];
-        try {
-            float q;
-            if (raw) {
+    auto row = [&](const std::string& path, float q, tinyfq::Status st, const std::string& msg) {
+        if (st == tinyfq::Status::ok)
+            std::printf("%s,%.6f,ok,\n", csv_field(path).c_str(), q);
+        else
+            std::printf("%s,,%s,%s\n", csv_field(path).c_str(), tinyfq::status_name(st),
+                        csv_field(msg).c_str());
+        failed += st != tinyfq::Status::ok && st != tinyfq::Status::no_face;
+    };
+    if (raw) {
+        for (; i < args.size(); ++i) {
+            const std::string& path = args[i];
+            try {
                 std::ifstream f(path, std::ios::binary);
                 if (!f) throw tinyfq::FileNotFound("no such file: " + path);
                 std::vector<std::uint8_t> px((std::istreambuf_iterator<char>(f)), {});
@@ -103,25 +113,42 @@ int main(int argc, char** argv) {
                     throw tinyfq::InvalidInput("raw file has " + std::to_string(px.size()) +
                                                " bytes, expected " + std::to_string(v.stride * rh));
                 v.data = px.data();
-                q = scorer.score(v);
-            } else if (detector) {
-                const tinyfq::Image img = tinyfq::read_image(path);
-                const auto faces = scorer.score_faces(*detector, img.view());
-                if (faces.empty()) {
-                    std::printf("%s,,no_face,no face found\n", csv_field(path).c_str());
-                    std::fflush(stdout);
-                    continue;
-                }
-                q = faces[0].score;
-            } else {
-                const tinyfq::Image img = tinyfq::read_image(path);
-                q = have_lm ? scorer.score(img.view(), lm) : scorer.score(img.view());
+                row(path, scorer.score(v), tinyfq::Status::ok, "");
+            } catch (const tinyfq::FileNotFound& e) {
+                row(path, 0.f, tinyfq::Status::missing, e.what());
+            } catch (const std::exception& e) {
+                row(path, 0.f, tinyfq::Status::invalid, e.what());
             }
-            std::printf("%s,%.6f,ok,\n", csv_field(path).c_str(), q);
-        } catch (const std::exception& e) {
-            ++failed;
-            std::printf("%s,,error,%s\n", csv_field(path).c_str(), csv_field(e.what()).c_str());
+            std::fflush(stdout);
         }
+        return failed ? 1 : 0;
+    }
+    // Files: the scorer's batch calls (in parallel), a chunk at a time so that rows come out
+    // as they are done.
+    constexpr std::size_t kChunk = 64;
+    for (; i < args.size(); i += std::min(kChunk, args.size() - i)) {
+        const std::size_t n = std::min(kChunk, args.size() - i);
+        const std::string* paths = args.data() + i;
+        std::vector<std::string> errors(n);
+        std::vector<tinyfq::Status> status(n);
+        std::vector<float> q(n);
+        try {  // (a bad file is a row; only running out of memory alone throws)
+            if (detector) {
+                std::vector<std::vector<tinyfq::ScoredFace>> faces(n);
+                scorer.score_files_faces(*detector, paths, n, faces.data(), errors.data(),
+                                         status.data());
+                for (std::size_t k = 0; k < n; ++k)
+                    if (!faces[k].empty()) q[k] = faces[k][0].score;
+            } else {
+                const std::vector<tinyfq::Landmarks> lms(have_lm ? n : 0, lm);
+                scorer.score_files(paths, have_lm ? lms.data() : nullptr, n, q.data(),
+                                   errors.data(), status.data());
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "tinyfq-score: %s\n", e.what());
+            return 2;
+        }
+        for (std::size_t k = 0; k < n; ++k) row(paths[k], q[k], status[k], errors[k]);
         std::fflush(stdout);
     }
     return failed ? 1 : 0;

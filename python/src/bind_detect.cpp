@@ -31,12 +31,6 @@ py::array_t<float> scored_rows(const std::vector<tinyfq::ScoredFace>& faces) {
 }  // namespace
 
 void bind_detect(py::module_& m) {
-    py::enum_<tinyfq::Status>(m, "Status", "What became of one input of a batch.")
-        .value("ok", tinyfq::Status::ok)
-        .value("missing", tinyfq::Status::missing)
-        .value("invalid", tinyfq::Status::invalid)
-        .value("no_face", tinyfq::Status::no_face);
-
     py::class_<tinyfq::Detector>(m, "Detector", "YuNet face detector (see tinyfq_native.Detector).")
         .def(py::init([](int max_side, float score_threshold, float nms_threshold, float min_face,
                          int top_k) {

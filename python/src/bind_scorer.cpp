@@ -131,21 +131,21 @@ void bind_scorer(py::module_& m) {
                 py::array_t<float> out{py::ssize_t(n)};
                 float* dst = out.mutable_data();
                 std::vector<std::string> errors(n);
-                std::vector<int> kinds(n);
+                std::vector<tinyfq::Status> status(n);
                 {
                     py::gil_scoped_release nogil;
                     s.score_files(paths.data(), lms.empty() ? nullptr : lms.data(), n, dst,
-                                  errors.data(), kinds.data(), workers, max_pixels);
+                                  errors.data(), status.data(), workers, max_pixels);
                 }
                 py::list messages;  // bytes: a message may quote a path that is not UTF-8
                 for (const std::string& e : errors) messages.append(py::bytes(e));
-                return py::make_tuple(out, messages, kinds);
+                return py::make_tuple(out, messages, status);
             },
             py::arg("paths"), py::arg("landmarks") = py::none(), py::arg("workers") = 0,
             py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
             "Decode and score files (paths as str or file-system bytes); returns (scores with "
-            "NaN for failures, error messages as bytes, kinds: 0 ok, 1 missing, 2 invalid). "
-            "Never raises for a bad file.")
+            "NaN for failures, error messages as bytes, statuses: ok, missing, invalid or "
+            "unsupported). Never raises for a bad file.")
         .def(
             "score_tensor",
             [](const tinyfq::Scorer& s,

@@ -97,7 +97,7 @@ PYBIND11_MODULE(_core, m) {
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
-        } catch (const tinyfq::InvalidInput& e) {
+        } catch (const tinyfq::InvalidInput& e) {  // Unsupported (a file variant) among them
             PyErr_SetString(PyExc_ValueError, e.what());
         } catch (const tinyfq::FileNotFound& e) {
             PyErr_SetString(PyExc_FileNotFoundError, e.what());
@@ -107,6 +107,14 @@ PYBIND11_MODULE(_core, m) {
             PyErr_SetString(PyExc_RuntimeError, e.what());
         }
     });
+    // The one outcome vocabulary of the batch calls (score_files, score_files_faces), the C++
+    // enum's values under its names (tinyfq::status_name).
+    py::enum_<tinyfq::Status>(m, "Status", "What became of one input of a batch.")
+        .value("ok", tinyfq::Status::ok)
+        .value("missing", tinyfq::Status::missing)
+        .value("invalid", tinyfq::Status::invalid)
+        .value("no_face", tinyfq::Status::no_face)
+        .value("unsupported", tinyfq::Status::unsupported);
     tinyfq_py::bind_detect(m);
     tinyfq_py::bind_scorer(m);
     tinyfq_py::bind_preprocess(m);

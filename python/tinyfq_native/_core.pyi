@@ -12,6 +12,7 @@ class Status(enum.Enum):
     missing = 1
     invalid = 2
     no_face = 3
+    unsupported = 4
 
 class Detector:
     def __init__(
@@ -91,7 +92,7 @@ class Scorer:
         landmarks: npt.ArrayLike | None = None,
         workers: int = 0,
         max_pixels: int = ...,
-    ) -> tuple[npt.NDArray[np.float32], list[bytes], list[int]]: ...
+    ) -> tuple[npt.NDArray[np.float32], list[bytes], list[Status]]: ...
     def preprocess(
         self,
         image: npt.NDArray[np.uint8],

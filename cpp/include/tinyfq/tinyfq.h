@@ -3,6 +3,8 @@
 // Public C++ API. Plain structs and one Scorer class; no Python, no ncnn types.
 // Errors are reported with exceptions:
 //   tinyfq::InvalidInput  - the caller passed something unusable (shape, stride, landmarks)
+//   tinyfq::Unsupported   - a valid image file of a variant the decoders do not handle (an
+//                           InvalidInput, so code that catches that catches it too)
 //   tinyfq::FileNotFound  - a path that does not exist
 //   tinyfq::OutOfMemory   - an allocation failed (std::bad_alloc may also come through)
 //   tinyfq::Error         - anything else (a model that fails to load, an undecodable image)
@@ -22,6 +24,11 @@ struct Error : std::runtime_error {
 };
 struct InvalidInput : Error {
     using Error::Error;
+};
+// A well-formed image file of a variant the decoders do not handle: not damaged, but not
+// decodable by this build. Batch calls report it as Status::unsupported.
+struct Unsupported : InvalidInput {
+    using InvalidInput::InvalidInput;
 };
 struct FileNotFound : Error {
     using Error::Error;
@@ -140,8 +147,9 @@ struct DecodeOptions {
     int max_scale = 8;
 };
 
-// Decode JPEG/PNG/BMP/PNM from memory or a file. Throws FileNotFound, or Error with the reason
-// (empty, truncated, corrupt, not an image, larger than max_pixels).
+// Decode JPEG/PNG/BMP/PNM from memory or a file. Throws FileNotFound, Unsupported (a valid
+// file of a variant the decoders do not handle), or Error with the reason (empty, truncated,
+// corrupt, not an image, larger than max_pixels).
 Image decode_image(const std::uint8_t* data, std::size_t size, const DecodeOptions& opt);
 Image read_image(const std::string& path, const DecodeOptions& opt);
 Image decode_image(const std::uint8_t* data, std::size_t size,
@@ -217,8 +225,14 @@ struct ScoredFace {
     float score = 0;
 };
 
-// What became of one input of a batch.
-enum class Status : int { ok = 0, missing = 1, invalid = 2, no_face = 3 };
+// What became of one input of a batch: scored (ok), a path that does not exist (missing), a
+// file that is not a decodable image or an input that cannot be used (invalid), a valid file
+// of a variant the decoders do not handle (unsupported: Unsupported was thrown), or an image
+// in which the detector found no face (no_face).
+enum class Status : int { ok = 0, missing = 1, invalid = 2, no_face = 3, unsupported = 4 };
+// The status's name as every output writes it: "ok", "missing", "invalid", "no_face" or
+// "unsupported" (the Python enum's member names).
+const char* status_name(Status s);
 
 class Scorer {
 public:
@@ -253,14 +267,15 @@ public:
     // have finished, alone, and only then is the failure reported.
     void score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n, float* out,
                      int workers = 0) const;
-    // Decode and score files in parallel. Never throws for a bad file: out[i] is NaN and
-    // errors[i] says why (empty when it scored); kinds[i] is 0 ok, 1 missing file, 2 invalid.
+    // Decode and score files in parallel. Never throws for a bad file: out[i] is NaN, status[i]
+    // says what happened (ok, missing, invalid or unsupported) and errors[i] why (empty when
+    // it scored).
     // With options().reduced_decode, a JPEG is decoded at 1/k of its size (k = 2, 4, 8) when
     // that loses nothing the model sees: a crop keeps >= input_size pixels on both sides; a
     // face with landmarks keeps >= 1 decoded pixel per template pixel (the landmarks are
     // mapped into the reduced image).
     void score_files(const std::string* paths, const Landmarks* landmarks, std::size_t n,
-                     float* out, std::string* errors, int* kinds, int workers = 0,
+                     float* out, std::string* errors, Status* status, int workers = 0,
                      std::int64_t max_pixels = kDefaultMaxPixels) const;
 
     // Detect faces and score them: the largest face only (all_faces = false) or every face,
