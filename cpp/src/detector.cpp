@@ -185,19 +185,18 @@ void fill(const ImageView& img, const Geometry& g, float* const dst[3]) {
         wx[x] = float(sx - int(sx));
     }
     int held[2] = {-1, -1};
+    // the kernel set's row pass for 3- and 4-channel images (the scalar arithmetic, operation
+    // for operation), while each pixel's 4-byte load stays inside the image's buffer
+    const auto fast_row = ch >= 3 ? detail::preprocess_kernels().resize_row : nullptr;
     auto horizontal = [&](int sy) {
         float* h = rows.data() + std::size_t(sy % 2) * 3 * nw;
         if (held[sy % 2] == sy) return h;
         held[sy % 2] = sy;
         const std::uint8_t* r = img.data + std::size_t(sy) * img.stride;
         int x = 0;
-#if TINYFQ_HAVE_AVX2_PREPROCESS
-        // AVX2 gathers (the scalar arithmetic, operation for operation) while each pixel's
-        // 4-byte load stays inside the image's buffer
-        if (ch >= 3 && detail::cpu_has_avx2())
-            x = detail::resize_row_avx2(r, (long long)(H - 1 - sy) * img.stride + (long long)W * ch,
-                                        off, x0.data(), x1.data(), wx.data(), nw, h);
-#endif
+        if (fast_row)
+            x = fast_row(r, (long long)(H - 1 - sy) * img.stride + (long long)W * ch, off,
+                         x0.data(), x1.data(), wx.data(), nw, h);
         for (; x < nw; ++x) {
             const std::uint8_t* p0 = r + x0[x];
             const std::uint8_t* p1 = r + x1[x];

@@ -1,9 +1,14 @@
-// The one place the library chooses an implementation at run time: the reference twins when
-// TINYFQ_REFERENCE is set, else the fastest kernels the CPU runs. Used by the preprocessing
-// (preprocess_fast.cpp) and by the fused network layers (fused_layers.cpp).
+// The one place the library chooses an instruction set: the reference twins when
+// TINYFQ_REFERENCE is set, else the fastest kernels the CPU runs. It hands out kernel tables
+// (detail::PreprocessKernels for the preprocessing and the detector's resize, fused::Kernels for
+// the fused network layers); the units that use them call through the table and test nothing
+// about the CPU themselves.
+#include "fused.h"
 #include "internal.h"
+#include "preprocess.h"
 
 #include <cstdlib>
+#include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -40,34 +45,80 @@ X86Features x86_features() {
 #endif
 
 namespace tinyfq {
+namespace {
+
+// What this process runs, decided once: the reference switch and the CPU's features.
+struct Choice {
+    bool reference = false;  // TINYFQ_REFERENCE is set (and not 0): the reference twins
+    bool avx2 = false;       // the preprocessing's AVX2 set (no FMA: the baseline's numbers)
+    bool avx2_fma = false;   // the fused layers' AVX2 + FMA set
+};
+
+const Choice& choice() {
+    static const Choice chosen = [] {
+        Choice c;
+        const char* v = std::getenv("TINYFQ_REFERENCE");
+        c.reference = v && *v && *v != '0';
+#if defined(TINYFQ_X86_CPUID)
+        const X86Features f = x86_features();
+        c.avx2 = f.avx2;
+        c.avx2_fma = f.avx2 && f.fma;
+#endif
+        return c;
+    }();
+    return chosen;
+}
+
+}  // namespace
+
 namespace detail {
 
-bool force_reference() {
-    static const bool force = [] {
-        const char* v = std::getenv("TINYFQ_REFERENCE");
-        return v && *v && *v != '0';
-    }();
-    return force;
+namespace {
+
+const PreprocessKernels kReferencePreprocess = {"reference", true, nullptr, nullptr, nullptr};
+const PreprocessKernels kBaselinePreprocess = {"baseline", false, crop_baseline, nullptr, nullptr};
+#if TINYFQ_HAVE_AVX2_PREPROCESS
+const PreprocessKernels kAvx2Preprocess = {"avx2", false, crop_avx2, warp_row_avx2,
+                                           resize_row_avx2};
+#endif
+
+}  // namespace
+
+const PreprocessKernels& preprocess_kernels() {
+    if (choice().reference) return kReferencePreprocess;
+#if TINYFQ_HAVE_AVX2_PREPROCESS
+    if (choice().avx2) return kAvx2Preprocess;
+#endif
+    return kBaselinePreprocess;
 }
 
-bool cpu_has_avx2() {
-#if defined(TINYFQ_X86_CPUID)
-    static const bool yes = x86_features().avx2;
-    return yes;
-#else
-    return false;
+std::vector<const PreprocessKernels*> fast_preprocess_kernel_sets() {
+    std::vector<const PreprocessKernels*> sets = {&kBaselinePreprocess};
+#if TINYFQ_HAVE_AVX2_PREPROCESS
+    if (choice().avx2) sets.push_back(&kAvx2Preprocess);
 #endif
-}
-
-bool cpu_has_avx2_fma() {
-#if defined(TINYFQ_X86_CPUID)
-    static const X86Features f = x86_features();
-    static const bool yes = f.avx2 && f.fma;
-    return yes;
-#else
-    return false;
-#endif
+    return sets;
 }
 
 }  // namespace detail
+
+namespace fused {
+
+const Kernels& best_kernels() {
+    if (choice().reference) return reference_kernels();
+#if defined(__x86_64__) || defined(_M_X64)
+    if (choice().avx2_fma) return avx2_kernels();
+#endif
+    return generic_kernels();
+}
+
+std::vector<const Kernels*> fast_kernel_sets() {
+    std::vector<const Kernels*> sets = {&generic_kernels()};
+#if defined(__x86_64__) || defined(_M_X64)
+    if (choice().avx2_fma) sets.push_back(&avx2_kernels());
+#endif
+    return sets;
+}
+
+}  // namespace fused
 }  // namespace tinyfq

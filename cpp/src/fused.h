@@ -10,10 +10,12 @@
 //   reference  plain scalar loops, the twin every fast path is tested against
 //   generic    register-tiled with GCC vector extensions (8 floats; SSE2 pairs on baseline
 //              x86-64, NEON pairs on aarch64)
-//   avx2       the same source compiled for AVX2 + FMA, chosen at run time on CPUs that have it
+//   avx2       the same source compiled for AVX2 + FMA, chosen at run time (dispatch.cpp) on
+//              CPUs that have it
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 namespace ncnn {
 class Net;
@@ -69,8 +71,10 @@ const Kernels& generic_kernels();
 #if defined(__x86_64__) || defined(_M_X64)
 const Kernels& avx2_kernels();  // only call where the CPU has AVX2 and FMA
 #endif
-// The fastest set this CPU runs (reference when TINYFQ_REFERENCE=1 is set).
+// dispatch.cpp: the set this process uses, the fastest this CPU runs (reference when
+// TINYFQ_REFERENCE=1 is set), and every fast set this CPU runs, generic first (for tests).
 const Kernels& best_kernels();
+std::vector<const Kernels*> fast_kernel_sets();
 
 // Register TinyfqConv3x3, TinyfqBlock, TinyfqHead, TinyfqPwDw, TinyfqUpAdd and TinyfqMaxPool2
 // with a net (before load_param).

@@ -1,5 +1,5 @@
 // The fused kernels compiled for AVX2 + FMA (this file only; see cpp/CMakeLists.txt). Chosen at
-// run time by best_kernels() on CPUs that have both.
+// run time by dispatch.cpp (best_kernels) on CPUs that have both.
 #include "fused.h"
 
 #include <algorithm>

@@ -25,7 +25,6 @@
 // the exporter), each bias raw. Inputs and outputs are fp32 with elempack 1 (the layers leave
 // support_packing off, so ncnn unpacks for them).
 #include "fused.h"
-#include "internal.h"
 
 #include <algorithm>
 #include <climits>
@@ -38,14 +37,6 @@
 
 namespace tinyfq {
 namespace fused {
-
-const Kernels& best_kernels() {
-    if (detail::force_reference()) return reference_kernels();
-#if defined(__x86_64__) || defined(_M_X64)
-    if (detail::cpu_has_avx2_fma()) return avx2_kernels();
-#endif
-    return generic_kernels();
-}
 
 namespace {
 

@@ -7,10 +7,6 @@ namespace tinyfq {
 namespace detail {
 
 void check_view(const ImageView& img);
-// dispatch.cpp: the run-time choice of kernels
-bool force_reference();  // TINYFQ_REFERENCE is set: use the reference twins
-bool cpu_has_avx2();
-bool cpu_has_avx2_fma();
 void warp_inverse(const Landmarks& lm, const ModelInfo& info, double inv[6]);
 
 // The reduction k (1, 2, 4 or 8) that DecodeOptions asks for on a W x H JPEG: the largest

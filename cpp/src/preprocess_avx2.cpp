@@ -1,6 +1,6 @@
 // The preprocessing kernels for AVX2 (this file is compiled with -mavx2, and without FMA so
 // that it gives the baseline's numbers operation for operation; see cpp/CMakeLists.txt).
-// Chosen at run time by preprocess_fast.cpp on CPUs that have AVX2.
+// Chosen at run time by dispatch.cpp (the avx2 PreprocessKernels) on CPUs that have AVX2.
 #include "preprocess.h"
 
 #include <immintrin.h>

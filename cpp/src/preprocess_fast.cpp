@@ -4,10 +4,10 @@
 // source (o + 0.5) * scale - 0.5 (as cv2.resize does). Crops clamp to the edge; warps read
 // black outside the image (as cv2.warpAffine's default border does).
 //
-// This unit holds the baseline kernels and picks the implementation at run time (one dispatch
-// for every kernel family: detail::force_reference and the CPU checks in dispatch.cpp). Each
-// fast kernel has a reference twin (preprocess_reference.cpp) written the obvious way in double
-// precision; the tests compare them over odd sizes, strides and formats.
+// This unit holds the baseline kernels and the drivers that run a kernel set; which set runs is
+// chosen in one place, dispatch.cpp (detail::preprocess_kernels). Each fast kernel has a
+// reference twin (preprocess_reference.cpp) written the obvious way in double precision; the
+// tests compare them over odd sizes, strides and formats.
 #include "preprocess.h"
 
 #include <algorithm>
@@ -24,26 +24,22 @@ namespace {
 #include "preprocess_kernels.inl"
 
 template <int CH>
-void warp_kernel(const ImageView& img, const double inv[6], const ModelInfo& info,
-                 const ChannelMap& cm, float* out) {
+void warp_kernel(const detail::PreprocessKernels& k, const ImageView& img, const double inv[6],
+                 const ModelInfo& info, const ChannelMap& cm, float* out) {
     const int S = info.input_size;
     const float a = float(inv[0]), d = float(inv[3]);
-#if TINYFQ_HAVE_AVX2_PREPROCESS
-    // 32-bit gather offsets: only for buffers under 2 GiB
-    const bool simd =
-        CH >= 3 && detail::cpu_has_avx2() && (long long)img.height * img.stride < (1LL << 31) - 64;
-#endif
+    // the set's row kernel (32-bit gather offsets: only for buffers under 2 GiB)
+    const auto row =
+        CH >= 3 && (long long)img.height * img.stride < (1LL << 31) - 64 ? k.warp_row : nullptr;
     for (int oy = 0; oy < S; ++oy) {
         const float bx = float(inv[1] * oy + inv[2]), by = float(inv[4] * oy + inv[5]);
         float* dst0 = out + (0 * S + oy) * S;
         float* dst1 = out + (1 * S + oy) * S;
         float* dst2 = out + (2 * S + oy) * S;
-#if TINYFQ_HAVE_AVX2_PREPROCESS
-        if (simd) {
-            detail::warp_row_avx2(CH, img, cm, bx, by, a, d, S, dst0, dst1, dst2);
+        if (row) {
+            row(CH, img, cm, bx, by, a, d, S, dst0, dst1, dst2);
             continue;
         }
-#endif
         for (int ox = 0; ox < S; ++ox)
             warp_pixel<CH>(img, cm, bx + a * ox, by + d * ox, dst0 + ox, dst1 + ox, dst2 + ox);
     }
@@ -51,13 +47,9 @@ void warp_kernel(const ImageView& img, const double inv[6], const ModelInfo& inf
 
 }  // namespace
 
-void preprocess_crop(const ImageView& img, const ModelInfo& info, float* out) {
-    if (detail::force_reference()) return preprocess_crop_reference(img, info, out);
-    detail::check_view(img);
-    const ChannelMap cm = channel_map(img.format, info);
-#if TINYFQ_HAVE_AVX2_PREPROCESS
-    if (detail::cpu_has_avx2()) return detail::crop_avx2(img, info, cm, out);
-#endif
+namespace detail {
+
+void crop_baseline(const ImageView& img, const ModelInfo& info, const ChannelMap& cm, float* out) {
     switch (channels(img.format)) {
         case 1:
             return crop_kernel<1>(img, info, cm, out);
@@ -68,20 +60,38 @@ void preprocess_crop(const ImageView& img, const ModelInfo& info, float* out) {
     }
 }
 
-void preprocess_warp(const ImageView& img, const Landmarks& lm, const ModelInfo& info, float* out) {
-    if (detail::force_reference()) return preprocess_warp_reference(img, lm, info, out);
-    detail::check_view(img);
+void crop_with(const PreprocessKernels& k, const ImageView& img, const ModelInfo& info,
+               float* out) {
+    if (k.reference) return preprocess_crop_reference(img, info, out);
+    check_view(img);
+    k.crop(img, info, channel_map(img.format, info), out);
+}
+
+void warp_with(const PreprocessKernels& k, const ImageView& img, const Landmarks& lm,
+               const ModelInfo& info, float* out) {
+    if (k.reference) return preprocess_warp_reference(img, lm, info, out);
+    check_view(img);
     double inv[6];
-    detail::warp_inverse(lm, info, inv);
+    warp_inverse(lm, info, inv);
     const ChannelMap cm = channel_map(img.format, info);
     switch (channels(img.format)) {
         case 1:
-            return warp_kernel<1>(img, inv, info, cm, out);
+            return warp_kernel<1>(k, img, inv, info, cm, out);
         case 3:
-            return warp_kernel<3>(img, inv, info, cm, out);
+            return warp_kernel<3>(k, img, inv, info, cm, out);
         default:
-            return warp_kernel<4>(img, inv, info, cm, out);
+            return warp_kernel<4>(k, img, inv, info, cm, out);
     }
+}
+
+}  // namespace detail
+
+void preprocess_crop(const ImageView& img, const ModelInfo& info, float* out) {
+    detail::crop_with(detail::preprocess_kernels(), img, info, out);
+}
+
+void preprocess_warp(const ImageView& img, const Landmarks& lm, const ModelInfo& info, float* out) {
+    detail::warp_with(detail::preprocess_kernels(), img, lm, info, out);
 }
 
 }  // namespace tinyfq

@@ -247,11 +247,7 @@ float chain_vs_layers(std::mt19937& rng, int h, int w, int stem_stride, int pool
 
 void test_fused(const std::string& models) {
     std::mt19937 rng(3);
-    std::vector<const fz::Kernels*> sets = {&fz::generic_kernels()};
-#if defined(__x86_64__)
-    if (tinyfq::detail::cpu_has_avx2_fma()) sets.push_back(&fz::avx2_kernels());
-#endif
-    for (const fz::Kernels* k : sets) {
+    for (const fz::Kernels* k : fz::fast_kernel_sets()) {
         const float worst = compare_sets(*k, fz::reference_kernels(), rng);
         std::printf("fused: %s vs reference, max |diff| = %.3g\n", k->name, worst);
         CHECK(worst <= 2e-5f);

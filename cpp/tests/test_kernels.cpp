@@ -1,8 +1,46 @@
 // C++ test suite "kernels" (ctest kernels). Shared harness: check.h.
 #include "check.h"
+#include "preprocess.h"
 
 namespace {
 using namespace tinyfq_test;
+
+// Every fast preprocessing set this CPU runs gives the baseline's numbers exactly (the AVX2 set
+// does the baseline's arithmetic, operation for operation), crops and warps alike.
+void test_kernel_sets(const tinyfq::ModelInfo& info, std::mt19937& rng) {
+    namespace td = tinyfq::detail;
+    const std::vector<const td::PreprocessKernels*> sets = td::fast_preprocess_kernel_sets();
+    CHECK(!sets.empty() && std::string(sets[0]->name) == "baseline");
+    const int S = info.input_size;
+    const tinyfq::PixelFormat formats[] = {tinyfq::PixelFormat::BGR, tinyfq::PixelFormat::GRAY,
+                                           tinyfq::PixelFormat::RGBA};
+    bool same = true;
+    for (auto f : formats)
+        for (int w : {9, 64, 131}) {
+            const int h = w + 5, ch = tinyfq::channels(f), stride = w * ch + 3;
+            std::vector<std::uint8_t> buf(std::size_t(stride) * h);
+            for (auto& b : buf) b = std::uint8_t(rng());
+            const tinyfq::ImageView v{buf.data(), w, h, stride, f};
+            tinyfq::Landmarks lm;
+            const float base[10] = {-18, -10, 18, -10, 0, 8, -14, 22, 14, 22};
+            for (int k = 0; k < 10; ++k)  // a face larger than the image: some pixels outside
+                lm.xy[k] = (k % 2 ? h : w) * 0.5f + base[k] * w / 60.f + 0.3f * k;
+            std::vector<float> want(3 * S * S), got(3 * S * S);
+            for (int warp = 0; warp < 2; ++warp)
+                for (const td::PreprocessKernels* k : sets) {
+                    std::vector<float>& dst = k == sets[0] ? want : got;
+                    if (warp)
+                        td::warp_with(*k, v, lm, info, dst.data());
+                    else
+                        td::crop_with(*k, v, info, dst.data());
+                    if (k != sets[0]) same &= got == want;
+                }
+        }
+    for (const td::PreprocessKernels* k : sets) std::printf("kernels: set %s\n", k->name);
+    CHECK(same);
+    CHECK(std::string(td::preprocess_kernels().name) == sets.back()->name ||
+          std::string(td::preprocess_kernels().name) == "reference");
+}
 
 // Fast kernels vs their reference twins over odd sizes, strides, formats and ROIs.
 void test_kernels() {
@@ -50,6 +88,7 @@ void test_kernels() {
     }
     std::printf("kernels: max |fast - reference| = %.3g (normalised units)\n", worst);
     CHECK(worst <= 1e-4f);
+    test_kernel_sets(info, rng);
 
     // The similarity fit recovers a known transform exactly.
     float src[10], dst[10], m[6];
