@@ -101,6 +101,9 @@ class Scorer:
             model notices (on LFW taken as crops |Δ| is 0.022 on average and up to 0.15;
             ``bench/decode_lfw.py``). Off by default. Arrays passed to :meth:`score` and
             :meth:`score_batch` are never affected.
+        exif_orientation: files (:meth:`score_files` and the other file methods) are decoded
+            upright as their EXIF Orientation tag says, as viewers show them (default); False
+            scores them as stored.
 
     Images are numpy uint8 arrays as OpenCV gives them: (H, W, 3) BGR, (H, W) grey or
     (H, W, 4) BGRA; pass ``format="rgb"`` for RGB/RGBA. Without landmarks an image is taken as
@@ -119,14 +122,14 @@ class Scorer:
         fp16: bool = False,
         reduced_decode: bool = False,
         detector: Detector | None = None,
+        exif_orientation: bool = True,
     ):
+        options = dict(fp16=fp16, reduced_decode=reduced_decode, exif_orientation=exif_orientation)
         if model is None:
-            self._native = _core.Scorer(fp16=fp16, reduced_decode=reduced_decode)
+            self._native = _core.Scorer(**options)
         else:
             param, weights, sidecar = _model_files(model)
-            self._native = _core.Scorer(
-                str(param), str(weights), str(sidecar), fp16=fp16, reduced_decode=reduced_decode
-            )
+            self._native = _core.Scorer(str(param), str(weights), str(sidecar), **options)
         self.model = None if model is None else str(model)
         self.info: dict = json.loads(self._native.model_json)
         self._detector = detector

@@ -42,7 +42,7 @@ def read_landmarks(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = str(path)
     data = Path(path).read_bytes()
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte-order mark ("CSV UTF-8" of spreadsheets) too
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not UTF-8 text (byte {e.start})") from None
     return parse_landmarks(text, path, jsonl=path.endswith((".jsonl", ".json")))

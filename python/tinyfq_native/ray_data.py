@@ -138,9 +138,10 @@ def score_dataset(
     )
 
 
-def write_parquet(ds, out: str) -> dict[str, int]:
-    """Stream a scored dataset into one Parquet file, rows in dataset order; returns the
-    count of each status."""
+def write_parquet(ds, out: str, metadata: dict[bytes, bytes] | None = None) -> dict[str, int]:
+    """Stream a scored dataset into one Parquet file, rows in dataset order, ``metadata``
+    added to the schema's (the CLI records its options there); returns the count of each
+    status."""
     import pyarrow.parquet as pq
 
     counts: dict[str, int] = {}
@@ -148,7 +149,8 @@ def write_parquet(ds, out: str) -> dict[str, int]:
     try:
         for table in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             if writer is None:
-                writer = pq.ParquetWriter(out, table.schema)
+                meta = (table.schema.metadata or {}) | (metadata or {})
+                writer = pq.ParquetWriter(out, table.schema.with_metadata(meta))
             writer.write_table(table)
             for s in table.column("status").to_pylist():
                 counts[s] = counts.get(s, 0) + 1
@@ -156,5 +158,5 @@ def write_parquet(ds, out: str) -> dict[str, int]:
         if writer is not None:
             writer.close()
     if writer is None:  # an empty dataset still gets a file with the schema
-        pq.write_table(_table([], {}), out)
+        pq.write_table(_table([], metadata or {}), out)
     return counts
