@@ -10,7 +10,6 @@ few; with --benchmark-enable the whole folder (TINYFQ_BENCH_FOLDER_LIMIT caps it
 TINYFQ_BENCH_MTCNN_LIMIT (default 1000) photos for MTCNN, whose rate is images/s like the rest.
 """
 
-import csv
 import os
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from bench.conftest import DATA, REPO
 from bench.test_folder import _run, _timing_enabled, lfw_subset
+from tests.conftest import read_csv
 
 LFW = DATA / "lfw" / "images"
 results: dict[str, dict] = {}
@@ -81,8 +81,8 @@ def test_detector_forward_vs_onnxruntime(benchmark, request, size):
 
 
 def _rows(path):
-    with path.open(newline="") as f:
-        return {os.path.realpath(r["path"]): r for r in csv.DictReader(f)}
+    """The rows of a tinyfq score CSV (after its options line) by the real path of each."""
+    return {os.path.realpath(r["path"]): r for r in read_csv(path)}
 
 
 def _native(lfw_folder, tmp_path, name, *flags):

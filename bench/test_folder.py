@@ -12,7 +12,6 @@ With timing disabled (the default, as in CI) it scores a 300-image subset; with
 is set. Images/s, speed-ups and RSS go to each benchmark's extra_info (and are printed).
 """
 
-import csv
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import numpy as np
 import pytest
 
 from bench.conftest import DATA, REPO
+from tests.conftest import read_csv
 
 LFW = DATA / "lfw" / "images"
 LFW_IMAGES = 13233
@@ -75,8 +75,8 @@ def _run(cmd: list[str]) -> tuple[float, int]:
 
 
 def _rows(path: Path) -> dict[str, dict]:
-    with path.open(newline="") as f:
-        return {os.path.realpath(r["path"]): r for r in csv.DictReader(f)}
+    """The rows of a tinyfq score CSV (after its options line) by the real path of each."""
+    return {os.path.realpath(r["path"]): r for r in read_csv(path)}
 
 
 def _measure(benchmark, name: str, cmd: list[str], out: Path, n: int) -> dict[str, dict]:

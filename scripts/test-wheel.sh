@@ -184,8 +184,12 @@ compare() {
     env -i PATH="$PATH" "$(pyenv_python 3.11)" - "$out/$what-x86_64.csv" "$out/$what-aarch64.csv" \
       "$what" <<'EOF' || rc=1
 import csv, sys
-a = {r["path"]: r for r in csv.DictReader(open(sys.argv[1]))}
-b = {r["path"]: r for r in csv.DictReader(open(sys.argv[2]))}
+def rows(path):  # after the "# tinyfq {options}" line that begins tinyfq score's CSV
+    f = open(path, newline="")
+    if not f.readline().startswith("# tinyfq "):
+        f.seek(0)
+    return {r["path"]: r for r in csv.DictReader(f)}
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
 assert a.keys() == b.keys() and a, "different rows"
 ok = [p for p in a if a[p]["status"] == "ok"]
 same_status = all(a[p]["status"] == b[p]["status"] for p in a)

@@ -48,11 +48,24 @@ def labels_rows():
 
 
 def read_csv(path) -> list[dict]:
-    """The rows of a CSV file (the file is closed again; quoted line breaks kept)."""
+    """The rows of a CSV file (the file is closed again; quoted line breaks kept), after the
+    ``# tinyfq {options}`` line that begins a ``tinyfq score`` output."""
     import csv
 
     with open(path, newline="", encoding="utf-8") as f:
+        if not f.readline().startswith("# tinyfq "):
+            f.seek(0)
         return list(csv.DictReader(f))
+
+
+def read_jsonl(path) -> list[dict]:
+    """The rows of a JSON-lines file, after the ``{"tinyfq": {options}}`` record that begins
+    a ``tinyfq score`` output."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return rows[1:] if rows and list(rows[0]) == ["tinyfq"] else rows
 
 
 def random_image(rng: np.random.Generator, h: int, w: int, c: int | None = 3) -> np.ndarray:

@@ -1,14 +1,13 @@
 """The native YuNet detector: exactness against onnxruntime on real photos, landmark order,
 options, and detection wired into Scorer and the CLI."""
 
-import csv
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import face_folder
+from tests.conftest import face_folder, read_csv
 from tinyfq_native import Detector, Face, Scorer, Status
 from tinyfq_native.cli import main
 from tinyfq_native.images import detector_info, read_image
@@ -236,8 +235,7 @@ def test_cli_detect_rows_all_faces_and_no_face(data_root, tmp_path):
     cv2.imwrite(str(folder / "wall.png"), np.full((100, 100, 3), 200, np.uint8))
     out = tmp_path / "s.csv"
     assert main(["score", "--detect", str(folder), "-o", str(out), "-q"]) == 0
-    with out.open() as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv(out)
     assert [r["status"] for r in rows] == ["ok"] * 5 + ["no_face"]
     scorer = Scorer()
     for r in rows[:5]:
@@ -246,8 +244,7 @@ def test_cli_detect_rows_all_faces_and_no_face(data_root, tmp_path):
         )
     out = tmp_path / "all.csv"
     assert main(["score", "--detect", "--all-faces", str(folder), "-o", str(out), "-q"]) == 0
-    with out.open() as f:
-        every = list(csv.DictReader(f))
+    every = read_csv(out)
     assert list(every[0]) == [
         "path",
         "face",
