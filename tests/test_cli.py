@@ -1,6 +1,5 @@
 """The tinyfq command on real folders with planted bad files."""
 
-import csv
 import json
 import os
 import shutil
@@ -12,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.conftest import face_folder
+from tests.conftest import face_folder, read_csv, read_jsonl
 from tinyfq_native.cli import expand, main
 
 
@@ -48,8 +47,7 @@ def planted(tmp_path, data_root):
 
 
 def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    return read_csv(path)
 
 
 def test_bad_files_get_error_rows_and_the_rest_is_scored(planted, tmp_path, capsys):
@@ -71,7 +69,7 @@ def test_bad_files_get_error_rows_and_the_rest_is_scored(planted, tmp_path, caps
     assert "truncated" in rows["truncated.jpg"]["message"]
     assert "not a decodable image" in rows["notes.png"]["message"]
     assert "limit" in rows["huge.png"]["message"]
-    assert rows["corrupt.jpg"]["status"] == "error"
+    assert rows["corrupt.jpg"]["status"] == "invalid"
     assert "5 of 11 inputs failed" in capsys.readouterr().err
 
 
@@ -91,7 +89,7 @@ def test_recursive_globs_and_jsonl(planted, tmp_path):
         ]
     )
     assert rc == 0
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = read_jsonl(out)
     assert len(rows) == len(good) + 1
     assert all(r["status"] == "ok" and 0 < r["score"] < 1 for r in rows)
 
@@ -101,7 +99,7 @@ def test_missing_path_is_an_error_row(tmp_path, planted):
     out = tmp_path / "m.csv"
     rc = main(["score", str(folder / good[0]), str(tmp_path / "absent.jpg"), "-o", str(out), "-q"])
     rows = _rows(out)
-    assert rc == 1 and [r["status"] for r in rows] == ["ok", "error"]
+    assert rc == 1 and [r["status"] for r in rows] == ["ok", "missing"]
     assert "no such file" in rows[1]["message"]
 
 
@@ -121,7 +119,7 @@ def test_detect_and_landmarks_give_the_same_scores(planted, tmp_path, face_rows,
         ]
     )
     rows = _rows(out)
-    assert rc == 1 and [r["status"] for r in rows] == ["ok", "ok", "error"]
+    assert rc == 1 and [r["status"] for r in rows] == ["ok", "ok", "invalid"]
     # the same photos through --landmarks with the detector's landmarks
     from tinyfq_native import Detector
     from tinyfq_native.images import read_image
@@ -206,5 +204,92 @@ def test_rows_keep_input_order_across_chunks_with_landmarks_missing(tmp_path, da
     assert main(["score", *paths, "--landmarks", str(lm), "-o", str(out), "-q"]) == 1
     got = _rows(out)
     assert [r["path"] for r in got] == paths
-    assert [r["status"] for r in got] == ["error" if i % 3 == 0 else "ok" for i in range(600)]
+    assert [r["status"] for r in got] == ["invalid" if i % 3 == 0 else "ok" for i in range(600)]
     assert all("no landmarks for this file in" in r["message"] for r in got[::3])
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--detect-size", "99999999999999999999"], "--detect-size: must be 32 to 4096"),
+        (["--detect-size", "16"], "--detect-size: must be 32 to 4096"),
+        (["--workers", "99999999999999999999"], "--workers: must be -1 (all cores) or 1 to 1024"),
+        (["--workers", "0"], "--workers: must be -1"),
+        (["--min-face", "-1"], "--min-face: must be 0 or more"),
+        (["--min-face", "nan"], "--min-face: must be 0 or more"),
+        (["--face-threshold", "1.5"], "--face-threshold: must be 0 to 1"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors(planted, option, message, capsys):
+    """A huge --detect-size or --workers ended in pybind's "incompatible arguments"
+    TypeError: ranges are checked by argparse (exit 2, its usage message)."""
+    folder, _ = planted
+    for command in (["score", str(folder), "--detect"], ["select", str(folder)]):
+        assert main([*command, *option]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "usage:" in err and "TypeError" not in err
+    assert main(["select", str(folder), "-k", "0"]) == 2
+    assert "-k: must be 1 or more" in capsys.readouterr().err
+
+
+def test_a_landmarks_csv_with_a_byte_order_mark_is_read(planted, tmp_path, face_rows, data_root):
+    """A landmarks CSV saved as "CSV UTF-8" (a spreadsheet's, with a BOM) was refused."""
+    row = next(r for r in face_rows if r["relpath"].startswith("lfw/"))
+    lm = tmp_path / "lm.csv"
+    path = str(data_root / row["relpath"])
+    text = "path," + ",".join(f"c{i}" for i in range(10)) + "\n"
+    text += path + "," + ",".join(row["landmarks"].split()) + "\n"
+    lm.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    out = tmp_path / "rows.csv"
+    assert main(["score", path, "--landmarks", str(lm), "-o", str(out), "-q"]) == 0
+    assert read_csv(out)[0]["status"] == "ok"
+    assert json.loads(out.read_text().splitlines()[0][9:])["landmarks"] == str(lm)
+
+
+def test_no_exif_orientation_scores_the_file_as_stored(data_root, tmp_path):
+    """EXIF orientation is honoured by default (the decoders' part of issue 26);
+    --no-exif-orientation scores the pixels as stored, and the output records which."""
+    import cv2
+
+    bgr = cv2.imread(str(sorted((data_root / "lfw" / "images" / "Tony_Blair").glob("*.jpg"))[0]))
+    ok, jpeg = cv2.imencode(".jpg", cv2.rotate(bgr, cv2.ROTATE_90_COUNTERCLOCKWISE))
+    # an APP1 Exif segment: one IFD entry, Orientation (0x0112) = 6 (turn 90 degrees clockwise)
+    tiff = b"II*\0" + struct.pack("<IHHHIHHI", 8, 1, 0x0112, 3, 1, 6, 0, 0)
+    app1 = b"\xff\xe1" + struct.pack(">H", 8 + len(tiff)) + b"Exif\0\0" + tiff
+    data = jpeg.tobytes()
+    (tmp_path / "tagged.jpg").write_bytes(data[:2] + app1 + data[2:])
+    (tmp_path / "stored.jpg").write_bytes(data)
+    ok, upright = cv2.imencode(".jpg", bgr)
+    (tmp_path / "upright.jpg").write_bytes(upright.tobytes())
+    names = [str(tmp_path / n) for n in ("tagged.jpg", "stored.jpg", "upright.jpg")]
+    out = tmp_path / "rows.csv"
+    scores = {}
+    for flags in ([], ["--no-exif-orientation"]):
+        assert main(["score", *names, "--detect", "-q", "-o", str(out), *flags]) == 0
+        scores[bool(flags)] = [float(r["score"]) for r in read_csv(out)]
+        assert json.loads(out.read_text().splitlines()[0][9:])["exif_orientation"] is not flags
+    tagged, stored, upright_score = scores[False]
+    assert tagged == pytest.approx(upright_score, abs=0.05) and abs(tagged - stored) > 0.1
+    assert scores[True][0] == scores[True][1]  # as stored: the tag ignored
+
+
+def test_parquet_records_the_options(tmp_path, capsys):
+    """--ray's Parquet recorded the model in its schema metadata; the CLI adds its options,
+    and refuses the options Ray does not apply (they would be recorded but not used)."""
+    out = str(tmp_path / "rows.parquet")
+    args = ["score", str(tmp_path / "a.jpg"), "--ray", "--fp16", "--reduced-decode", "-o", out]
+    assert main(args) == 2
+    assert "it takes no --fp16, --reduced-decode" in capsys.readouterr().err
+    pq = pytest.importorskip("pyarrow.parquet")
+    from tinyfq_native import Result, Status
+    from tinyfq_native.ray_data import _table, write_parquet
+
+    class Batches:  # a Dataset's iter_batches, without Ray
+        def iter_batches(self, **_):
+            yield _table([Result("a.jpg", 0.5, Status.ok)], {b"tinyfq.model_version": b"v"})
+
+    for ds in (Batches(), type("Empty", (), {"iter_batches": lambda self, **_: iter(())})()):
+        out = tmp_path / "rows.parquet"
+        write_parquet(ds, str(out), metadata={b"tinyfq.options": b'{"mode": "crop"}'})
+        meta = pq.read_schema(out).metadata
+        assert json.loads(meta[b"tinyfq.options"]) == {"mode": "crop"}

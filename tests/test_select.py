@@ -100,4 +100,4 @@ def test_cli_select(tmp_path, data_root):
         s = [float(r["score"]) for r in ok if r["track"] == t]
         assert s[0] >= s[1]
         assert len(list((tmp_path / "best" / t).iterdir())) == 2
-    assert [r["path"].endswith("broken.jpg") for r in rows if r["status"] == "error"] == [True]
+    assert [r["path"].endswith("broken.jpg") for r in rows if r["status"] == "invalid"] == [True]
