@@ -1,5 +1,10 @@
 import sys
 
+if sys.argv[1:2] == ["video"]:  # protocol 4, video sessions: evaluation/video.py
+    from evaluation.video import main as video
+
+    sys.exit(video(sys.argv[2:]))
+
 from evaluation.core import main
 
 sys.exit(main())
