@@ -339,6 +339,7 @@ void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, s
         try {
             DecodeOptions dopt;
             dopt.max_pixels = max_pixels;
+            dopt.exif_orientation = impl_->opt.exif_orientation;
             if (reduce && !landmarks) {
                 // A crop is resized whole to the input size: any reduction that leaves at
                 // least that many pixels on both sides.
@@ -389,7 +390,10 @@ void Scorer::score_files_faces(const Detector& detector, const std::string* path
         errors[i].clear();
         status[i] = Status::ok;
         try {
-            const Image img = read_image(paths[i], max_pixels);
+            DecodeOptions dopt;
+            dopt.max_pixels = max_pixels;
+            dopt.exif_orientation = impl_->opt.exif_orientation;
+            const Image img = read_image(paths[i], dopt);
             faces[i] = score_faces(detector, img.view(), all_faces);
             if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
         } catch (const std::exception& e) {

@@ -41,7 +41,7 @@ static py::array decoded_array(tinyfq::Image&& img) {
 }
 
 static tinyfq::DecodeOptions decode_options(std::int64_t max_pixels, int min_width, int min_height,
-                                            int max_scale) {
+                                            int max_scale, bool exif_orientation) {
     if (min_width < 0 || min_height < 0)
         throw py::value_error("min_width and min_height must be >= 0, got " +
                               std::to_string(min_width) + " and " + std::to_string(min_height));
@@ -52,6 +52,7 @@ static tinyfq::DecodeOptions decode_options(std::int64_t max_pixels, int min_wid
     opt.min_width = min_width;
     opt.min_height = min_height;
     opt.max_scale = max_scale;
+    opt.exif_orientation = exif_orientation;
     return opt;
 }
 
@@ -83,10 +84,10 @@ void bind_preprocess(py::module_& m) {
     m.def(
         "decode_image",
         [](py::bytes data, std::int64_t max_pixels, int min_width, int min_height, int max_scale,
-           bool return_scale) {
+           bool return_scale, bool exif_orientation) {
             std::string buf = data;
             const tinyfq::DecodeOptions opt =
-                decode_options(max_pixels, min_width, min_height, max_scale);
+                decode_options(max_pixels, min_width, min_height, max_scale, exif_orientation);
             tinyfq::Image img;
             {
                 py::gil_scoped_release nogil;
@@ -97,17 +98,18 @@ void bind_preprocess(py::module_& m) {
         },
         py::arg("data"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
         py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
-        py::arg("return_scale") = false,
+        py::arg("return_scale") = false, py::arg("exif_orientation") = true,
         "Decode JPEG/PNG/BMP/PNM bytes to an RGB (H, W, 3) or grey (H, W) uint8 array. "
         "min_width/min_height > 0: decode a JPEG at 1/k of its size, k the largest of 1, 2, "
         "4, 8 (<= max_scale) that keeps ceil(W/k) x ceil(H/k) >= them (libjpeg builds). "
-        "return_scale: return (array, k).");
+        "return_scale: return (array, k). exif_orientation: turn a JPEG or PNG upright as "
+        "its EXIF Orientation tag says (False: the pixels as stored).");
     m.def(
         "read_image",
         [](const std::string& path, std::int64_t max_pixels, int min_width, int min_height,
-           int max_scale, bool return_scale) {
+           int max_scale, bool return_scale, bool exif_orientation) {
             const tinyfq::DecodeOptions opt =
-                decode_options(max_pixels, min_width, min_height, max_scale);
+                decode_options(max_pixels, min_width, min_height, max_scale, exif_orientation);
             tinyfq::Image img;
             {
                 py::gil_scoped_release nogil;
@@ -117,9 +119,9 @@ void bind_preprocess(py::module_& m) {
         },
         py::arg("path"), py::arg("max_pixels") = tinyfq::kDefaultMaxPixels,
         py::arg("min_width") = 0, py::arg("min_height") = 0, py::arg("max_scale") = 8,
-        py::arg("return_scale") = false,
+        py::arg("return_scale") = false, py::arg("exif_orientation") = true,
         "Read an image file to an RGB (H, W, 3) or grey (H, W) uint8 array; the reduced "
-        "decoding arguments as in decode_image.");
+        "decoding and orientation arguments as in decode_image.");
 }
 
 }  // namespace tinyfq_py

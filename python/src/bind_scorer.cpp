@@ -9,11 +9,13 @@ namespace tinyfq_py {
 
 namespace {
 
-tinyfq::Options make_options(bool fp16, int workers, bool reduced_decode) {
+tinyfq::Options make_options(bool fp16, int workers, bool reduced_decode,
+                             bool exif_orientation) {
     tinyfq::Options o;
     o.fp16 = fp16;
     o.workers = workers;
     o.reduced_decode = reduced_decode;
+    o.exif_orientation = exif_orientation;
     return o;
 }
 
@@ -52,36 +54,44 @@ void bind_scorer_faces(py::class_<tinyfq::Scorer>& cls);
 void bind_scorer(py::module_& m) {
     py::class_<tinyfq::Scorer> cls(m, "Scorer", "tinyFQnet scorer (see tinyfq_native.Scorer).");
     bind_scorer_faces(cls);
-    cls.def(py::init([](bool fp16, int workers, bool reduced_decode) {
-                return tinyfq::Scorer(make_options(fp16, workers, reduced_decode));
+    cls.def(py::init([](bool fp16, int workers, bool reduced_decode, bool exif_orientation) {
+                return tinyfq::Scorer(
+                    make_options(fp16, workers, reduced_decode, exif_orientation));
             }),
             py::arg("fp16") = false, py::arg("workers") = 0, py::arg("reduced_decode") = false,
-            "The default model embedded in the library.")
+            py::arg("exif_orientation") = true, "The default model embedded in the library.")
         .def(py::init([](const std::string& param, const std::string& bin, const std::string& json,
-                         bool fp16, int workers, bool reduced_decode) {
-                 return tinyfq::Scorer(param, bin, json,
-                                       make_options(fp16, workers, reduced_decode));
+                         bool fp16, int workers, bool reduced_decode, bool exif_orientation) {
+                 return tinyfq::Scorer(
+                     param, bin, json,
+                     make_options(fp16, workers, reduced_decode, exif_orientation));
              }),
              py::arg("param"), py::arg("bin"), py::arg("json"), py::arg("fp16") = false,
              py::arg("workers") = 0, py::arg("reduced_decode") = false,
+             py::arg("exif_orientation") = true,
              "A model from .ncnn.param, .ncnn.bin and .json files.")
         .def_static(
             "from_memory",
             [](const std::string& param, py::bytes bin, const std::string& json, bool fp16,
-               int workers, bool reduced_decode) {
+               int workers, bool reduced_decode, bool exif_orientation) {
                 const std::string b = bin;
                 return tinyfq::Scorer::from_memory(
                     param, reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), json,
-                    make_options(fp16, workers, reduced_decode));
+                    make_options(fp16, workers, reduced_decode, exif_orientation));
             },
             py::arg("param"), py::arg("bin"), py::arg("json"), py::arg("fp16") = false,
-            py::arg("workers") = 0, py::arg("reduced_decode") = false)
+            py::arg("workers") = 0, py::arg("reduced_decode") = false,
+            py::arg("exif_orientation") = true)
         .def_property_readonly("model_json", [](const tinyfq::Scorer& s) { return s.info().json; })
         .def_property_readonly("input_size",
                                [](const tinyfq::Scorer& s) { return s.info().input_size; })
         .def_property_readonly(
             "reduced_decode", [](const tinyfq::Scorer& s) { return s.options().reduced_decode; },
             "Whether score_files decodes JPEGs at reduced resolution.")
+        .def_property_readonly(
+            "exif_orientation",
+            [](const tinyfq::Scorer& s) { return s.options().exif_orientation; },
+            "Whether the file methods decode photos upright as their EXIF Orientation says.")
         .def(
             "score",
             [](const tinyfq::Scorer& s, py::array image, py::object landmarks,

@@ -46,7 +46,11 @@ class Detector:
 class Scorer:
     @overload
     def __init__(
-        self, fp16: bool = False, workers: int = 0, reduced_decode: bool = False
+        self,
+        fp16: bool = False,
+        workers: int = 0,
+        reduced_decode: bool = False,
+        exif_orientation: bool = True,
     ) -> None: ...
     @overload
     def __init__(
@@ -57,6 +61,7 @@ class Scorer:
         fp16: bool = False,
         workers: int = 0,
         reduced_decode: bool = False,
+        exif_orientation: bool = True,
     ) -> None: ...
     @staticmethod
     def from_memory(
@@ -66,6 +71,7 @@ class Scorer:
         fp16: bool = False,
         workers: int = 0,
         reduced_decode: bool = False,
+        exif_orientation: bool = True,
     ) -> Scorer: ...
     @property
     def model_json(self) -> str: ...
@@ -73,6 +79,8 @@ class Scorer:
     def input_size(self) -> int: ...
     @property
     def reduced_decode(self) -> bool: ...
+    @property
+    def exif_orientation(self) -> bool: ...
     def score(
         self,
         image: npt.NDArray[np.uint8],
@@ -135,6 +143,7 @@ def decode_image(
     min_height: int = 0,
     max_scale: int = 8,
     return_scale: Literal[False] = False,
+    exif_orientation: bool = True,
 ) -> npt.NDArray[np.uint8]: ...
 @overload
 def decode_image(
@@ -145,6 +154,7 @@ def decode_image(
     max_scale: int = 8,
     *,
     return_scale: Literal[True],
+    exif_orientation: bool = True,
 ) -> tuple[npt.NDArray[np.uint8], int]: ...
 @overload
 def read_image(
@@ -154,6 +164,7 @@ def read_image(
     min_height: int = 0,
     max_scale: int = 8,
     return_scale: Literal[False] = False,
+    exif_orientation: bool = True,
 ) -> npt.NDArray[np.uint8]: ...
 @overload
 def read_image(
@@ -164,6 +175,7 @@ def read_image(
     max_scale: int = 8,
     *,
     return_scale: Literal[True],
+    exif_orientation: bool = True,
 ) -> tuple[npt.NDArray[np.uint8], int]: ...
 def ncnn_version() -> str: ...
 def cpu_features() -> str: ...

@@ -95,6 +95,10 @@ struct Options {
     // LFW taken as crops, |reduced - full| is 0.022 on average and up to 0.15
     // (bench/decode_lfw.json). Off by default. In-memory scoring is never affected.
     bool reduced_decode = false;
+    // score_files and score_files_faces: decode a photo upright as its EXIF Orientation tag
+    // says (DecodeOptions::exif_orientation): as viewers show it, and in the frame landmarks
+    // given with it are taken in. false: scored as stored.
+    bool exif_orientation = true;
 };
 
 // Preprocessing: one fused pass from 8-bit pixels to the normalised, planar (CHW) float input
@@ -121,8 +125,12 @@ struct Image {
     PixelFormat format = PixelFormat::RGB;
     // The decoder reduced the source by this factor (1, 2, 4 or 8; see DecodeOptions). Decoded
     // pixel i covers source pixels [scale*i, scale*i + scale), so a source coordinate x (pixel
-    // centres at integers) is at (x - (scale - 1) / 2) / scale in the decoded image.
+    // centres at integers) is at (x - (scale - 1) / 2) / scale in the decoded image; source
+    // coordinates are upright ones when the decoder turned the image upright.
     int scale = 1;
+    // The file's EXIF orientation (1 to 8, 1 without one); the pixels are upright, not as
+    // stored, when DecodeOptions::exif_orientation was set.
+    int orientation = 1;
     ImageView view() const;
 };
 
@@ -145,6 +153,11 @@ struct DecodeOptions {
     int min_width = 0;
     int min_height = 0;
     int max_scale = 8;
+    // Turn the image upright as its EXIF Orientation tag says (a JPEG's APP1 Exif segment, a
+    // PNG's eXIf chunk): rotated and/or mirrored into what viewers, OpenCV and Pillow's
+    // exif_transpose show. min_width and min_height are then the upright sides, and a
+    // reduction keeps the Image::scale mapping exact in upright coordinates. false: as stored.
+    bool exif_orientation = true;
 };
 
 // Decode JPEG/PNG/BMP/PNM from memory or a file. Throws FileNotFound, Unsupported (a valid
