@@ -1,5 +1,8 @@
 """Image decoding: reduced-resolution JPEG decoding (libjpeg's DCT scaling) against full
-decoding on real LFW photos, colour spaces, and damaged files."""
+decoding on real LFW photos, colour spaces, damaged files, EXIF orientation and trailers.
+(Every format variant against Pillow: test_decode_corpus.py.)"""
+
+import struct
 
 import numpy as np
 import pytest
@@ -191,3 +194,105 @@ def test_damaged_jpegs_are_errors_not_crashes(scorer, reduced_scorer, photo, tmp
             assert kinds[3] == Status.invalid and "corrupt" in messages[3].lower(), messages[3]
     with pytest.raises(RuntimeError, match="truncated"):
         read_image(str(paths[0]), min_width=64, min_height=64)
+
+
+# ---------------------------------------------------------------- EXIF orientation, trailers
+
+
+def _with_orientation(jpeg: bytes, o: int) -> bytes:
+    """The JPEG with an APP1 Exif segment after its SOI: a TIFF IFD0 holding Orientation o."""
+    tiff = b"II*\0" + struct.pack("<IH", 8, 1) + struct.pack("<HHIHH", 0x0112, 3, 1, o, 0)
+    body = b"Exif\0\0" + tiff + bytes(4)
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
+
+
+@pytest.fixture(scope="module")
+def portrait(face_rows, data_root, tmp_path_factory):
+    """An LFW photo stored as a phone stores a shot it took turned: its pixels rotated 90
+    degrees counter-clockwise in the JPEG, and Orientation 6 to turn them back. Returns the
+    original, the stored JPEG without a tag, the one with Orientation 6, and the landmarks
+    (in the upright photo's pixels)."""
+    import cv2
+
+    row = face_rows[0]
+    photo = data_root / row["relpath"]
+    stored = np.ascontiguousarray(np.rot90(cv2.imread(str(photo))))
+    ok, buf = cv2.imencode(".jpg", stored, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    d = tmp_path_factory.mktemp("portrait")
+    (d / "stored.jpg").write_bytes(buf.tobytes())
+    (d / "turned6.jpg").write_bytes(_with_orientation(buf.tobytes(), 6))
+    return photo, d / "stored.jpg", d / "turned6.jpg", as_landmarks(row["landmarks"])
+
+
+def test_orientation_6_decodes_upright(portrait):
+    photo, stored, turned, _ = portrait
+    as_stored = read_image(str(stored))
+    upright = read_image(str(turned))
+    assert as_stored.shape == (250, 250, 3)
+    assert np.array_equal(upright, np.rot90(as_stored, -1))  # turned clockwise, exactly
+    assert np.abs(upright.astype(int) - read_image(str(photo))).mean() < 3  # the photo again
+    assert np.array_equal(read_image(str(turned), exif_orientation=False), as_stored)
+    data = turned.read_bytes()
+    assert np.array_equal(decode_image(data), upright)
+    assert np.array_equal(decode_image(data, exif_orientation=False), as_stored)
+
+
+def test_orientation_6_scores_like_the_upright_photo(scorer, reduced_scorer, portrait):
+    """Issue 26, item 1: scored as stored, a turned photo lost its score (0.80 -> 0.36) or its
+    face. Upright it scores like the original, as a crop and with landmarks taken from the
+    upright photo; with exif_orientation=False it is scored as stored."""
+    photo, stored, turned, lm = portrait
+    q = scorer.score_files([photo, turned, stored])
+    assert abs(q[1] - q[0]) < 0.02, q  # the JPEG re-encoded at quality 95: nothing more
+    lms = np.stack([lm, lm])
+    for s in (scorer, reduced_scorer):
+        ql = s.score_files([photo, turned], lms)
+        assert abs(ql[1] - ql[0]) < 0.02, ql
+    assert scorer.score_files([turned], lm[None])[0] == pytest.approx(
+        scorer.score(read_image(str(turned)), lm, format="rgb"), abs=1e-6
+    )
+    as_stored = Scorer(exif_orientation=False)
+    assert as_stored.score_files([turned])[0] == q[2]
+    wrong = as_stored.score_files([turned], lm[None])[0]  # upright landmarks on stored pixels
+    assert abs(wrong - ql[0]) > 0.1, (wrong, ql[0])
+
+
+def test_reduced_decoding_of_a_turned_photo_stays_on_the_upright_grid(portrait):
+    """Decoded pixel i of a reduced upright image covers upright pixels [k*i, k*i + k): close
+    to a k x k box filter of the full upright decode, and clearly closer than one pixel off."""
+    _, _, turned, _ = portrait
+    full = read_image(str(turned)).astype(np.float64)
+    half, k = read_image(str(turned), min_width=64, min_height=64, return_scale=True)
+    if not LIBJPEG:
+        assert k == 1
+        return
+    assert k == 2 and half.shape == (125, 125, 3)
+    box = full.reshape(125, 2, 125, 2, 3).mean(axis=(1, 3))
+    shifted = np.roll(full, 1, axis=1).reshape(125, 2, 125, 2, 3).mean(axis=(1, 3))
+    good, off = np.abs(half - box).mean(), np.abs(half - shifted).mean()
+    assert good < 1.5 and off > 1.5 * good, (good, off)
+
+
+def test_a_jpeg_with_a_trailer_decodes_as_without(scorer, photo, tmp_path):
+    """Issue 26, item 14: phones append a video (motion photos), cameras maker data; the
+    JPEG ends at its end-of-image marker. A JPEG cut short is still refused."""
+    good = photo.read_bytes()
+    rng = np.random.default_rng(14)
+    trailer = bytearray(rng.integers(0, 256, 1024, np.uint8).tobytes())
+    trailer[::97] = b"\xff" * len(trailer[::97])  # marker-like bytes
+    (tmp_path / "trailer.jpg").write_bytes(good + bytes(trailer))
+    (tmp_path / "video.jpg").write_bytes(good + b"\0\0\0\x18ftypmp42" + bytes(4096))
+    (tmp_path / "cut.jpg").write_bytes(good[:-2])  # no end-of-image marker
+    (tmp_path / "cut-trailer.jpg").write_bytes(good[: len(good) // 2] + bytes(trailer))
+    want = read_image(str(photo))
+    for name in ("trailer.jpg", "video.jpg"):
+        assert np.array_equal(read_image(str(tmp_path / name)), want)
+    q, messages, status = scorer.score_files_detailed(
+        [photo] + [tmp_path / n for n in ("trailer.jpg", "video.jpg", "cut.jpg", "cut-trailer.jpg")]
+    )
+    assert status[:3] == [Status.ok] * 3 and q[1] == q[0] and q[2] == q[0], messages
+    assert status[3:] == [Status.invalid] * 2, messages
+    assert "truncated" in messages[3], messages[3]
+    # cut short, then bytes that are not the JPEG's: damaged, whichever the walk meets first
+    assert "truncated" in messages[4] or "corrupt" in messages[4], messages[4]
