@@ -1,7 +1,7 @@
 """Development sessions, run in the current environment (no virtualenvs are made; install the
 project first as the README says, and the `lint` extra for the linters):
 
-    nox -s lint      # ruff (lint + format check), clang-format check
+    nox -s lint      # ruff (lint + format check), mypy --strict (runtime package), clang-format
     nox -s tests     # the pytest suite
     nox -s ctest     # the C++ core alone with plain CMake, warnings as errors, and its ctest
     nox -s sanitize  # the C++ tests under AddressSanitizer + UBSan
@@ -36,6 +36,7 @@ def cxx_files() -> list[str]:
 def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")  # the runtime package, strict ([tool.mypy] in pyproject.toml)
     session.run("clang-format", "--dry-run", "-Werror", *cxx_files())
 
 

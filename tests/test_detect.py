@@ -223,7 +223,7 @@ def test_score_files_with_detection(photos, tmp_path):
         scorer.score_files(paths[:8], detect=True)
     assert np.isnan(scorer.score_files(paths[:7], detect=True)[6])
     results = scorer.score_files_faces(paths, workers=2)
-    assert [r.status for r in results[6:]] == ["no_face", "invalid", "missing"]
+    assert [r.status for r in results[6:]] == [Status.no_face, Status.invalid, Status.missing]
     assert results[0].faces[0].score == pytest.approx(scores[0], abs=1e-6)
 
 

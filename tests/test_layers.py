@@ -45,9 +45,59 @@ def test_api_does_not_import_the_cli():
     bad = [
         p.name
         for p in PACKAGE.glob("*.py")
-        if p.name != "cli.py" and "tinyfq_native.cli" in imports(p)
+        if any(m == "tinyfq_native.cli" or m.startswith("tinyfq_native.cli.") for m in imports(p))
     ]
     assert not bad
+
+
+def module_of(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Package module -> the package modules it imports (at any depth, TYPE_CHECKING too)."""
+    mods = {module_of(p): p for p in PACKAGE.rglob("*.py")}
+    return {m: {i for i in imports(p) if i in mods and i != m} for m, p in mods.items()}
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (a package importing its own submodules through its
+    ``__init__`` is not one: ``a`` -> ``a.b`` is how a package exposes ``b``)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if n.startswith(m + "."):
+                continue
+            if state.get(n) == 1:
+                return stack[stack.index(n) :] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)):
+            return found
+    return None
+
+
+def test_no_import_circle_in_the_package():
+    graph = import_graph()
+    # the package root only re-exports; its modules import their siblings directly
+    graph = {m: {n for n in ns if n != "tinyfq_native"} for m, ns in graph.items()}
+    assert "tinyfq_native.engine" in graph and "tinyfq_native._scorer" in graph
+    assert cycle(graph) is None, " -> ".join(cycle(graph) or [])
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
 def test_only_the_package_imports_the_bindings():

@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
 from tinyfq_native import _core
+from tinyfq_native.calibration import Calibration
 from tinyfq_native.detect import Detector, Face
-from tinyfq_native.engine import (
-    Result,
-    Status,
-    as_paths,
-    messages,
-    native_paths,
-    resolve_workers,
-    score_paths,
-)
+from tinyfq_native.engine import Engine, Result, Status, check_detect, resolve_workers
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def default_model_info() -> dict:
+def default_model_info() -> dict[str, Any]:
     """Metadata (the exporter's JSON sidecar) of the model embedded in the library."""
-    return json.loads(_core.embedded_model_json())
+    info: dict[str, Any] = json.loads(_core.embedded_model_json())
+    return info
 
 
 def _model_files(model: PathLike) -> tuple[Path, Path, Path]:
@@ -61,26 +56,21 @@ def _model_files(model: PathLike) -> tuple[Path, Path, Path]:
 
 @dataclass(frozen=True)
 class FileFaces:
-    """What :meth:`Scorer.score_files_faces` found in one file: ``status`` is "ok",
-    "missing", "invalid" or "no_face"; ``message`` says why when it is not "ok"."""
+    """What :meth:`Scorer.score_files_faces` found in one file: its :class:`Status` and,
+    when it is not ``ok``, a ``message`` saying why."""
 
     path: str
-    status: str
+    status: Status
     message: str
     faces: list[Face]
 
 
-def check_detect(landmarks, detect: bool, all_faces: bool) -> None:
-    if all_faces and not detect:
-        raise ValueError("all_faces=True needs detect=True")
-    if detect and landmarks is not None:
-        raise ValueError("pass landmarks or detect=True, not both")
-
-
-def _largest_scores(rows: list[np.ndarray]) -> np.ndarray:
-    """The score of each image's largest face (NaN where none was found), from the native
-    face rows (largest first; the score is column 15)."""
-    return np.array([r[0, 15] if len(r) else np.nan for r in rows], np.float32)
+def _first_scores(per_input: list[list[Result]]) -> np.ndarray:
+    """The score of each input's first Result (its largest face with detection), NaN where
+    it has none."""
+    return np.array(
+        [np.nan if rs[0].score is None else rs[0].score for rs in per_input], np.float32
+    )
 
 
 class Scorer:
@@ -131,8 +121,9 @@ class Scorer:
             param, weights, sidecar = _model_files(model)
             self._native = _core.Scorer(str(param), str(weights), str(sidecar), **options)
         self.model = None if model is None else str(model)
-        self.info: dict = json.loads(self._native.model_json)
+        self.info: dict[str, Any] = json.loads(self._native.model_json)
         self._detector = detector
+        self._engine = Engine(self._native, lambda: self.detector)
 
     @classmethod
     def from_memory(
@@ -154,6 +145,7 @@ class Scorer:
         self.model = "<memory>"
         self.info = json.loads(self._native.model_json)
         self._detector = detector
+        self._engine = Engine(self._native, lambda: self.detector)
         return self
 
     @property
@@ -190,7 +182,7 @@ class Scorer:
         format: str = "bgr",
         detect: bool = False,
         all_faces: bool = False,
-    ):
+    ) -> Any:
         """Quality of one face in [0, 1]; higher means easier to recognise.
 
         ``detect=True``: the largest face the detector finds in the photo (NaN when there is
@@ -214,7 +206,7 @@ class Scorer:
         format: str = "bgr",
         detect: bool = False,
         all_faces: bool = False,
-    ):
+    ) -> Any:
         """Qualities of many faces as a float32 array, scored in parallel. ``landmarks``: None
         (all crops), an (N, 5, 2) array or a sequence of N (5, 2) arrays.
 
@@ -226,12 +218,18 @@ class Scorer:
             return self._native.score_batch(
                 list(images), landmarks, resolve_workers(workers), format
             )
-        rows = self._native.score_faces(
-            self.detector._native, list(images), all_faces, resolve_workers(workers), format
+        names = [f"images[{i}]" for i in range(len(images))]
+        per_image = self._engine.images(
+            names,
+            list(images),
+            detect=True,
+            all_faces=all_faces,
+            workers=resolve_workers(workers),
+            format=format,
         )
         if all_faces:
-            return [[Face.from_row(r) for r in per] for per in rows]
-        return _largest_scores(rows)
+            return [[f for r in rs if (f := r.as_face()) is not None] for rs in per_image]
+        return _first_scores(per_image)
 
     def score_files(
         self,
@@ -248,49 +246,49 @@ class Scorer:
         decoding; NaN where no face is found — :meth:`score_files_faces` says which).
 
         ``errors="raise"``: the first bad file raises (FileNotFoundError for a missing file,
-        ValueError for one that does not decode); ``errors="nan"``: bad files score NaN.
-        Use :meth:`score_files_detailed` for the reason of each failure.
+        ValueError for one that does not decode or is unsupported); ``errors="nan"``: bad
+        files score NaN. Use :meth:`score_files_detailed` for the reason of each failure.
         """
         if errors not in ("raise", "nan"):
             raise ValueError(f"errors must be 'raise' or 'nan', got {errors!r}")
-        scores, messages, kinds = self.score_files_detailed(
-            paths, landmarks, workers=workers, detect=detect
-        )
+        per_path = self._engine.files(paths, landmarks, detect=detect, workers=workers)
         if errors == "raise":
-            for msg, kind in zip(messages, kinds):
-                if kind == Status.missing:
-                    raise FileNotFoundError(msg)
-                if kind == Status.invalid:
-                    raise ValueError(msg)
-        return scores
+            for rs in per_path:
+                if rs[0].status == Status.missing:
+                    raise FileNotFoundError(rs[0].message)
+                if rs[0].failed:
+                    raise ValueError(rs[0].message)
+        return _first_scores(per_path)
 
     def score_files_detailed(
-        self, paths: Iterable[PathLike], landmarks=None, *, workers: int = -1, detect: bool = False
+        self,
+        paths: Iterable[PathLike],
+        landmarks: Any = None,
+        *,
+        workers: int = -1,
+        detect: bool = False,
     ) -> tuple[np.ndarray, list[str], list[Status]]:
         """(scores with NaN for failures, error message per file ('' when scored), a
-        :class:`Status` per file: ok, missing, invalid (not decodable or bad input), no_face
+        :class:`Status` per file: ok, missing, invalid (not decodable or bad input),
+        unsupported (a valid file of a variant the decoders do not handle), no_face
         (``detect=True``)). Never raises for a bad file."""
-        paths = as_paths(paths)
-        if not detect:
-            scores, msgs, kinds = self._native.score_files(
-                native_paths(paths), landmarks, resolve_workers(workers)
-            )
-            return scores, messages(msgs), [Status(int(k)) for k in kinds]
-        check_detect(landmarks, detect, False)
-        rows, msgs, status = self._native.score_files_faces(
-            self.detector._native, native_paths(paths), False, resolve_workers(workers)
+        per_path = self._engine.files(paths, landmarks, detect=detect, workers=workers)
+        return (
+            _first_scores(per_path),
+            [rs[0].message for rs in per_path],
+            [rs[0].status for rs in per_path],
         )
-        return _largest_scores(rows), messages(msgs), list(status)
 
     def score_paths(
         self,
         paths: Iterable[PathLike],
-        landmarks=None,
+        landmarks: Any = None,
         *,
         detect: bool = False,
         all_faces: bool = False,
         workers: int = -1,
         progress: bool = False,
+        factors: bool = False,
     ) -> Iterator[Result]:
         """Score image files (JPEG/PNG/BMP/PNM), yielding one :class:`Result` per path in
         input order (with ``all_faces``, one per face found), as soon as its chunk is done.
@@ -301,15 +299,17 @@ class Scorer:
         ``message`` say what happened. Work runs in chunks on ``workers`` native threads while
         the caller consumes the previous chunk; ``progress=True`` shows a bar on stderr. A
         KeyboardInterrupt stops it at once: the results yielded so far are complete.
+        ``factors=True``: each Result carries its face's quality factors (``Result.factors``;
+        the files are then decoded once at full size, whatever ``reduced_decode`` says).
         """
-        return score_paths(
-            self,
+        return self._engine.stream(
             paths,
             landmarks,
             detect=detect,
             all_faces=all_faces,
             workers=workers,
             progress=progress,
+            factors=factors,
         )
 
     def score_files_faces(
@@ -318,13 +318,15 @@ class Scorer:
         """Decode, detect and score files in parallel: per file its :class:`Face` list
         (every face, or only the largest with ``all_faces=False``), largest first, each with
         its score. Never raises for a bad file: see each result's ``status`` and ``message``."""
-        paths = as_paths(paths)
-        rows, msgs, status = self._native.score_files_faces(
-            self.detector._native, native_paths(paths), all_faces, resolve_workers(workers)
-        )
+        per_path = self._engine.files(paths, detect=True, all_faces=all_faces, workers=workers)
         return [
-            FileFaces(p, st.name, msg, [Face.from_row(r) for r in rs])
-            for p, rs, msg, st in zip(paths, rows, messages(msgs), status)
+            FileFaces(
+                rs[0].path,
+                rs[0].status,
+                rs[0].message,
+                [f for r in rs if (f := r.as_face()) is not None],
+            )
+            for rs in per_path
         ]
 
     def preprocess(
@@ -333,6 +335,55 @@ class Scorer:
         """The normalised (3, S, S) float32 network input this scorer feeds the model."""
         return self._native.preprocess(image, landmarks, format)
 
-    def score_tensor(self, tensor: np.ndarray):
+    def score_tensor(self, tensor: np.ndarray) -> Any:
         """Score already preprocessed input: (3, S, S) → float, (N, 3, S, S) → array."""
         return self._native.score_tensor(tensor)
+
+    def factors(
+        self,
+        image: np.ndarray,
+        landmarks: np.ndarray | None = None,
+        *,
+        format: str = "bgr",
+        detect: bool = False,
+    ) -> dict[str, float]:
+        """The quality factors of one face as a dict name -> value (definitions in
+        :mod:`tinyfq_native.factors`): of an aligned crop, of the face with these landmarks in
+        a photo, or with ``detect=True`` of the largest face the detector finds, with its box
+        and confidence (every value NaN when there is none). NaN where the input does not give
+        a factor (a crop's pose, the confidence without detection)."""
+        check_detect(landmarks, detect, False)
+        if not detect:
+            return _core.factors(image, landmarks, format)
+        faces = self.detect(image, format=format)
+        if not faces:
+            return {name: math.nan for name in _core.factor_names()}
+        f = faces[0]
+        return _core.factors(image, f.landmarks, format, f.box, f.confidence)
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The model's calibration table (:mod:`tinyfq_native.calibration`), None when its
+        sidecar has none."""
+        return Calibration.of(self.info)
+
+    def _calibrated(self) -> Calibration:
+        cal = self.calibration
+        if cal is None:
+            raise ValueError(
+                f"model {self.info.get('version')!r} has no calibration table in its sidecar "
+                "(python -m evaluation.calibrate writes one)"
+            )
+        return cal
+
+    def expected_fnmr(self, score: Any, fmr: float = 1e-3, recogniser: str = "arcface") -> Any:
+        """The expected false non-match rate at false match rate ``fmr`` (1e-2, 1e-3 or 1e-4)
+        of a face with this score (a number or an array), compared by ``recogniser``
+        ("arcface" or "dlib") with a face at least as good: the model's calibration table on
+        held-out people, interpolated (:mod:`tinyfq_native.calibration`)."""
+        return self._calibrated().expected_fnmr(score, fmr, recogniser)
+
+    def unified_quality(self, score: Any) -> Any:
+        """The unified quality of a score, 0-100: ``100 × (1 − expected FNMR)`` for the
+        calibration's unified recogniser and FMR; monotone in the score."""
+        return self._calibrated().unified(score)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import inspect
 from pathlib import Path
+from types import ModuleType
 
 from tinyfq_native import _core
 
@@ -81,6 +82,6 @@ def top_level(args: str) -> list[str]:
     return parts + [cur]
 
 
-def module():
+def module() -> ModuleType:
     """The compiled module the stub describes."""
     return _core

@@ -42,11 +42,12 @@ def template(size: int) -> list[list[float]]:
     """The ArcFace 112×112 template scaled to ``size`` pixels with pixel centres kept aligned:
     t' = (t + 0.5) * size / 112 - 0.5 (what resizing the crop does)."""
     t = np.asarray(ARCFACE_112, np.float64)
-    return ((t + 0.5) * size / 112.0 - 0.5).round(5).tolist()
+    out: list[list[float]] = ((t + 0.5) * size / 112.0 - 0.5).round(5).tolist()
+    return out
 
 
 def _channels(v: float | Sequence[float]) -> list[float]:
-    vals = [float(v)] * 3 if np.isscalar(v) else [float(x) for x in v]
+    vals = [float(v)] * 3 if isinstance(v, (int, float, np.number)) else [float(x) for x in v]
     if len(vals) != 3:
         raise ValueError(f"mean/std need 1 or 3 values, got {len(vals)}")
     return vals

@@ -37,8 +37,9 @@ class Face:
     @classmethod
     def from_row(cls, row: np.ndarray) -> Face:
         """A face from a native row: x, y, w, h, confidence, 10 landmark values[, score]."""
+        x, y, w, h = (float(v) for v in row[:4])
         return cls(
-            tuple(float(v) for v in row[:4]),
+            (x, y, w, h),
             row[5:15].reshape(5, 2).copy(),
             float(row[4]),
             float(row[15]) if len(row) > 15 else math.nan,
@@ -53,7 +54,7 @@ class Detector:
             many pixels before detection (then padded to multiples of 32). The cost grows with
             its square; faces smaller than ~3% of the longer side are missed at the default.
             On LFW's 250×250 photos 160 finds as many faces as 320, but the landmarks move
-            and the scores with them (README, "Face detection").
+            and the scores with them (docs/detection.md).
         score_threshold: the lowest confidence kept.
         nms_threshold: the IoU above which the weaker of two overlapping boxes is dropped.
         min_face: boxes whose longer side is below this many pixels are dropped.

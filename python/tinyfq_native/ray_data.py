@@ -12,7 +12,8 @@ A batch holds a ``path`` column and optionally a ``bytes`` column (the encoded i
 ``read_binary_files(include_paths=True)``); with bytes, decoding happens from memory, else from
 the path on the worker. Each actor builds one :class:`Scorer` (and detector) and scores its
 batches on one native thread (Ray spreads the actors over the cores). A bad image becomes a row
-with status ``missing``/``invalid``/``no_face`` and a message, never a failed task. Every batch
+with the status the CLI's CSV gives it (``missing``, ``invalid``, ``unsupported``, ``no_face``)
+and a message, never a failed task. Every batch
 is an Arrow table whose schema metadata records the model (version and weights sha256), so the
 Parquet files say which model made them.
 """
@@ -24,9 +25,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tinyfq_native import Detector, Scorer, Status
+from tinyfq_native import Detector, Scorer
+from tinyfq_native.engine import Result
+from tinyfq_native.rows import FIELDS, row_of
 
-COLUMNS = ("path", "score", "status", "message")
+COLUMNS = FIELDS
 
 
 def model_metadata(scorer: Scorer) -> dict[bytes, bytes]:
@@ -42,7 +45,9 @@ def model_metadata(scorer: Scorer) -> dict[bytes, bytes]:
     }
 
 
-def _table(rows: list[tuple[str, float, str, str]], meta: dict[bytes, bytes]):
+def _table(results: list[Result], meta: dict[bytes, bytes]) -> Any:
+    """The Arrow table of ``results``, one row each, made by :func:`row_of` as the CLI's
+    CSV and JSON lines are (a score that is not ok is null)."""
     import pyarrow as pa
 
     schema = pa.schema(
@@ -54,9 +59,9 @@ def _table(rows: list[tuple[str, float, str, str]], meta: dict[bytes, bytes]):
         ],
         metadata=meta,
     )
-    cols = list(zip(*rows)) if rows else [[], [], [], []]
+    rows = [row_of(r) for r in results]
     return pa.Table.from_arrays(
-        [pa.array(c, type=f.type) for c, f in zip(cols, schema)], schema=schema
+        [pa.array([row[f.name] for row in rows], type=f.type) for f in schema], schema=schema
     )
 
 
@@ -81,32 +86,30 @@ class ScoreBatch:
         self.detect = detect
         self.meta = model_metadata(self.scorer)
 
-    def _one_bytes(self, path: str, data: bytes) -> tuple[str, float, str, str]:
+    def _decoded(self, data: bytes) -> Any:
+        """The decoded image, or the exception that says why it is not one."""
         from tinyfq_native.images import decode_image
 
         try:
-            img = decode_image(bytes(data))
-            q = self.scorer.score(img, format="rgb", detect=self.detect)
-        except (ValueError, RuntimeError, MemoryError) as e:  # never a failed task
-            return path, math.nan, Status.invalid.name, f"{path}: {e}"
-        if math.isnan(q):
-            return path, math.nan, Status.no_face.name, f"{path}: no face found"
-        return path, float(q), Status.ok.name, ""
+            return decode_image(bytes(data))
+        except (ValueError, RuntimeError, MemoryError) as e:  # a row, never a failed task
+            return e
 
-    def __call__(self, batch: Any):
+    def __call__(self, batch: Any) -> Any:
         cols = batch.to_pydict() if hasattr(batch, "to_pydict") else dict(batch)
         paths = [str(p) for p in cols["path"]]
         if "bytes" in cols:
-            rows = [self._one_bytes(p, b) for p, b in zip(paths, cols["bytes"])]
+            images = [self._decoded(b) for b in cols["bytes"]]
+            per_path = self.scorer._engine.images(
+                paths, images, detect=self.detect, workers=1, format="rgb"
+            )
+            results = [rs[0] for rs in per_path]
         else:
-            rows = [
-                (r.path, math.nan if r.score is None else r.score, r.status.name, r.message)
-                for r in self.scorer.score_paths(paths, detect=self.detect, workers=1)
-            ]
-        return _table(rows, self.meta)
+            results = list(self.scorer.score_paths(paths, detect=self.detect, workers=1))
+        return _table(results, self.meta)
 
 
-def path_dataset(paths: Sequence[str], blocks: int | None = None):
+def path_dataset(paths: Sequence[str], blocks: int | None = None) -> Any:
     """A Ray Dataset of one ``path`` column, in order, in ``blocks`` blocks (default: one per
     256 paths)."""
     import ray
@@ -118,14 +121,14 @@ def path_dataset(paths: Sequence[str], blocks: int | None = None):
 
 
 def score_dataset(
-    ds,
+    ds: Any,
     *,
     model: str | None = None,
     detect: bool = False,
-    concurrency=None,
+    concurrency: Any = None,
     batch_size: int = 256,
-    **detector_options,
-):
+    **detector_options: Any,
+) -> Any:
     """``ds`` scored: columns path, score, status, message (see :class:`ScoreBatch`). Actors
     that die (a lost node, an OOM kill) are restarted and their batches retried: Ray Data's
     actor pools default to unlimited restarts and task retries (tests/test_ray.py checks)."""
@@ -138,7 +141,7 @@ def score_dataset(
     )
 
 
-def write_parquet(ds, out: str, metadata: dict[bytes, bytes] | None = None) -> dict[str, int]:
+def write_parquet(ds: Any, out: str, metadata: dict[bytes, bytes] | None = None) -> dict[str, int]:
     """Stream a scored dataset into one Parquet file, rows in dataset order, ``metadata``
     added to the schema's (the CLI records its options there); returns the count of each
     status."""

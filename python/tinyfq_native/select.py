@@ -23,15 +23,15 @@ class Pick:
     score: float
 
 
-def _is_path(x) -> bool:
+def _is_path(x: object) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
 def select_best(
-    images_or_paths: Sequence,
+    images_or_paths: Sequence[Any],
     k: int = 1,
     *,
-    landmarks=None,
+    landmarks: Any = None,
     scorer: Scorer | None = None,
     workers: int = -1,
 ) -> list[Pick]:
@@ -76,13 +76,15 @@ class TrackSelector:
         self.k = k
         self.scorer = scorer or Scorer()
         self.keep_frames = keep_frames
-        self._heaps: dict[Hashable, list] = {}
+        self._heaps: dict[Hashable, list[tuple[float, int, Any, np.ndarray | None]]] = {}
         self._seq = itertools.count()
 
-    def add(self, track: Hashable, frame: np.ndarray, landmarks=None, key: Any = None) -> float:
+    def add(
+        self, track: Hashable, frame: np.ndarray, landmarks: Any = None, key: Any = None
+    ) -> float:
         """Score one frame of ``track`` and keep it if it is among the track's k best.
         ``key`` identifies the frame in results (default: its arrival number)."""
-        q = self.scorer.score(frame, landmarks)
+        q = float(self.scorer.score(frame, landmarks))
         self._push(track, q, frame, key)
         return q
 
@@ -90,18 +92,18 @@ class TrackSelector:
         self,
         tracks: Sequence[Hashable],
         frames: Sequence[np.ndarray],
-        landmarks=None,
+        landmarks: Any = None,
         keys: Sequence[Any] | None = None,
         workers: int = -1,
     ) -> np.ndarray:
         """Score many frames in parallel (e.g. all faces of one video frame)."""
-        scores = self.scorer.score_batch(frames, landmarks, workers=workers)
+        scores: np.ndarray = self.scorer.score_batch(frames, landmarks, workers=workers)
         keys = keys if keys is not None else [None] * len(frames)
         for t, f, q, key in zip(tracks, frames, scores, keys):
             self._push(t, float(q), f, key)
         return scores
 
-    def _push(self, track, q: float, frame, key) -> None:
+    def _push(self, track: Hashable, q: float, frame: np.ndarray, key: Any) -> None:
         seq = next(self._seq)
         entry = (q, -seq, seq if key is None else key, frame.copy() if self.keep_frames else None)
         heap = self._heaps.setdefault(track, [])
@@ -120,7 +122,7 @@ class TrackSelector:
         if not self.keep_frames:
             raise ValueError("this TrackSelector was made with keep_frames=False")
         heap = sorted(self._heaps.get(track, []), key=lambda e: e[:2], reverse=True)
-        return [e[3] for e in heap]
+        return [e[3] for e in heap if e[3] is not None]
 
     def tracks(self) -> list[Hashable]:
         return list(self._heaps)
