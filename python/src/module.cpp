@@ -5,6 +5,7 @@ namespace tinyfq_py {
 void bind_scorer(py::module_& m);
 void bind_preprocess(py::module_& m);
 void bind_detect(py::module_& m);
+void bind_factors(py::module_& m);
 
 std::string shape_of(const py::array& a) {
     std::string s = "(";
@@ -118,6 +119,7 @@ PYBIND11_MODULE(_core, m) {
     tinyfq_py::bind_detect(m);
     tinyfq_py::bind_scorer(m);
     tinyfq_py::bind_preprocess(m);
+    tinyfq_py::bind_factors(m);
     m.def("ncnn_version", &tinyfq::ncnn_version, "Version of the ncnn library compiled in.");
     m.def("cpu_features", &tinyfq::cpu_features, "CPU features ncnn detected at run time.");
     m.def("network_kernels", &tinyfq::network_kernels,

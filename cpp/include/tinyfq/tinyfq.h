@@ -326,4 +326,36 @@ std::string embedded_model_json();
 std::string embedded_detector_json();
 int hardware_workers();
 
+// ---------------------------------------------------------------- quality factors
+//
+// Measurable properties of a face that explain its score (factors.cpp; each defined, with the
+// OFIQ measure it follows, in docs/actionable.md). NaN where the input does not give one.
+struct Factors {
+    // pixels: the detector's box; without detection the square the aligned 112 crop covers (a
+    // crop: its own size)
+    float face_width, face_height;
+    float eye_distance;      // pixels between the two eye landmarks
+    float yaw, pitch, roll;  // degrees, from the five landmarks; 0 on the ArcFace template
+                             // (NaN for a crop: it is taken as aligned)
+    // On the face region of the aligned 64x64 grey crop (brows to chin):
+    float sharpness;            // variance of the Laplacian over the variance of the luminance
+    float exposure;             // mean luminance, 0-255
+    float shadows, highlights;  // fractions of the region at <= 5 and >= 250
+    float contrast;             // RMS contrast: the luminance's standard deviation / 255
+    float confidence;           // the detector's (NaN without detection)
+};
+// An aligned crop (as Scorer::score(crop) takes it), or a photo with its five landmarks (and
+// the detected face for its box and confidence). Throws InvalidInput as the scorer does.
+Factors crop_factors(const ImageView& crop);
+Factors face_factors(const ImageView& image, const Landmarks& lm, const Face* face = nullptr);
+// Scorer::score_files (crops, or photos with landmarks[i]) or, with a detector,
+// score_files_faces, each file decoded once (at full size: no reduced decoding) and each face
+// given its factors: faces[i] and factors[i] hold one entry per face (crops and landmarks: one,
+// its box and confidence NaN). Never throws for a bad file: status[i] and errors[i] say why.
+void score_files_factors(const Scorer& scorer, const Detector* detector, const std::string* paths,
+                         const Landmarks* landmarks, std::size_t n, std::vector<ScoredFace>* faces,
+                         std::vector<Factors>* factors, std::string* errors, Status* status,
+                         bool all_faces = false, int workers = 0,
+                         std::int64_t max_pixels = kDefaultMaxPixels);
+
 }  // namespace tinyfq
