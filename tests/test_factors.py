@@ -234,3 +234,21 @@ def test_crop_files_get_factors_without_pose(scorer, tmp_path):
     assert cols["face_width"] == 112 and cols["exposure"] is not None
     assert r.score == pytest.approx(scorer.score(cv2.imread(str(path))), abs=1e-6)
 
+
+def test_the_cli_adds_the_factor_columns(data_root, face_rows, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import read_csv
+
+    paths = [str(data_root / r["relpath"]) for r in face_rows[:3]]
+    out = tmp_path / "rows.csv"
+    cmd = [sys.executable, "-m", "tinyfq_native.cli", "score", *paths, "--detect", "-q"]
+    subprocess.run([*cmd, "--factors", "-o", str(out)], check=True)
+    subprocess.run([*cmd, "-o", str(tmp_path / "plain.csv")], check=True)
+    rows, plain = read_csv(out), read_csv(tmp_path / "plain.csv")
+    assert list(rows[0])[: len(plain[0])] == list(plain[0])
+    assert list(rows[0])[len(plain[0]) :] == list(NAMES)
+    for r, p in zip(rows, plain):
+        assert float(r["score"]) == pytest.approx(float(p["score"]), abs=1e-5)
+        assert 0 < float(r["eye_distance"]) < float(r["face_width"])

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 
+from tinyfq_native.cli import actionable
 from tinyfq_native.cli.inputs import IMAGE_EXTS, Inputs, expand, walk_inputs
 from tinyfq_native.cli.output import (
     FINAL,
@@ -189,6 +190,11 @@ def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]
     from tinyfq_native.engine import NO_LANDMARKS
 
     all_faces = getattr(args, "all_faces", False)
+    try:
+        extra = actionable.Columns(args, scorer.info)  # --factors, --max-fnmr, --min-quality
+    except ValueError as e:
+        say(args.command, str(e))
+        raise SystemExit(2) from None
     for result in scorer.score_paths(
         paths,
         landmarks,
@@ -196,8 +202,9 @@ def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]
         all_faces=all_faces,
         workers=args.workers,
         progress=not args.quiet and stderr_usable(),
+        factors=extra.factors,
     ):
-        row = row_of(result, all_faces)
+        row = row_of(result, all_faces) | extra.of(result)
         if landmarks is not None and result.message == NO_LANDMARKS:
             row["message"] = "no landmarks for this file in " + args.landmarks
         yield row
@@ -339,4 +346,5 @@ def scoring_options(s: argparse.ArgumentParser) -> None:
         action="store_true",
         help="name on stderr each file a folder walk met and did not score",
     )
+    actionable.options(s)
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -39,8 +39,12 @@ def cmd_info(args) -> int:
             print(f"{k:>18}: {v}")
         print(
             f"{'metadata':>18}: "
-            + json.dumps({k: v for k, v in info.items() if k not in ("input", "alignment")})
+            + json.dumps(
+                {k: v for k, v in info.items() if k not in ("input", "alignment", "calibration")}
+            )
         )
+        cal = scorer.calibration  # what a score means for recognition, as a table
+        print(cal.text() if cal else f"{'calibration':>18}: none in the model's sidecar")
     return 0
 
 

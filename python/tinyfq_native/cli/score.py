@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Iterator
 
+from tinyfq_native.cli import actionable
 from tinyfq_native.cli.common import (
     EXIT_HELP,
     FACE_FIELDS,
@@ -45,6 +46,7 @@ def score_on_ray(args, paths: list[str]) -> int:
             ("--fp16", args.fp16),
             ("--reduced-decode", args.reduced_decode),
             ("--no-exif-orientation", args.no_exif_orientation),
+            ("--factors, --max-fnmr, --min-quality", actionable.recorded(args)),
         )
         if on
     ]
@@ -122,8 +124,8 @@ def cmd_score(args) -> int:
         say("score", "--resume needs -o FILE (the rows written so far)")
         return 2
     scorer, landmarks = load(args)
-    options = run_options(args, scorer)
-    fields = FACE_FIELDS if args.all_faces else FIELDS
+    options = run_options(args, scorer, **actionable.recorded(args))
+    fields = actionable.fields(args, FACE_FIELDS if args.all_faces else FIELDS)
     out, fmt = open_output(args, resume=args.resume)
     try:
         todo = inputs.paths

@@ -60,16 +60,20 @@ def cmd_select(args) -> int:
     failed = no_face = 0
     try:
         writer = RowWriter(out.stream, fmt, SELECT_FIELDS, name=out.name)
-        results = {
-            r["path"]: (r["score"], r["message"], r["status"])
-            for r in score_rows(scorer, paths, args, landmarks)
-        }
+        rows = list(score_rows(scorer, paths, args, landmarks))
+        results = {r["path"]: (r["score"], r["message"], r["status"]) for r in rows}
+        # --max-fnmr / --min-quality: a scored face that fails them is not selected
+        dropped = {r["path"] for r in rows if r.get("keep") is False and r["score"] is not None}
         for p, why in seen.unlistable.items():
             row = unlistable_row(p, why)
             results[p] = (None, row["message"], row["status"])
         paths = [p for ps in members.values() for p in ps]
         for track, ps in members.items():
-            ok = [(results[p][0], i, p) for i, p in enumerate(ps) if results[p][0] is not None]
+            ok = [
+                (results[p][0], i, p)
+                for i, p in enumerate(ps)
+                if results[p][0] is not None and p not in dropped
+            ]
             ok.sort(key=lambda t: (-t[0], t[1]))
             name = os.path.relpath(track, root) if track != str(root) else root.name
             for rank, (score, _, p) in enumerate(ok[: args.k], 1):
@@ -85,6 +89,13 @@ def cmd_select(args) -> int:
                         target.symlink_to(os.path.abspath(p))
                 writer.write(track=name, rank=rank, path=p, score=score, status="ok", message="")
             for p in ps:
+                if p in dropped:
+                    why = "not kept: " + (
+                        "--max-fnmr" if args.max_fnmr is not None else "--min-quality"
+                    )
+                    writer.write(
+                        track=name, rank="", path=p, score=results[p][0], status="ok", message=why
+                    )
                 if results[p][0] is None:
                     status = results[p][2]
                     failed += status in FAILED
