@@ -196,7 +196,8 @@ def one_seed(cfg: VideoConfig, ids: list[str], seed: int, scorer, detector, pool
     keys = [(n, s) for n in people for s in (0, 1)]
     jobs = [(str(Path(tmp) / f"{n}_{s}.mp4"), sorted(boxes[n, s].items())) for n, s in keys]
     embs: dict[tuple[str, int, int], np.ndarray] = {}
-    for (n, s), (_, wanted), got in zip(keys, jobs, pool.imap(_embed, jobs)):
+    done = tqdm(pool.imap(_embed, jobs), total=len(jobs), desc="dlib", unit="clip", file=sys.stderr)
+    for (n, s), (_, wanted), got in zip(keys, jobs, done):
         for (frame, _), e in zip(wanted, got):
             embs[n, s, frame] = e
     centre = np.mean(list(embs.values()), 0)  # dlib's embeddings are not centred

@@ -43,7 +43,10 @@ CROP = 112
 #: Packets of a video that may fail to decode before it is given up.
 MAX_BAD_PACKETS = 100
 #: The image files a folder of frames is made of.
-FRAME_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pnm")
+FRAME_EXTS = (
+    *(".jpg", ".jpeg", ".jpe", ".jfif", ".pjpeg", ".pjp"),
+    *(".png", ".bmp", ".dib", ".ppm", ".pgm", ".pbm", ".pnm"),
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
