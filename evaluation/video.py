@@ -246,7 +246,7 @@ def run(cfg: VideoConfig) -> dict:
         for m in METHODS
     }
     return {
-        "config": asdict(cfg) | {"data": "../shared/data"},
+        "config": asdict(cfg) | {"data": "../shared/data", "out": None},
         "identities": len(ids),
         "frames_per_clip": cfg.photos_per_session * cfg.frames_per_photo,
         "quality_model": scorer.info.get("version"),
