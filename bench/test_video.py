@@ -39,11 +39,13 @@ K = 3
 results: dict[str, dict] = {}
 
 # Runs the command given after it as a child and reports the child's peak RSS (KiB on Linux)
-# on its last stderr line, so every process is measured the same way (as bench/test_folder.py).
+# and CPU seconds (user + system) on its last stderr line, so every process is measured the
+# same way (as bench/test_folder.py). CPU time says what a busy machine's wall time hides.
 RSS_WRAPPER = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.run(sys.argv[1:]).returncode\n"
-    "print('maxrss_kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print('maxrss_kib', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr)\n"
     "sys.exit(rc)\n"
 )
 
@@ -146,20 +148,21 @@ def clip(request, tmp_path_factory) -> tuple[Path, int]:
     return out, _repeat(segment, out, times)
 
 
-def _run(cmd: list[str]) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one command, run under the RSS wrapper."""
+def _run(cmd: list[str]) -> tuple[float, int, float]:
+    """Wall time, peak RSS (KiB) and CPU seconds of one command, run under the wrapper."""
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     assert r.returncode == 0, f"{cmd[:4]} failed ({r.returncode}):\n{r.stderr[-2000:]}"
-    return wall, int(r.stderr.strip().splitlines()[-1].split()[1])
+    _, rss, cpu = r.stderr.strip().splitlines()[-1].split()
+    return wall, int(rss), float(cpu)
 
 
 def _measure(benchmark, name: str, cmd: list[str], frames: int) -> dict:
     timing: dict = {}
 
     def run():
-        timing["wall"], timing["rss"] = _run(cmd)
+        timing["wall"], timing["rss"], timing["cpu"] = _run(cmd)
 
     benchmark.pedantic(run, rounds=1, iterations=1)
     res = {
@@ -168,6 +171,7 @@ def _measure(benchmark, name: str, cmd: list[str], frames: int) -> dict:
         "frames_per_s": round(frames / timing["wall"], 1),
         "x_real_time": round(frames / FPS / timing["wall"], 2),
         "peak_rss_mb": round(timing["rss"] / 1024, 1),
+        "cpu_ms_per_frame": round(timing["cpu"] / frames * 1e3, 2),  # start-up included
     }
     results[name] = res
     benchmark.extra_info.update(res)
