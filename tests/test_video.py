@@ -312,11 +312,13 @@ def test_cli_rows_images_and_bad_inputs(clips, tmp_path, capsys, expected):
     cut = by["cut.mkv"]
     assert cut[-1]["status"] == "invalid" and "cut short" in cut[-1]["message"]
     assert all(r["status"] == "ok" for r in cut[:-1]) and len(cut) > 1  # tracks kept
+    assert (out / "cut" / "contact_sheet.png").is_file()
     burst = by["burst"]
     assert burst[-1]["status"] == "ok" and burst[-1]["message"].endswith("2 tracks")
     assert all(r["time_s"] == "" for r in burst)
     assert len(list((out / "burst").glob("track*_rank1.png"))) == 2
     assert [r["status"] for r in by["noface.mp4"]] == ["no_face"]
+    assert not (out / "noface").exists()
     assert [r["status"] for r in by["unknown.mkv"]] == ["unsupported"]
     assert [(r["status"], r["message"]) for r in by["missing.mp4"]] == [
         ("missing", f"{missing}: No such file or directory")

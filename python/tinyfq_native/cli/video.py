@@ -170,18 +170,57 @@ def _outcome_row(video: str, status: str, message: str, frame: int | None = None
     return {"video": video, "status": status, "message": message, "frame": frame}
 
 
+class _Images:
+    """A video's images in OUTDIR/<name>/: the crops (and frames) of each track as it ends,
+    and at the end the contact sheet of the best ``SHEET_TRACKS`` tracks (kept meanwhile in
+    a min-heap of (best score, -track, crops)). A file that cannot be written is an
+    OutputError (exit 2)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.sheet: list[tuple[float, int, list[np.ndarray]]] = []
+
+    def _write(self, name: str, image: np.ndarray, level: int = 6) -> None:
+        from tinyfq_native.cli.output import OutputError
+        from tinyfq_native.png import write_png
+
+        path = os.path.join(self.folder, name)
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            write_png(path, image, level)
+        except OSError as e:
+            raise OutputError(e.strerror or str(e), path) from None
+
+    def track(self, track: int, picks: list[FacePick]) -> None:
+        for rank, pick in enumerate(picks, 1):
+            if pick.crop is not None:
+                self._write(f"track{track:03d}_rank{rank}.png", pick.crop)
+            if pick.image is not None:
+                self._write(f"track{track:03d}_rank{rank}_frame.png", pick.image, level=1)
+        crops = [p.crop for p in picks if p.crop is not None]
+        entry = (picks[0].score, -track, crops)
+        if len(self.sheet) < SHEET_TRACKS:
+            heapq.heappush(self.sheet, entry)
+        else:
+            heapq.heappushpop(self.sheet, entry)
+
+    def contact_sheet(self) -> None:
+        from tinyfq_native.video import contact_sheet
+
+        if self.sheet:
+            rows = [crops for _, _, crops in sorted(self.sheet, reverse=True)]
+            self._write("contact_sheet.png", contact_sheet(rows))
+
+
 def one_video(
     source: str, name: str, args: argparse.Namespace, scorer: Scorer, writer: RowWriter
 ) -> tuple[str, int]:
     """Process one input, writing its rows and images; returns (its outcome status, the
-    number of frames of a folder that failed to decode)."""
-    from tinyfq_native.png import write_png
-    from tinyfq_native.video import VideoError, best_faces, contact_sheet
+    number of frames of a folder that failed to decode). The tracks found before a failure
+    are written (rows, crops, contact sheet) before its outcome row."""
+    from tinyfq_native.video import VideoError, best_faces
 
-    outdir = os.path.join(args.outdir, name)
-    sheet: list[
-        tuple[float, int, list[np.ndarray]]
-    ] = []  # a min-heap of (best score, track, crops) of the best tracks
+    images = _Images(os.path.join(args.outdir, name))
     run = None
     try:
         run = best_faces(
@@ -197,36 +236,22 @@ def one_video(
             timeout=args.timeout,
             progress=not args.quiet and stderr_usable(),
         )
-        os.makedirs(outdir, exist_ok=True)
         for track, picks in run:
-            crops = [p.crop for p in picks if p.crop is not None]
-            for rank, pick in enumerate(picks, 1):
-                stem = os.path.join(outdir, f"track{track:03d}_rank{rank}")
-                if pick.crop is not None:
-                    write_png(stem + ".png", pick.crop)
-                if pick.image is not None:
-                    write_png(stem + "_frame.png", pick.image, level=1)
-            for rank, pick in enumerate(picks, 1):  # the images first: a row names a file
-                writer.write(**_pick_row(source, track, rank, pick))
-            entry = (picks[0].score, -track, crops)
-            if len(sheet) < SHEET_TRACKS:
-                heapq.heappush(sheet, entry)
-            else:
-                heapq.heappushpop(sheet, entry)
+            images.track(track, picks)  # the images first: a row names a file
+            writer.write_group([_pick_row(source, track, r, p) for r, p in enumerate(picks, 1)])
     except FileNotFoundError as e:
         writer.write(**_outcome_row(source, "missing", f"{source}: {e.strerror or e}"))
         return "missing", 0
     except VideoError as e:
+        images.contact_sheet()
         writer.write(**_outcome_row(source, e.status.name, str(e), e.frames or None))
         return e.status.name, 0
     finally:
         if run is not None:
             run.close()
+    images.contact_sheet()
     for n, bad, why in run.errors:
         writer.write(**_outcome_row(source, bad.name, why, n))
-    if sheet:
-        rows = [crops for _, _, crops in sorted(sheet, reverse=True)]
-        write_png(os.path.join(outdir, "contact_sheet.png"), contact_sheet(rows))
     if run.tracks == 0:
         status, message = "no_face", f"no face in {run.scored} frames"
     else:
