@@ -59,7 +59,8 @@ scored, and each track keeps its K best frames. Videos are read with PyAV:
 pip install 'tinyfq-native[video]' (folders of frames need nothing more).
 
 Writes, in OUTDIR:
-  tracks.csv                      one row per kept frame: video, track, rank (1 = best),
+  tracks.csv                      a first line "# tinyfq {options}" (--resume checks it),
+                                  then one row per kept frame: video, track, rank (1 = best),
                                   frame (0-based), time_s, score, status, box x y w h,
                                   detector confidence; then one row per video with an empty
                                   track: its outcome (ok, no_face, or missing/invalid/
@@ -357,6 +358,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v.add_argument(
         "--face-threshold",
         type=THRESHOLD,
+        metavar="T",
         default=0.6,
         help="lowest detector confidence kept (default 0.6)",
     )
