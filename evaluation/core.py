@@ -5,9 +5,12 @@ evaluation/protocols.py; the methods are random; blur, JPEG blockiness, pose and
 combination (evaluation/baselines.py); the verifier's embedding norm; the oracle (cosine of the
 verifier's embedding to the person's centre, templates only); tinyFQnet through the native
 scorer; and the learned peers (evaluation/peers.py: LightQNet at three widths, SDD-FIQA,
-qualityface), each on the same 112×112 crop the runtime's warp cuts.
+qualityface), each on the same 112×112 crop the runtime's warp cuts. Protocol 4
+(evaluation/crops.py) instead hands every method aligned crops cut by another aligner (MTCNN)
+and degraded after alignment, as other pipelines produce them.
 
     python -m evaluation --out docs/eval      # pip install ".[eval]"
+    python -m evaluation --protocols crops --compare old=cpp/models/old.param
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ class EvalConfig:
     workers: int = 2
     model: str | None = None
     peers: tuple | None = None  # None = every peer that can run here
+    protocols: tuple = ("templates", "edc", "natural", "crops")
+    compare: tuple = ()  # "name=path" of other exported models, scored as tinyfqnet@name
+    # protocol 4 (evaluation/crops.py)
+    crop_landmarks: str = str(REPO / "training" / "labels" / "landmarks-mtcnn.csv")
+    crop_min_images: int = 12
+    crop_max_per_identity: int = 12
+    crop_template_min: int = 12  # people in the Spearman and template parts (two templates)
+    crop_template_size: int = 6
+    crop_degrade_prob: float = 0.5
 
     @property
     def lfw_root(self) -> str:
@@ -66,37 +78,61 @@ def run(cfg: EvalConfig) -> dict:
     ids = [n for n in heldout if len(os.listdir(data / "lfw" / "images" / n)) >= cfg.min_images][
         : cfg.max_identities
     ]
-    cache = EmbeddingCache(Path(cfg.cache) / "dlib-embeddings.jsonl")
-    wanted = [
-        (rel, spec) for seed in cfg.seeds for _, _, rel, spec in P.template_frames(cfg, ids, seed)
-    ]
-    wanted += [(rel, "") for rel, _ in wanted]
-    pairs = P.pair_jobs(cfg)
-    for (a, b, _), (sa, sb) in zip(pairs, P.pair_specs(cfg, pairs)):
-        wanted += [(a, ""), (b, ""), (a, sa), (b, sb)]
-    natural = P.natural_photos(cfg)
-    wanted += [(rel, "") for photos in natural.values() for _, rel in photos]
-    cache.fill(cfg.lfw_root, wanted, cfg.workers)
-    embs = [cache.emb(rel, "") for rel, _ in wanted if cache.emb(rel, "") is not None]
-    centre = np.mean(embs, 0)  # dlib embeddings are not centred: subtract their mean
     peers = tuple(p for p in available_peers() if cfg.peers is None or p in cfg.peers)
-    frames = FrameCache(Path(cfg.cache) / "frames.jsonl", peers)
-    frames.fill(
-        cfg.lfw_root,
-        [(rel, spec, cache.face(rel)) for rel, spec in wanted if cache.emb(rel, spec) is not None],
-        cfg.workers,
-    )
-    sc = P.FrameScorer(cfg, cache, frames, centre, peers)
-    results = {
-        "config": asdict(cfg) | {"data": "../shared/data", "cache": None, "labels": None},
+    results: dict = {
+        "config": asdict(cfg)
+        | {"data": "../shared/data", "cache": None, "labels": None, "crop_landmarks": None},
         "verification_model": VERIFIER,
-        "quality_model": sc.scorer.info.get("version"),
-        "methods": P.methods(sc),
-        "identities": len(ids),
-        "templates": P.protocol_templates(cfg, ids, cache, sc),
-        "edc": P.protocol_edc(cfg, cache, sc),
-        "natural": P.protocol_natural(cfg, natural, sc),
     }
+    if {"templates", "edc", "natural"} & set(cfg.protocols):
+        cache = EmbeddingCache(Path(cfg.cache) / "dlib-embeddings.jsonl")
+        wanted = [
+            (rel, spec)
+            for seed in cfg.seeds
+            for _, _, rel, spec in P.template_frames(cfg, ids, seed)
+        ]
+        wanted += [(rel, "") for rel, _ in wanted]
+        pairs = P.pair_jobs(cfg)
+        for (a, b, _), (sa, sb) in zip(pairs, P.pair_specs(cfg, pairs)):
+            wanted += [(a, ""), (b, ""), (a, sa), (b, sb)]
+        natural = P.natural_photos(cfg)
+        wanted += [(rel, "") for photos in natural.values() for _, rel in photos]
+        cache.fill(cfg.lfw_root, wanted, cfg.workers)
+        embs = [cache.emb(rel, "") for rel, _ in wanted if cache.emb(rel, "") is not None]
+        centre = np.mean(embs, 0)  # dlib embeddings are not centred: subtract their mean
+        frames = FrameCache(Path(cfg.cache) / "frames.jsonl", peers)
+        frames.fill(
+            cfg.lfw_root,
+            [
+                (rel, spec, cache.face(rel))
+                for rel, spec in wanted
+                if cache.emb(rel, spec) is not None
+            ],
+            cfg.workers,
+        )
+        sc = P.FrameScorer(cfg, cache, frames, centre, peers)
+        results |= {
+            "quality_model": sc.scorer.info.get("version"),
+            "compared_models": {n: s.info.get("version") for n, s in sc.extra.items()},
+            "methods": P.methods(sc),
+            "identities": len(ids),
+        }
+        if "templates" in cfg.protocols:
+            results["templates"] = P.protocol_templates(cfg, ids, cache, sc)
+        if "edc" in cfg.protocols:
+            results["edc"] = P.protocol_edc(cfg, cache, sc)
+        if "natural" in cfg.protocols:
+            results["natural"] = P.protocol_natural(cfg, natural, sc)
+    if "crops" in cfg.protocols:
+        from evaluation.crops import protocol_crops
+        from tinyfq_native import Scorer
+
+        scorers = {"tinyfqnet": Scorer(cfg.model)} | {
+            f"tinyfqnet@{n}": Scorer(p) for n, p in P.compared(cfg)
+        }
+        results.setdefault("quality_model", scorers["tinyfqnet"].info.get("version"))
+        results["crops"] = protocol_crops(cfg, set(heldout), scorers, peers)
+        results["crops"]["models"] = {m: s.info.get("version") for m, s in scorers.items()}
     results["seconds"] = round(time.time() - t0, 1)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,6 +161,20 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--workers", type=int, default=d.workers)
     e.add_argument("--model", default=None, help="exported model; default: embedded")
     e.add_argument("--peers", nargs="*", default=None, help="peers to run (default: all here)")
+    e.add_argument(
+        "--protocols",
+        nargs="+",
+        default=list(d.protocols),
+        choices=list(d.protocols),
+        help="protocols to run (default: all)",
+    )
+    e.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="NAME=PATH",
+        help="other exported models (.param) scored beside the default, as tinyfqnet@NAME",
+    )
     args = e.parse_args(argv)
     try:
         import dlib  # noqa: F401
@@ -143,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         model=args.model,
         peers=tuple(args.peers) if args.peers is not None else None,
+        protocols=tuple(args.protocols),
+        compare=tuple(args.compare),
     )
     res = run(cfg)
     print(markdown(res))

@@ -46,8 +46,20 @@ BASE_METHODS = (
 
 
 def methods(sc: FrameScorer) -> list[str]:
-    """Every method in report order: ours, the learned peers, then the rest."""
-    return list(BASE_METHODS) + list(sc.peers)
+    """Every method in report order: ours (and the models compared with it), the learned
+    peers, then the rest."""
+    return list(BASE_METHODS) + list(sc.extra) + list(sc.peers)
+
+
+def compared(cfg) -> list[tuple[str, str]]:
+    """(name, model path) of each ``--compare NAME=PATH``."""
+    out = []
+    for item in cfg.compare:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--compare takes NAME=PATH, got {item!r}")
+        out.append((name, path))
+    return out
 
 
 class FrameScorer:
@@ -67,12 +79,13 @@ class FrameScorer:
         self.cfg, self.cache, self.frames, self.centre = cfg, cache, frames, centre
         self.peers = peers
         self.scorer = Scorer(cfg.model)
+        self.extra = {f"tinyfqnet@{n}": Scorer(p) for n, p in compared(cfg)}
         self._memo: dict[tuple[str, str], dict] = {}
 
     @property
     def measured(self) -> tuple[str, ...]:
         """The per-frame measures (everything but random, combination and oracle)."""
-        return PERCEPTUAL + ("embedding_norm", "tinyfqnet") + self.peers
+        return PERCEPTUAL + ("embedding_norm", "tinyfqnet") + tuple(self.extra) + self.peers
 
     def frame(self, rel: str, spec: str) -> dict:
         key = (rel, spec)
@@ -86,6 +99,7 @@ class FrameScorer:
                 **{m: cached[m] for m in PERCEPTUAL + self.peers},
                 "embedding_norm": float(np.linalg.norm(emb)),
                 "tinyfqnet": self.scorer.score(img, lm),
+                **{m: s.score(img, lm) for m, s in self.extra.items()},
                 "emb": self.unit(emb),
             }
         return self._memo[key]

@@ -36,6 +36,15 @@ def _edc_axes(ax, r: dict, title: str) -> None:
 
 
 def plots(results: dict, out: Path) -> None:
+    if "crops" in results:
+        from evaluation.crops import plot
+
+        plot(results["crops"], out / "aligned_crops.png", LEARNED)
+    if "templates" in results and "edc" in results:
+        _plots(results, out)
+
+
+def _plots(results: dict, out: Path) -> None:
     plt = pyplot()
     methods = results["methods"]
     summ = results["templates"]["summary"]
@@ -106,6 +115,15 @@ def plots(results: dict, out: Path) -> None:
 
 
 def markdown(results: dict) -> str:
+    text = _markdown(results) if "templates" in results and "edc" in results else ""
+    if "crops" in results:
+        from evaluation.crops import markdown as crops_markdown
+
+        text += ("\n" if text else "") + crops_markdown(results["crops"], LEARNED)
+    return text
+
+
+def _markdown(results: dict) -> str:
     methods = results["methods"]
     summ = results["templates"]["summary"]
     metrics = list(next(iter(summ.values())))

@@ -1,11 +1,19 @@
-"""Image degradations that mimic hard video frames: blur, motion blur, noise, JPEG,
-down-up-scaling, occlusion and exposure.
+"""Image degradations that mimic hard video frames and other pipelines' faces: blur, motion
+and defocus blur, noise, JPEG, down-up-scaling with several resampling filters, occlusion,
+exposure, tone curves (gamma, low light with noise, over-exposure, backlight) and colour casts,
+applied to the photo before the warp or to the aligned crop after it, alone or in chains of two.
 
 Used by training (to widen the range of quality labels; a degraded copy is re-embedded and
 labelled by the face-recognition model like any image, never by these parameters) and by
 evaluation (to build templates that look like video sequences). Every degradation is a pure
 function of (image, face box, spec), and specs are drawn from a seeded generator, so a copy can
 be recreated exactly from its spec string, e.g. ``"motion:length=13.0,angle=40.0"``.
+
+Second-order chains (as in BSRGAN / Real-ESRGAN's degradation model) are written as steps
+joined by ``" > "``, each step prefixed by its scale: ``"photo/blur:sigma=2 > crop/jpeg:quality=9"``
+blurs the photo, warps the face to the aligned crop and JPEG-compresses the crop.
+:func:`degraded_crop` applies one; a spec without a scale prefix is a photo-scale step, so every
+older spec means what it meant.
 """
 
 from __future__ import annotations
@@ -13,9 +21,18 @@ from __future__ import annotations
 import numpy as np
 
 KINDS = ("blur", "motion", "noise", "jpeg", "downscale", "occlusion", "exposure")
+# the second-order model's extra kinds: tone curves, colour casts, resampling filters, defocus
+TONE_KINDS = ("gamma", "lowlight", "overexpose", "backlight")
+CHAIN_KINDS = KINDS + TONE_KINDS + ("colour", "resample", "defocus")
+# the aligned-crop evaluation's kinds (evaluation/protocols.py), each drawn by crop_spec
+CROP_EVAL_KINDS = ("jpeg", "gamma", "lowlight", "blur", "lowres", "noise", "occlusion")
 # "fill" replaces the whole image (black, one flat colour, or noise): the empty frames and
 # non-faces training must rank at the bottom. Never drawn by random_spec/graded_spec.
-ALL_KINDS = KINDS + ("fill",)
+ALL_KINDS = CHAIN_KINDS + ("lowres", "fill")
+SCALES = ("photo", "crop")
+SCALES_PREFIXES = tuple(sc + "/" for sc in SCALES)
+# OpenCV interpolation codes by name, for "resample" and "lowres" (filter=0..4)
+_FILTERS = ("nearest", "linear", "cubic", "area", "lanczos")
 
 # (mildest, harshest) parameter of each kind for graded_spec's severity 0 and 1
 _GRADES = {
@@ -84,6 +101,172 @@ def graded_spec(rng: np.random.Generator, severity: float) -> str:
     else:
         p = {"gain": at("dark") if rng.random() < 0.5 else at("bright")}
     return kind + ":" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
+
+
+def _fmt(kind: str, p: dict) -> str:
+    return kind + ":" + ",".join(f"{k}={v:.4g}" for k, v in p.items())
+
+
+def step_spec(rng: np.random.Generator, kind: str, severity: float | None = None) -> str:
+    """One step of the second-order model: ``kind`` (any of :data:`CHAIN_KINDS` or
+    ``"lowres"``) with parameters drawn over its whole range, or at ``severity`` in [0, 1]
+    (0 = mild, 1 = harsh) where given. Ranges: JPEG quality 3–30, gamma 1.5–4, low light
+    (gain 0.08–0.5, gamma 1–2.5, noise σ 2–20), over-exposure (gain 1.6–4), backlight (face at
+    0.15–0.6 of its brightness, background ×1–2), colour casts (per-channel gains 0.6–1.4),
+    resampling by 1.5–6× with one of five filters, motion (5–25 px per 100 px of face) and
+    defocus blur (radius 1–6), occlusion of 10–50% of the face."""
+
+    def u(lo: float, hi: float) -> float:
+        t = rng.random() if severity is None else severity + rng.uniform(-0.1, 0.1)
+        return lo + (hi - lo) * float(np.clip(t, 0.0, 1.0))
+
+    if kind == "jpeg":
+        return _fmt(kind, {"quality": float(round(u(30.0, 3.0)))})
+    if kind == "gamma":
+        return _fmt(kind, {"gamma": u(1.5, 4.0)})
+    if kind == "lowlight":
+        return _fmt(
+            kind,
+            {
+                "gain": u(0.5, 0.08),
+                "gamma": u(1.0, 2.5),
+                "sigma": u(2.0, 20.0),
+                "seed": float(rng.integers(1 << 30)),
+            },
+        )
+    if kind == "overexpose":
+        return _fmt(kind, {"gain": u(1.6, 4.0)})
+    if kind == "backlight":
+        return _fmt(kind, {"face": u(0.6, 0.15), "back": u(1.0, 2.0)})
+    if kind == "colour":
+        g = rng.uniform(-1.0, 1.0, 3)
+        g = g / max(float(np.abs(g).max()), 1e-6) * u(0.1, 0.4)
+        return _fmt(kind, {"b": 1 + g[0], "g": 1 + g[1], "r": 1 + g[2]})
+    if kind in ("resample", "lowres"):
+        return _fmt(
+            kind,
+            {"factor": u(1.5, 6.0), "down": float(rng.integers(5)), "up": float(rng.integers(5))},
+        )
+    if kind == "defocus":
+        return _fmt(kind, {"radius": u(1.0, 6.0)})
+    if kind == "blur":
+        return _fmt(kind, {"sigma": u(0.8, 6.0)})
+    if kind == "motion":
+        return _fmt(kind, {"length": u(5.0, 25.0), "angle": float(rng.uniform(0.0, 180.0))})
+    if kind == "noise":
+        return _fmt(kind, {"sigma": u(4.0, 40.0), "seed": float(rng.integers(1 << 30))})
+    if kind == "downscale":
+        return _fmt(kind, {"factor": u(1.5, 8.0)})
+    if kind == "occlusion":
+        return _fmt(
+            kind,
+            {
+                "fraction": u(0.1, 0.5),
+                "u": float(rng.uniform()),
+                "v": float(rng.uniform()),
+                "grey": float(rng.integers(256)),
+            },
+        )
+    if kind == "exposure":
+        return _fmt(kind, {"gain": float(rng.choice([u(0.7, 0.15), u(1.3, 3.5)]))})
+    raise ValueError(f"no step of kind {kind!r}; known: {CHAIN_KINDS + ('lowres',)}")
+
+
+def chain_spec(
+    rng: np.random.Generator,
+    steps: int | None = None,
+    severity: float | None = None,
+    kinds: tuple[str, ...] = CHAIN_KINDS,
+    crop_prob: float = 0.5,
+) -> str:
+    """A second-order degradation: ``steps`` (default: 1 or 2 at random) distinct kinds, each
+    at photo or crop scale (crop with ``crop_prob``), in random order within a scale; the photo
+    steps necessarily come first (the warp lies between the two scales)."""
+    n = int(steps) if steps is not None else int(rng.integers(1, 3))
+    picked = rng.choice(len(kinds), size=min(n, len(kinds)), replace=False)
+    todo = [(SCALES[int(rng.random() < crop_prob)], kinds[int(i)]) for i in picked]
+    todo.sort(key=lambda t: t[0] == "crop")  # stable: random order within each scale
+    return " > ".join(f"{sc}/{step_spec(rng, k, severity)}" for sc, k in todo)
+
+
+def crop_spec(rng: np.random.Generator, kind: str) -> str:
+    """One crop-scale degradation of the aligned-crop evaluation (:data:`CROP_EVAL_KINDS`), in
+    the ranges it states: JPEG quality 3–30, tone curve gamma 2.5–4, low light (gain 0.1–0.35,
+    gamma 1.2–2, noise σ 6–20), Gaussian blur σ 1.5–5 px per 100 px, low resolution (down
+    3–7×, area filter, up bilinear), noise σ 10–40, occlusion 20–45% of the crop."""
+    if kind == "jpeg":
+        p = {"quality": float(rng.integers(3, 31))}
+    elif kind == "gamma":
+        p = {"gamma": rng.uniform(2.5, 4.0)}
+    elif kind == "lowlight":
+        p = {
+            "gain": rng.uniform(0.1, 0.35),
+            "gamma": rng.uniform(1.2, 2.0),
+            "sigma": rng.uniform(6.0, 20.0),
+            "seed": float(rng.integers(1 << 30)),
+        }
+    elif kind == "blur":
+        p = {"sigma": rng.uniform(1.5, 5.0)}
+    elif kind == "lowres":
+        p = {"factor": rng.uniform(3.0, 7.0), "down": 3.0, "up": 1.0}
+    elif kind == "noise":
+        p = {"sigma": rng.uniform(10.0, 40.0), "seed": float(rng.integers(1 << 30))}
+    elif kind == "occlusion":
+        p = {
+            "fraction": rng.uniform(0.2, 0.45),
+            "u": rng.uniform(),
+            "v": rng.uniform(),
+            "grey": float(rng.integers(256)),
+        }
+    else:
+        raise ValueError(f"no crop-scale evaluation kind {kind!r}; known: {CROP_EVAL_KINDS}")
+    return "crop/" + _fmt(kind, p)
+
+
+def split_chain(spec: str) -> tuple[list[str], list[str]]:
+    """(photo-scale steps, crop-scale steps) of a spec; an unprefixed step is photo-scale."""
+    photo: list[str] = []
+    crop: list[str] = []
+    for step in filter(None, (s.strip() for s in spec.split(">"))):
+        scale, sep, rest = step.partition("/")
+        if sep and scale in SCALES:
+            (crop if scale == "crop" else photo).append(rest)
+        else:
+            photo.append(step)
+    return photo, crop
+
+
+def apply_steps(
+    image: np.ndarray, steps: list[str], box: tuple[float, float, float, float] | None = None
+) -> np.ndarray:
+    for s in steps:
+        image = apply(image, s, box)
+    return image
+
+
+def degraded_crop(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    spec: str = "",
+    size: int = 112,
+    box: tuple[float, float, float, float] | None = None,
+) -> np.ndarray:
+    """The (size, size, 3) uint8 BGR ArcFace-aligned crop of a photo's face after ``spec``: its
+    photo-scale steps on the photo (severities relative to ``box``, default: the box around the
+    landmarks), the runtime's warp (tinyfq_native.align), then its crop-scale steps."""
+    from tinyfq_native.align import align
+
+    photo, crop = split_chain(spec)
+    if photo:
+        if box is None:
+            lm = np.asarray(landmarks, np.float32).reshape(5, 2)
+            iod = max(float(np.linalg.norm(lm[1] - lm[0])), 4.0)
+            c = lm.mean(0)
+            box = (c[0] - 1.1 * iod, c[1] - 1.3 * iod, 2.2 * iod, 2.4 * iod)
+        image = apply_steps(image, photo, box)
+    out = align(image, landmarks, size=size, mean=0.0, std=1.0, colour_order="bgr")
+    out = np.clip(out.transpose(1, 2, 0) + 0.5, 0, 255).astype(np.uint8)
+    return apply_steps(out, crop) if crop else out
 
 
 def fill_spec(rng: np.random.Generator, mode: int) -> str:
@@ -159,6 +342,11 @@ def apply(
     """
     import cv2
 
+    if ">" in spec or spec.startswith(SCALES_PREFIXES):
+        photo, crop = split_chain(spec)
+        if crop:
+            raise ValueError(f"{spec!r} has crop-scale steps: use degraded_crop")
+        return apply_steps(image, photo, box)
     kind, p = parse_spec(spec)
     h, w = image.shape[:2]
     if box is None:
@@ -207,7 +395,109 @@ def apply(
         x0, y0 = int(max(0, x0)), int(max(0, y0))
         out[y0 : int(y0 + side[1]), x0 : int(x0 + side[0])] = int(p["grey"])
         return out
-    # exposure: a gain with gamma-like roll-off keeps highlights from wrapping
+    if kind in ("resample", "lowres"):
+        f = p["factor"] * (rel if kind == "resample" else 1.0)
+        small = cv2.resize(
+            image,
+            (max(1, int(round(w / f))), max(1, int(round(h / f)))),
+            interpolation=_cv_filter(p.get("down", 3)),
+        )
+        return cv2.resize(small, (w, h), interpolation=_cv_filter(p.get("up", 1)))
+    if kind == "defocus":
+        r = max(0.5, p["radius"] * rel)
+        n = 2 * int(np.ceil(r)) + 1
+        yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+        k = (np.hypot(xx, yy) <= r + 0.5).astype(np.float32)
+        return cv2.filter2D(image, -1, k / k.sum(), borderType=cv2.BORDER_REFLECT)
     x = image.astype(np.float32) / 255.0
+    if kind == "gamma":
+        return _u8(x ** p["gamma"])
+    if kind == "lowlight":
+        y = p["gain"] * x ** p["gamma"] * 255.0
+        y += np.random.default_rng(int(p["seed"])).normal(0.0, p["sigma"], image.shape)
+        return np.clip(y + 0.5, 0, 255).astype(np.uint8)
+    if kind == "overexpose":
+        return _u8(np.minimum(x * p["gain"], 1.0) ** (1.0 / np.sqrt(p["gain"])))
+    if kind == "backlight":
+        # the face (an ellipse in the box) darkened, the background brightened towards white
+        yy, xx = np.mgrid[:h, :w].astype(np.float32)
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        d = ((xx - cx) / (0.5 * box[2])) ** 2 + ((yy - cy) / (0.6 * box[3])) ** 2
+        m = np.clip(1.5 - d, 0.0, 1.0)  # 1 inside the face, 0 outside, soft edge
+        m = m[..., None] if image.ndim == 3 else m
+        lit = 1.0 - (1.0 - x) ** p["back"]
+        return _u8(m * x * p["face"] + (1 - m) * lit)
+    if kind == "colour":
+        if image.ndim != 3:
+            return image.copy()
+        gains = np.array([p["b"], p["g"], p["r"]], np.float32)[: image.shape[2]]
+        return _u8(x * gains)
+    # exposure: a gain with gamma-like roll-off keeps highlights from wrapping
     y = 1.0 - (1.0 - x) ** p["gain"] if p["gain"] > 1 else x * p["gain"]
     return np.clip(y * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _cv_filter(code: float) -> int:
+    import cv2
+
+    return (
+        cv2.INTER_NEAREST,
+        cv2.INTER_LINEAR,
+        cv2.INTER_CUBIC,
+        cv2.INTER_AREA,
+        cv2.INTER_LANCZOS4,
+    )[int(code) % len(_FILTERS)]
+
+
+def contact_sheet(
+    image: np.ndarray, landmarks: np.ndarray, path: str, seed: int = 0, chains: int = 9
+) -> None:
+    """A PNG of one face under every kind at photo and at crop scale (mid severity) and under
+    ``chains`` random second-order chains, each captioned with its spec."""
+    import textwrap
+
+    from facedata.plot import pyplot
+
+    plt = pyplot()
+    rng = np.random.default_rng(seed)
+    tiles = [("clean", "")]
+    for k in CHAIN_KINDS:
+        tiles += [(f"{sc}/{k}", f"{sc}/{step_spec(rng, k, 0.6)}") for sc in SCALES]
+    tiles += [(f"chain {i + 1}", chain_spec(rng, steps=2)) for i in range(chains)]
+    cols = 8
+    rows = -(-len(tiles) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.9, rows * 2.3))
+    for ax, (title, spec) in zip(axes.ravel(), tiles):
+        ax.imshow(degraded_crop(image, landmarks, spec)[:, :, ::-1])
+        caption = title if not spec.startswith(("photo/", "crop/")) or ">" in spec else ""
+        if ">" in spec:
+            caption = "\n".join(textwrap.shorten(s.split(":")[0], 24) for s in spec.split(" > "))
+        ax.set_title(caption or title, fontsize=7)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle(
+        "facedata.degrade: each kind at photo scale (before the warp) and crop scale (after it), "
+        "then second-order chains of two",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=72)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    import cv2
+
+    ap = argparse.ArgumentParser(description="contact sheet of the degradation model")
+    ap.add_argument("photo")
+    ap.add_argument("landmarks", help="ten numbers: x y of the five landmarks")
+    ap.add_argument("--out", default="training/labels/degradations.png")
+    a = ap.parse_args()
+    img = cv2.imread(a.photo, cv2.IMREAD_COLOR)
+    contact_sheet(img, np.array(a.landmarks.split(), np.float32).reshape(5, 2), a.out)

@@ -56,6 +56,7 @@ def test_eval_runs_end_to_end_on_a_tiny_subset(tmp_path, data_root):
         max_identities=5,
         max_pairs=30,
         workers=1,
+        protocols=("templates", "edc", "natural"),  # crops: test_crops.py
     )
     res = run(cfg)
     summ = res["templates"]["summary"]

@@ -1,0 +1,110 @@
+"""Protocol 4 (evaluation/crops.py) and the crop-scale degradations it uses."""
+
+import json
+
+import numpy as np
+import pytest
+
+from evaluation import crops as C
+from facedata.degrade import CROP_EVAL_KINDS, crop_spec, degraded_crop, parse_spec, split_chain
+
+
+def test_crop_specs_are_deterministic_crop_scale_and_in_the_stated_ranges():
+    a, b = C.specs_of("lfw/images/X/X_0001.jpg"), C.specs_of("lfw/images/X/X_0001.jpg")
+    assert a == b and list(a) == list(CROP_EVAL_KINDS)
+    assert a != C.specs_of("lfw/images/X/X_0002.jpg")
+    for i in range(50):
+        rng = np.random.default_rng(i)
+        q = parse_spec(split_chain(crop_spec(rng, "jpeg"))[1][0])[1]["quality"]
+        g = parse_spec(split_chain(crop_spec(rng, "gamma"))[1][0])[1]["gamma"]
+        assert 3 <= q <= 30 and 2.5 <= g <= 4.0
+    photo, crop = split_chain(crop_spec(np.random.default_rng(0), "noise"))
+    assert photo == [] and len(crop) == 1
+    with pytest.raises(ValueError, match="no crop-scale evaluation kind"):
+        crop_spec(np.random.default_rng(0), "sharpen")
+
+
+def test_crop_scale_degradation_comes_after_the_warp(labels_rows, data_root):
+    import cv2
+
+    from training.sample import landmarks_of
+
+    row = labels_rows[0]
+    img = cv2.imread(str(data_root / row["relpath"]))
+    lm = landmarks_of(row)
+    clean = degraded_crop(img, lm, "")
+    assert clean.shape == (112, 112, 3) and clean.dtype == np.uint8
+    # crop-scale JPEG at q=5 leaves 8×8 blocks on the crop's own grid: the crop equals
+    # compressing the clean crop, which a photo-scale JPEG (blocks warped away) does not
+    jpeg = degraded_crop(img, lm, "crop/jpeg:quality=5")
+    ok, buf = cv2.imencode(".jpg", clean, [cv2.IMWRITE_JPEG_QUALITY, 5])
+    assert np.array_equal(jpeg, cv2.imdecode(buf, cv2.IMREAD_COLOR))
+    assert not np.array_equal(degraded_crop(img, lm, "photo/jpeg:quality=5"), jpeg)
+    dark = degraded_crop(img, lm, "crop/gamma:gamma=3")
+    assert dark.mean() < 0.6 * clean.mean()
+
+
+def test_dlib_on_crops_tells_people_apart(labels_rows, data_root):
+    pytest.importorskip("dlib")
+    import cv2
+
+    from training.sample import landmarks_of
+
+    by_id: dict = {}
+    for r in labels_rows:
+        if r["copy"] == "0" and r["relpath"].startswith("lfw/"):
+            by_id.setdefault(r["identity"], []).append(r)
+    two = [rows[:2] for rows in by_id.values() if len(rows) >= 2][:2]
+    if len(two) < 2:
+        pytest.skip("needs two LFW people with two photos in the test labels")
+    emb = {}
+    for rows in two:
+        for r in rows:
+            img = cv2.imread(str(data_root / r["relpath"]))
+            e = C.dlib_embed(degraded_crop(img, landmarks_of(r), ""))
+            emb[r["relpath"]] = e / np.linalg.norm(e)
+    (a1, a2), (b1, _) = ([emb[r["relpath"]] for r in rows] for rows in two)
+    assert a1 @ a2 > a1 @ b1  # same person closer than another (dlib's cosines are high)
+
+
+def test_protocol_runs_on_a_tiny_subset(tmp_path, data_root):
+    pytest.importorskip("dlib")
+    from evaluation.core import EvalConfig, run
+
+    cfg = EvalConfig(
+        data=str(data_root),
+        out=str(tmp_path / "out"),
+        cache=str(tmp_path / "c"),
+        seeds=(0,),
+        max_identities=3,
+        workers=1,
+        peers=(),
+        protocols=("crops",),
+        compare=("same=" + str(C.MTCNN.parent.parent.parent / "cpp" / "models" / "default"),),
+        crop_min_images=4,
+        crop_max_per_identity=4,
+        crop_template_min=4,
+        crop_template_size=2,
+    )
+    res = run(cfg)["crops"]
+    assert res["photos"] == 12 and res["identities"] == 3
+    t = res["templates"]["per_seed"][0]
+    assert t["templates"] == 6 and t["genuine_pairs"] == 3
+    for m in ("tinyfqnet", "tinyfqnet@same", "random", "blur"):
+        b = res["clean_beats_degraded"][m]
+        assert set(b) == set(CROP_EVAL_KINDS) | {"all kinds"}
+        assert all(0.0 <= v <= 1.0 for v in b.values())
+        assert -1 <= res["spearman"][m]["clean"] <= 1
+    # the compared model is the embedded one here: identical rows
+    assert res["clean_beats_degraded"]["tinyfqnet"] == res["clean_beats_degraded"]["tinyfqnet@same"]
+    # occlusion and low resolution are unmistakable on a face crop
+    assert res["clean_beats_degraded"]["tinyfqnet"]["occlusion"] >= 0.75
+    out = tmp_path / "out"
+    assert "Protocol 4" in (out / "results.md").read_text()
+    assert (out / "aligned_crops.png").stat().st_size > 1000
+    assert json.loads((out / "results.json").read_text())["crops"]["verified_photos"] == 12
+    # a second run reads everything but our scores from the cache
+    cache = tmp_path / "c" / "aligned-crops.jsonl"
+    n = cache.read_text().count("\n")
+    run(cfg)
+    assert cache.read_text().count("\n") == n
