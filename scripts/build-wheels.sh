@@ -59,7 +59,7 @@ run() {
     tail -40 "$log"; echo "FAILED: $* (log: $log)" >&2; return 1
   fi
 }
-source scripts/wheel-common.sh  # pyenv_python
+source scripts/wheel-common.sh  # pyenv_python, jpeg_sysroot
 
 # --- tools --------------------------------------------------------------------------------
 if [ "$BUILD" = 1 ]; then
@@ -80,32 +80,7 @@ export TINYFQ_ZIG
     -d "$(dirname "$TINYFQ_NCNN_ARCHIVE")" ncnn==1.0.$NCNN_VERSION
 }
 
-# --- libjpeg-turbo per architecture: headers in one flat folder, libjpeg.so.62 by path --------
-# build/sysroot/<arch>/{include,lib}: only libjpeg is in there, so the zig target sees no other
-# host header (a -isystem /usr/include would mix the host's glibc headers into the 2.28 ones).
-jpeg_sysroot() {
-  local arch=$1 s=build/sysroot/$1
-  [ -f "$s/lib/libjpeg.so.62" ] && [ -f "$s/include/jpeglib.h" ] && return 0
-  step "libjpeg-turbo for $arch -> $s"
-  rm -rf "$s"; mkdir -p "$s/include" "$s/lib" "$s/deb"
-  if [ "$arch" = x86_64 ]; then
-    local x=/usr/include/x86_64-linux-gnu l=/usr/lib/x86_64-linux-gnu
-    if [ ! -f /usr/include/jpeglib.h ] || [ ! -f $l/libjpeg.so.62 ]; then
-      $SUDO apt-get install -y -q libjpeg62-turbo-dev >/dev/null
-    fi
-    cp /usr/include/{jpeglib.h,jerror.h,jmorecfg.h} $x/jconfig.h "$s/include/"
-    cp -L $l/libjpeg.so.62 "$s/lib/"
-  else
-    if ! apt-cache show libjpeg62-turbo:arm64 >/dev/null 2>&1; then
-      $SUDO dpkg --add-architecture arm64 && $SUDO apt-get update -q >/dev/null
-    fi
-    (cd "$s/deb" && apt-get download -q libjpeg62-turbo:arm64 libjpeg62-turbo-dev:arm64 >/dev/null)
-    for d in "$s"/deb/*.deb; do dpkg -x "$d" "$s/deb/x"; done
-    cp "$s"/deb/x/usr/include/{jpeglib.h,jerror.h,jmorecfg.h} \
-      "$s/deb/x/usr/include/aarch64-linux-gnu/jconfig.h" "$s/include/"
-    cp -L "$s/deb/x/usr/lib/aarch64-linux-gnu/libjpeg.so.62" "$s/lib/"
-  fi
-}
+# --- libjpeg-turbo per architecture (jpeg_sysroot, scripts/wheel-common.sh) ---------------------
 for arch in $ARCHS; do jpeg_sysroot "$arch"; done
 
 # --- the sdist, unpacked: the source of every build below -------------------------------------
