@@ -176,14 +176,14 @@ Image decode_bmp(const std::uint8_t* data, std::size_t size, const DecodeOptions
     if (need > size)
         throw Error("truncated BMP (its pixel data needs " + std::to_string(need) +
                     " bytes, the file has " + std::to_string(size) + ")");
-    const unsigned bits_mask = (1u << (bpp & 15)) - 1;
+    const unsigned index_mask = paletted ? (1u << bpp) - 1 : 0;
     for (std::int64_t s = 0; s < h; ++s) {
         const std::uint8_t* p = data + offset + std::uint64_t(s) * stride;
         std::uint8_t* o = out + std::uint64_t(row_of(s)) * std::uint64_t(w) * 3;
         for (std::int64_t x = 0; x < w; ++x, o += 3) {
             if (paletted) {
                 const std::uint64_t bit = std::uint64_t(x) * bpp;
-                const unsigned idx = (p[bit >> 3] >> (8 - bpp - (bit & 7))) & bits_mask;
+                const unsigned idx = (p[bit >> 3] >> (8 - bpp - (bit & 7))) & index_mask;
                 std::copy(&pal[3 * idx], &pal[3 * idx + 3], o);
                 continue;
             }

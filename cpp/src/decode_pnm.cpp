@@ -80,7 +80,6 @@ Image decode_pnm(const std::uint8_t* data, std::size_t size, const DecodeOptions
     if (plain) {
         img.pixels.resize(samples);
         for (std::uint64_t k = 0; k < samples; ++k) {
-            std::uint32_t v;
             if (bits) {  // one digit a sample, whitespace optional
                 r.skip();
                 if (r.i >= size) throw Error("truncated PNM (fewer samples than the header says)");
@@ -98,7 +97,7 @@ Image decode_pnm(const std::uint8_t* data, std::size_t size, const DecodeOptions
                                 ? "truncated PNM (fewer samples than the header says)"
                                 : "corrupt PNM (not a number at byte " + std::to_string(at) + ")");
             }
-            v = std::uint32_t(std::min<std::int64_t>(n, 0xFFFFFFFF));
+            const auto v = std::uint32_t(std::min<std::int64_t>(n, 0xFFFFFFFF));
             if (n > maxval) throw too_large(v);
             img.pixels[k] = scale(v);
         }
