@@ -19,13 +19,13 @@ import argparse
 import os
 import sys
 
-from tinyfq_native.cli import info, score, select, video
+from tinyfq_native.cli import info, report, score, select, video
 from tinyfq_native.cli.common import EXIT_HELP, Diagnostics, expand, say
 from tinyfq_native.cli.output import OutputError, ResumeError, silence_stdout
 
 __all__ = ["build_parser", "expand", "main"]
 
-SUBCOMMANDS = (score, select, video, info)
+SUBCOMMANDS = (score, select, video, info, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
