@@ -485,8 +485,14 @@ def contact_sheet(
         fontsize=9,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=72)
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72)
     plt.close(fig)
+    Image.open(buf).convert("RGB").quantize(256).save(path, optimize=True)  # a small PNG
 
 
 if __name__ == "__main__":

@@ -37,6 +37,29 @@ class LabelConfig:
 
 
 @dataclass
+class RelabelConfig:
+    """training.relabel: the photos and landmarks of an earlier labels.csv, new copies from the
+    second-order degradation model, a (stronger) labeller."""
+
+    labels: str = str(REPO / "training" / "labels" / "labels.csv")  # photos + landmarks
+    data: str = str(DEFAULT_DATA)
+    extra: str = str(default_extra_root())
+    out: str = str(REPO / "training" / "labels" / "v2")
+    cache: str = str(REPO / "training" / "cache" / "relabel-embeddings.jsonl")
+    labeller: str = "w600k"  # "w600k" (stronger, TFLite) or "mbf" (mobilefacenet_paddle)
+    copies: int = 2  # second-order chain copies per photo, severities spread over [0, 1]
+    jitter: float = 0.25  # share of photos that get one landmark-jittered copy
+    nonface: float = 0.15  # share of photos that get one non-face frame
+    max_per_id: int = 12  # training photos per identity
+    splits: str = "train"  # comma-separated splits to label
+    workers: int = 2
+    seed: int = 1
+    embed: bool = True  # False: label only the photos already in the cache (a time budget)
+    merge: str | None = None  # an earlier labels.csv whose rows join, mapped onto this scale
+    merge_share: float = 1.0  # of the earlier rows (by a hash of path and copy)
+
+
+@dataclass
 class SampleConfig:
     labels: str = str(REPO / "training" / "labels" / "labels.csv")
     out: str = str(REPO / "training" / "labels")
@@ -69,6 +92,8 @@ class TrainConfig:
     threads: int = 1  # 1 = bit-reproducible on the same CPU
     seed: int = 0
     model: dict = field(default_factory=dict)  # ModelArgs overrides; {} = Table 1
+    init: str | None = None  # checkpoint to start from (same architecture): fine-tuning
+    crop_route: float = 0.5  # share of photo-scale rows cut as a 112 crop, then resized
 
 
 def to_dict(cfg) -> dict:

@@ -65,3 +65,69 @@ class Labeller:
         """L2-normalised embeddings (N, 128) of (N, 3, 112, 112) crops."""
         f = self._sess.run(None, {self._input: np.ascontiguousarray(crops, np.float32)})[0]
         return (f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+W600K_MODEL = REPO.parent / "shared" / "models" / "fr" / "w600k_mbf.tflite"
+W600K_SHA256 = "d1e8fd20a1322b2b6071e031ee1e38eea6d0c8f18b4f3de7653218143bd6f37f"
+W600K_NAME = (
+    "InsightFace buffalo_sc w600k MobileFaceNet ArcFace 512-d (w600k_mbf.tflite, int8 weights, "
+    "sha256 d1e8fd20…), 112×112 ArcFace crop by tinyfq_native.align, RGB, (x − 127.5) / 127.5"
+)
+
+
+class W600kLabeller:
+    """The stronger labeller (WebFace600K MobileFaceNet, TFLite via ai-edge-litert); one
+    interpreter with ``threads`` threads. The TFLite graph takes one face at a time (its XNNPack
+    delegate cannot be resized to a batch), so :meth:`embed` loops."""
+
+    name = W600K_NAME
+
+    def __init__(self, path: str | Path = W600K_MODEL, threads: int = 1, check: bool = True):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if check and file_sha256(path) != W600K_SHA256:
+            raise ValueError(f"{path}: not the w600k_mbf model (sha256 {W600K_SHA256})")
+        self._it = Interpreter(model_path=str(path), num_threads=threads)
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()[0]["index"]
+        self._out = self._it.get_output_details()[0]["index"]
+
+    @staticmethod
+    def crop(image_bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """The model's input for one face: (3, 112, 112) float32, RGB."""
+        from tinyfq_native.align import align
+
+        return align(image_bgr, landmarks, size=SIZE, mean=127.5, std=127.5, colour_order="rgb")
+
+    @staticmethod
+    def from_crop(crop_bgr: np.ndarray) -> np.ndarray:
+        """The model's input from an aligned 112×112 uint8 BGR crop: (3, 112, 112) float32."""
+        x = crop_bgr[:, :, ::-1].transpose(2, 0, 1).astype(np.float32)
+        return (x - 127.5) / 127.5
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """L2-normalised embeddings (N, 512) of (N, 3, 112, 112) crops."""
+        out = []
+        for c in np.asarray(crops, np.float32):
+            self._it.set_tensor(self._in, np.ascontiguousarray(c[None]))
+            self._it.invoke()
+            out.append(self._it.get_tensor(self._out)[0].copy())
+        f = np.stack(out)
+        return (f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def from_crop_bgr(crop_bgr: np.ndarray) -> np.ndarray:
+    """mobilefacenet_paddle's input from an aligned 112×112 uint8 BGR crop (BGR, ±1)."""
+    return (crop_bgr.transpose(2, 0, 1).astype(np.float32) - 127.5) / 127.5
+
+
+def make_labeller(name: str, threads: int = 1):
+    """ "w600k" (:class:`W600kLabeller`) or "mbf" (:class:`Labeller`, mobilefacenet_paddle)."""
+    if name == "w600k":
+        return W600kLabeller(threads=threads)
+    if name == "mbf":
+        lab = Labeller(threads=threads)
+        lab.name = NAME  # type: ignore[attr-defined]
+        lab.from_crop = staticmethod(from_crop_bgr)  # type: ignore[method-assign]
+        return lab
+    raise ValueError(f"unknown labeller {name!r}: 'w600k' or 'mbf'")

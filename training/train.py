@@ -16,6 +16,7 @@ import csv
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,28 +24,52 @@ import numpy as np
 from training.config import TrainConfig, to_dict
 
 
+def crop_routed(row: dict, share: float) -> bool:
+    """Whether a row's network input is cut as a 112×112 crop first (then resized, as the
+    scorer does with crops): always for crop-scale degradations, else for a fixed ``share`` of
+    rows (by a hash of path and copy), so that the resize alone never marks a degraded copy."""
+    from facedata.degrade import split_chain
+
+    if split_chain(row.get("degradation") or "")[1]:
+        return True
+    key = zlib.crc32(f"{row['relpath']}|{row['copy']}".encode()) / 2**32
+    return key < share
+
+
 def labelled_image(
-    data_root: str, row: dict, extra_root: str | None = None
+    data_root: str, row: dict, extra_root: str | None = None, crop_share: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The image a label row was computed on (the original, or its degraded copy; BGR) and
-    the five landmarks (5×2) its crop was warped with (jittered ones for a jitter copy)."""
+    """The image a label row was computed on and the five landmarks (5×2) to warp it with:
+    the photo (degraded by the row's photo-scale steps) and its landmarks (jittered ones for a
+    jitter copy); or, for a crop-routed row (:func:`crop_routed`), the 112×112 aligned crop
+    after the crop-scale steps, with the ArcFace template as its landmarks."""
     import cv2
 
-    from facedata.degrade import apply
+    from facedata.degrade import apply, degraded_crop
     from facedata.extra import resolve
+    from tinyfq_native.align import ARCFACE_112
     from training.sample import box_of, landmarks_of
 
     path = resolve(row["relpath"], data_root, extra_root)
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise FileNotFoundError(f"cannot read {path}")
-    if row["degradation"]:
-        img = apply(img, row["degradation"], box_of(row))
+    spec = row["degradation"] or ""
+    if crop_routed(row, crop_share):
+        crop = degraded_crop(img, landmarks_of(row), spec, 112, box_of(row))
+        return crop, np.array(ARCFACE_112, np.float32)
+    if spec:
+        img = apply(img, spec, box_of(row))
     return img, landmarks_of(row)
 
 
 def make_crops(
-    rows: list[dict], data_root: str, spec: dict, desc: str, extra_root: str | None = None
+    rows: list[dict],
+    data_root: str,
+    spec: dict,
+    desc: str,
+    extra_root: str | None = None,
+    crop_share: float = 0.0,
 ) -> np.ndarray:
     """(N, 3, S, S) float32 network inputs, via the runtime's warp (tinyfq_native.align)."""
     from tqdm import tqdm
@@ -53,8 +78,8 @@ def make_crops(
 
     inp = spec["input"]
     out = np.empty((len(rows), 3, inp["size"], inp["size"]), np.float32)
-    for i, r in enumerate(tqdm(rows, desc=desc, unit="img", file=sys.stderr)):
-        img, lm = labelled_image(data_root, r, extra_root)
+    for i, r in enumerate(tqdm(rows, desc=desc, unit="img", file=sys.stderr, mininterval=30)):
+        img, lm = labelled_image(data_root, r, extra_root, crop_share)
         out[i] = align(
             img,
             lm,
@@ -129,14 +154,22 @@ def run(cfg: TrainConfig) -> Path:
     uniq = sorted({(r["relpath"], r["copy"]) for r in train_rows})
     index = {k: i for i, k in enumerate(uniq)}
     crops = torch.from_numpy(
-        make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops", cfg.extra)
+        make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops", cfg.extra, cfg.crop_route)
     )
     train_idx = torch.tensor([index[(r["relpath"], r["copy"])] for r in train_rows])
     train_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in train_rows])
-    val_x = torch.from_numpy(make_crops(val_rows, cfg.data, spec, "val crops", cfg.extra))
+    val_x = torch.from_numpy(
+        make_crops(val_rows, cfg.data, spec, "val crops", cfg.extra, cfg.crop_route)
+    )
     val_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in val_rows])
 
-    model = TinyFQNet(args).to(device)
+    model = TinyFQNet(args)
+    if cfg.init:  # fine-tuning: the same architecture, its weights as the start
+        start = torch.load(cfg.init, map_location="cpu", weights_only=False)
+        if ModelArgs.from_dict(start["model_args"]).to_dict() != args.to_dict():
+            raise ValueError(f"--init {cfg.init}: its model arguments differ from this run's")
+        model.load_state_dict(start["state_dict"])
+    model = model.to(device)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
@@ -163,6 +196,17 @@ def run(cfg: TrainConfig) -> Path:
     from tqdm import tqdm
 
     t0 = time.time()
+    if cfg.init:
+        log.append(
+            {
+                "epoch": 0,
+                "lr": 0.0,
+                "train_loss": float("nan"),
+                "val_loss": evaluate(),
+                "seconds": 0,
+            }
+        )
+        print(json.dumps(log[-1]), file=sys.stderr)
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(len(train_idx), generator=gen)
@@ -172,6 +216,7 @@ def run(cfg: TrainConfig) -> Path:
             desc=f"epoch {epoch}/{cfg.epochs}",
             file=sys.stderr,
             leave=False,
+            mininterval=30,
         ):
             b = perm[s : s + cfg.batch_size]
             x = crops[train_idx[b]]
