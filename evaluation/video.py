@@ -1,4 +1,4 @@
-"""Protocol 4, video (the paper's YouTube Faces experiment, from the data on disk): does the
+"""Protocol 5, video (the paper's YouTube Faces experiment, from the data on disk): does the
 frame `tinyfq video` picks verify better than the frames a system without a quality score
 would keep?
 
@@ -260,7 +260,7 @@ def markdown(results: dict) -> str:
     summ = results["summary"]
     metrics = list(next(iter(summ.values())))
     lines = [
-        "## Protocol 4: video sessions (held-out LFW people, two clips each), dlib ResNet",
+        "## Protocol 5: video sessions (held-out LFW people, two clips each), dlib ResNet",
         "",
         f"{results['identities']} people, {results['frames_per_clip']} frames a clip, seeds "
         f"{results['config']['seeds']}; one frame kept per clip; cross-session pairs.",

@@ -1,4 +1,4 @@
-"""`python -m evaluation video` (protocol 4) on three held-out LFW people, one seed."""
+"""`python -m evaluation video` (protocol 5) on three held-out LFW people, one seed."""
 
 import json
 
@@ -30,5 +30,5 @@ def test_video_protocol_end_to_end(data_root, tmp_path):
     assert seed["same_frame_as_tinyfqnet"]["tinyfqnet"] == 1.0
     for m in METHODS:
         assert 0 <= res["summary"][m]["accuracy"]["mean"] <= 1
-    assert (out / "results_video.md").read_text().startswith("## Protocol 4")
+    assert (out / "results_video.md").read_text().startswith("## Protocol 5")
     assert (out / "video_tar.png").stat().st_size > 1000
