@@ -294,7 +294,7 @@ def plot(results: dict, out: Path) -> None:
     ax.set_xticks(np.arange(len(metrics)) + 0.4 - w / 2, metrics)
     ax.set_ylim(0, 1)
     ax.set_title(
-        "Protocol 4: the frame kept per video session, verified by dlib ResNet", fontsize=9
+        "Protocol 5: the frame kept per video session, verified by dlib ResNet", fontsize=9
     )
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(axis="y", alpha=0.3)
