@@ -272,6 +272,10 @@ def _histogram(scores: Sequence[float], threshold: Threshold) -> tuple[str, dict
     parts.append(
         f'<text x="{x0 + plot_w / 2}" y="{h - 4}" text-anchor="middle">tinyFQnet score</text>'
     )
+    parts.append(
+        f'<line id="current" x1="{x0}" y1="{y0}" x2="{x0}" y2="{base}" stroke="#888" '
+        'stroke-width="2"/>'
+    )
     if threshold.score is not None:
         x = x0 + plot_w * threshold.score
         parts.append(
@@ -279,10 +283,6 @@ def _histogram(scores: Sequence[float], threshold: Threshold) -> tuple[str, dict
             f'stroke-dasharray="5,3" stroke-width="2"><title>calibrated threshold '
             f"{threshold.score:.3f}: {html.escape(threshold.label)}</title></line>"
         )
-    parts.append(
-        f'<line id="current" x1="{x0}" y1="{y0}" x2="{x0}" y2="{base}" stroke="#222" '
-        'stroke-width="2"/>'
-    )
     parts.append("</svg>")
     return "".join(parts), {"x0": float(x0), "width": float(plot_w)}
 
@@ -416,7 +416,7 @@ Calibrated threshold: {calibrated}.</p>
 <b id="value"></b>: keeps <b id="kept"></b> of {len(scores)} scored faces (<b id="share"></b>);
 {meaning}</div>
 <h2>Scores</h2>{svg}
-<p class="muted">Dashed: the calibrated threshold; solid: the control's.</p>
+<p class="muted">Dashed red: the calibrated threshold; solid grey: the control's.</p>
 <h2>The {len(worst)} lowest scores</h2><div class="cards">{cards(worst)}</div>
 <h2>The {len(best)} highest scores</h2><div class="cards">{cards(best)}</div>
 <h2>Folders</h2>{"".join(table)}
