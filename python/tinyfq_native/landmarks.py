@@ -7,12 +7,17 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
+from typing import SupportsFloat, Union
 
 import numpy as np
 
-LandmarkLike = Union[str, "np.ndarray", list, tuple]
+#: What :func:`as_landmarks` takes: a string of ten numbers, ten numbers (or numeric strings),
+#: five (x, y) pairs, or a (5, 2) array.
+LandmarkLike = Union[
+    str, "np.ndarray", Sequence[Union[SupportsFloat, str]], Sequence[Sequence[SupportsFloat]]
+]
 
 
 def as_landmarks(value: LandmarkLike) -> np.ndarray:
@@ -34,7 +39,7 @@ def as_landmarks(value: LandmarkLike) -> np.ndarray:
     return arr
 
 
-def read_landmarks(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_landmarks(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """A landmarks file: CSV with a ``path`` column and ten coordinate columns (x1 y1 ... x5
     y5), or JSON lines (``.jsonl``/``.json``) with ``{"path": ..., "landmarks": [[x, y] x 5]}``.
     Keys are the paths as given and their absolute paths. Anything malformed raises ValueError
@@ -48,9 +53,11 @@ def read_landmarks(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return parse_landmarks(text, path, jsonl=path.endswith((".jsonl", ".json")))
 
 
-def parse_landmarks(text: str, source: str = "<landmarks>", jsonl: bool = False) -> dict:
+def parse_landmarks(
+    text: str, source: str = "<landmarks>", jsonl: bool = False
+) -> dict[str, np.ndarray]:
     """The rows of a landmarks file's text (see read_landmarks); `source` names it in errors."""
-    items: list[tuple[int, object, object]] = []  # (line or row, path, landmarks)
+    items: list[tuple[int, object, LandmarkLike]] = []  # (line or row, path, landmarks)
     if jsonl:
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         command = args.command
-        status = args.func(args)
+        status: int = args.func(args)
         if sys.stdout is not None:
             sys.stdout.flush()
         return status

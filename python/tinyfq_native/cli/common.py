@@ -9,7 +9,8 @@ import io
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from tinyfq_native.cli import actionable
 from tinyfq_native.cli.inputs import IMAGE_EXTS, Inputs, expand, walk_inputs
@@ -23,6 +24,11 @@ from tinyfq_native.cli.output import (
 )
 from tinyfq_native.rows import FACE_FIELDS, FIELDS, row_of
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tinyfq_native import Scorer
+
 __all__ = [
     "FACE_FIELDS",
     "FIELDS",
@@ -33,6 +39,7 @@ __all__ = [
     "Output",
     "RowWriter",
     "csv_field",
+    "escaped",
     "expand",
     "walk_inputs",
 ]
@@ -67,7 +74,7 @@ exit status:
 # --- diagnostics -----------------------------------------------------------------------------
 
 
-def _writable(stream) -> bool:
+def _writable(stream: TextIO | None) -> bool:
     """Whether ``stream`` can take writes: not closed (``2>&-``), and not a descriptor opened
     only for reading (``2</dev/null``). A stream without a descriptor is taken as writable."""
     if stream is None:
@@ -90,11 +97,11 @@ class Diagnostics(io.TextIOBase):
     """The CLI's stderr: what cannot be written there (stderr closed, read-only, full) is
     dropped, so a diagnostic never costs a row; ``usable`` says whether it can be written."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO | None) -> None:
         self.stream, self.usable = stream, _writable(stream)
 
     def write(self, s: str) -> int:
-        if self.usable:
+        if self.usable and self.stream is not None:
             try:
                 self.stream.write(s)
             except (OSError, ValueError):
@@ -102,7 +109,7 @@ class Diagnostics(io.TextIOBase):
         return len(s)
 
     def flush(self) -> None:
-        if self.usable:
+        if self.usable and self.stream is not None:
             try:
                 self.stream.flush()
             except (OSError, ValueError):
@@ -110,7 +117,7 @@ class Diagnostics(io.TextIOBase):
 
     def isatty(self) -> bool:
         try:
-            return self.usable and self.stream.isatty()
+            return self.usable and self.stream is not None and self.stream.isatty()
         except (OSError, ValueError, AttributeError):
             return False
 
@@ -134,7 +141,7 @@ def stderr_usable() -> bool:
 # --- scoring ---------------------------------------------------------------------------------
 
 
-def load(args):
+def load(args: argparse.Namespace) -> tuple[Scorer, dict[str, np.ndarray] | None]:
     """Scorer and landmarks table for the score/select commands; exits 2 on set-up errors."""
     from tinyfq_native import Detector, Scorer
     from tinyfq_native.landmarks import read_landmarks
@@ -161,7 +168,7 @@ def load(args):
     return scorer, landmarks
 
 
-def run_options(args, scorer, **actual) -> dict:
+def run_options(args: argparse.Namespace, scorer: Scorer, **actual: Any) -> dict[str, Any]:
     """The options that change the rows, as the output records them (--resume refuses a file
     whose record differs): the mode (crop, landmarks or detect) and its settings, the decoding
     options and the model (version and weights digest). Settings the mode does not use are
@@ -169,7 +176,7 @@ def run_options(args, scorer, **actual) -> dict:
     uses where it differs from ``args``."""
     detect = bool(args.detect)
     weights = scorer.info.get("weights") or {}
-    options = {
+    options: dict[str, Any] = {
         "mode": "detect" if detect else "landmarks" if args.landmarks else "crop",
         "all_faces": bool(getattr(args, "all_faces", False)),
         "detect_size": args.detect_size if detect else None,
@@ -184,7 +191,12 @@ def run_options(args, scorer, **actual) -> dict:
     return options | actual
 
 
-def score_rows(scorer, paths: list[str], args, landmarks=None) -> Iterator[dict]:
+def score_rows(
+    scorer: Scorer,
+    paths: list[str],
+    args: argparse.Namespace,
+    landmarks: dict[str, np.ndarray] | None = None,
+) -> Iterator[dict[str, Any]]:
     """The rows of ``paths`` in input order (see :meth:`Scorer.score_paths`); the progress
     bar unless -q or stderr cannot show it."""
     from tinyfq_native.engine import NO_LANDMARKS
@@ -225,7 +237,7 @@ def report_skipped(command: str, inputs: Inputs, list_skipped: bool) -> None:
         say(command, f"not following {escaped(link)}: a link to a folder above it")
 
 
-def unlistable_row(path: str, why: str) -> dict:
+def unlistable_row(path: str, why: str) -> dict[str, Any]:
     """The error row of a folder a walk could not list."""
     return {"path": path, "score": None, "status": "invalid", "message": f"{path}: {why}"}
 
@@ -233,14 +245,14 @@ def unlistable_row(path: str, why: str) -> dict:
 # --- output ----------------------------------------------------------------------------------
 
 
-def output_format(args) -> str:
+def output_format(args: argparse.Namespace) -> str:
     """--format, else by the output's suffix (.jsonl/.json: JSON lines), else CSV."""
     return args.format or (
         "jsonl" if args.output and args.output.endswith((".jsonl", ".json")) else "csv"
     )
 
 
-def open_output(args, resume: bool = False) -> tuple[Output, str]:
+def open_output(args: argparse.Namespace, resume: bool = False) -> tuple[Output, str]:
     """The run's :class:`Output` (stdout, or -o locked) and its row format. Raises
     OutputError (exit 2, said by ``main``)."""
     return Output(args.output, resume=resume), output_format(args)
@@ -263,11 +275,21 @@ def exit_status(command: str, failed: int, total: int, no_face: int = 0) -> int:
 # --- options ---------------------------------------------------------------------------------
 
 
-def _number(kind, lo, hi, what: str, also: tuple = ()):
+#: The kind of number an option takes.
+_Number = TypeVar("_Number", bound=float)
+
+
+def _number(
+    kind: Callable[[str], _Number],
+    lo: _Number,
+    hi: _Number,
+    what: str,
+    also: tuple[_Number, ...] = (),
+) -> Callable[[str], _Number]:
     """An argparse type: a ``kind`` number in [lo, hi] (or one of ``also``), refused with
     argparse's usage error (exit 2) otherwise."""
 
-    def parse(text: str):
+    def parse(text: str) -> _Number:
         try:
             value = kind(text)
         except (ValueError, OverflowError):
@@ -280,11 +302,13 @@ def _number(kind, lo, hi, what: str, also: tuple = ()):
     return parse
 
 
-DETECT_SIZE = _number(int, 32, 4096, "must be 32 to 4096")
-WORKERS = _number(int, 1, 1024, "must be -1 (all cores) or 1 to 1024", also=(-1,))
-MIN_FACE = _number(float, 0, 1e9, "must be 0 or more (pixels)")
-THRESHOLD = _number(float, 0, 1, "must be 0 to 1")
-K = _number(int, 1, 10**9, "must be 1 or more")
+DETECT_SIZE: Callable[[str], int] = _number(int, 32, 4096, "must be 32 to 4096")
+WORKERS: Callable[[str], int] = _number(
+    int, 1, 1024, "must be -1 (all cores) or 1 to 1024", also=(-1,)
+)
+MIN_FACE: Callable[[str], float] = _number(float, 0, 1e9, "must be 0 or more (pixels)")
+THRESHOLD: Callable[[str], float] = _number(float, 0, 1, "must be 0 to 1")
+K: Callable[[str], int] = _number(int, 1, 10**9, "must be 1 or more")
 
 
 def scoring_options(s: argparse.ArgumentParser) -> None:

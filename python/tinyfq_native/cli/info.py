@@ -6,7 +6,7 @@ import argparse
 import json
 
 
-def cmd_info(args) -> int:
+def cmd_info(args: argparse.Namespace) -> int:
     from tinyfq_native import Scorer, _core
 
     scorer = Scorer(args.model)
@@ -48,7 +48,7 @@ def cmd_info(args) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     i = sub.add_parser("info", help="model metadata, ncnn version, CPU features")
     i.add_argument("--model", help="exported model; default: embedded")
     i.add_argument("--json", action="store_true", help="print JSON")

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 JPEG_EXTS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".pjpeg", ".pjp"})
 IMAGE_EXTS = JPEG_EXTS | {".png", ".bmp", ".dib", ".ppm", ".pgm", ".pbm", ".pnm"}
 
+#: A folder's identity, (st_dev, st_ino): what a walk compares to see a link lead back up.
+_Key = tuple[int, int]
+
 
 @dataclass
 class Inputs:
@@ -50,7 +53,7 @@ def _not_regular(path: str) -> str:
     return f"not a regular file ({kind})" if kind.startswith("a ") else kind
 
 
-def _key(st: os.stat_result) -> tuple[int, int]:
+def _key(st: os.stat_result) -> _Key:
     return (st.st_dev, st.st_ino)
 
 
@@ -60,7 +63,7 @@ class _Walk:
     def __init__(self, into: Inputs):
         self.into = into
 
-    def listing(self, folder: str) -> list[os.DirEntry] | None:
+    def listing(self, folder: str) -> list[os.DirEntry[str]] | None:
         try:
             with os.scandir(folder) as it:
                 return sorted(it, key=lambda e: e.name)
@@ -68,7 +71,9 @@ class _Walk:
             self.into.unlistable[folder] = f"cannot list this folder: {_reason(e)}"
             return None
 
-    def folder(self, top: str, recursive: bool, ancestors: frozenset = frozenset()) -> list[str]:
+    def folder(
+        self, top: str, recursive: bool, ancestors: frozenset[_Key] = frozenset()
+    ) -> list[str]:
         """The images below ``top`` (every level when ``recursive``), unsorted; a link to a
         folder on the path from the top is not entered. A folder that cannot be listed is
         itself in the list (in ``unlistable``: it gets an error row where it stands)."""
@@ -107,7 +112,7 @@ class _Walk:
                 found.append(e.path)
         return found
 
-    def below(self, base: str, files: bool, ancestors: frozenset) -> list[str]:
+    def below(self, base: str, files: bool, ancestors: frozenset[_Key]) -> list[str]:
         """``**`` of a recursive glob: ``base`` and every folder below it (and, with
         ``files``, every file too), hidden names excepted, not entering a folder twice on
         one path."""
@@ -141,10 +146,10 @@ class _Walk:
         if pattern.startswith(os.sep):
             head, parts = os.sep, pattern.lstrip(os.sep).split(os.sep)
         before = set(self.into.unlistable)
-        found = [(head, frozenset())]
+        found: list[tuple[str, frozenset[_Key]]] = [(head, frozenset())]
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            step: list[tuple[str, frozenset]] = []
+            step: list[tuple[str, frozenset[_Key]]] = []
             for base, anc in found:
                 try:
                     anc = anc | {_key(os.stat(base or os.curdir))}
@@ -188,8 +193,7 @@ def walk_inputs(paths: list[str], recursive: bool) -> Inputs:
             out += sorted(set(found)) or [p]
         else:
             out.append(p)
-    seen: set[str] = set()
-    into.paths = [p for p in out if not (p in seen or seen.add(p))]
+    into.paths = list(dict.fromkeys(out))  # each once, where it first comes
     return into
 
 

@@ -10,12 +10,7 @@ import os
 import stat
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
-
-try:
-    import fcntl
-except ImportError:  # not on Windows: the output is not locked there
-    fcntl = None  # type: ignore[assignment]
+from typing import Any, TextIO
 
 #: The first line of a CSV output: this prefix, then the options as JSON.
 CSV_OPTIONS = "# tinyfq "
@@ -45,7 +40,7 @@ def escaped(s: str) -> str:
         return os.fsencode(s).decode("utf-8", "backslashreplace")
 
 
-def csv_field(value) -> str:
+def csv_field(value: object) -> str:
     """One CSV field: quoted when it holds a comma, a quote or a line break (CR as well as LF:
     the csv module quotes only the characters of its own line terminator)."""
     s = f"{value:.6f}" if isinstance(value, float) else ("" if value is None else str(value))
@@ -65,12 +60,12 @@ class RowWriter:
         fmt: str,
         fields: tuple[str, ...],
         header: bool = True,
-        options: dict | None = None,
+        options: dict[str, Any] | None = None,
         name: str = "<stdout>",
-    ):
+    ) -> None:
         self.stream, self.fmt, self.fields, self.name = stream, fmt, fields, name
         if header:
-            lines = []
+            lines: list[str] = []
             if options is not None:
                 record = json.dumps(options, sort_keys=True)
                 lines.append(
@@ -81,23 +76,23 @@ class RowWriter:
             if lines:
                 self._emit("".join(line + "\n" for line in lines))
 
-    def line(self, **row) -> str:
+    def line(self, **row: object) -> str:
         """A row of ``fields`` as one line; a field the row lacks is written empty (null in
         JSON). A path whose name is not valid UTF-8 is written with its odd bytes as \\xNN
         escapes, and the message says so."""
         odd = {k for k, v in row.items() if isinstance(v, str) and escaped(v) != v}
         if odd:  # a name's undecodable bytes, here or quoted in a message
-            row = {k: escaped(v) if k in odd else v for k, v in row.items()}
+            row = {k: escaped(v) if isinstance(v, str) and k in odd else v for k, v in row.items()}
             if "path" in odd:
                 row["message"] = f"{row['message']}; {NOT_UTF8}" if row.get("message") else NOT_UTF8
         if self.fmt == "csv":
             return ",".join(csv_field(row.get(f)) for f in self.fields) + "\n"
         return json.dumps({f: row.get(f) for f in self.fields}) + "\n"
 
-    def write(self, **row) -> None:
+    def write(self, **row: object) -> None:
         self._emit(self.line(**row))
 
-    def write_group(self, rows: list[dict]) -> None:
+    def write_group(self, rows: list[dict[str, Any]]) -> None:
         """Rows that belong together (a photo's faces) in one write."""
         self._emit("".join(self.line(**row) for row in rows))
 
@@ -129,14 +124,15 @@ class Prior:
 
 def _lines(data: bytes) -> list[tuple[int, bytes]]:
     """(offset, line) of each complete line; a last line without its newline is left out."""
-    out, start = [], 0
+    out: list[tuple[int, bytes]] = []
+    start = 0
     while (end := data.find(b"\n", start)) >= 0:
         out.append((start, data[start : end + 1]))
         start = end + 1
     return out
 
 
-def _options_record(line: bytes, fmt: str) -> dict | None:
+def _options_record(line: bytes, fmt: str) -> dict[str, Any] | None:
     """The options of an output's first line, or None when it is not an options record."""
     text = line.decode("utf-8", "replace")
     if fmt == "csv":
@@ -154,14 +150,19 @@ def _options_record(line: bytes, fmt: str) -> dict | None:
     except ValueError:
         return None  # reported as a row that is not JSON
     if isinstance(record, dict) and list(record) == [JSON_OPTIONS]:
-        if not isinstance(record[JSON_OPTIONS], dict):
+        options = record[JSON_OPTIONS]
+        if not isinstance(options, dict):
             raise ResumeError("line 1: not an options record")
-        return record[JSON_OPTIONS]
+        return options
     return None
 
 
 def read_prior(
-    data: bytes, fmt: str, fields: tuple[str, ...], options: dict, grouped: bool = False
+    data: bytes,
+    fmt: str,
+    fields: tuple[str, ...],
+    options: dict[str, Any],
+    grouped: bool = False,
 ) -> Prior:
     """Read an output for --resume (see :class:`Prior`). Raises ResumeError when its rows
     were made with other ``options`` (naming what differs) or with none recorded, and naming
@@ -178,6 +179,7 @@ def read_prior(
                 + "; ".join(differences(recorded, options))
                 + "); give the same options, or score into another file"
             )
+    rows: list[tuple[int, dict[str, Any]]]
     if fmt == "csv":
         rows = _csv_rows(lines, fields, first)
     else:
@@ -197,8 +199,8 @@ def read_prior(
     return prior
 
 
-def _json_rows(lines: list[tuple[int, bytes]], first: int) -> list[tuple[int, dict]]:
-    rows = []
+def _json_rows(lines: list[tuple[int, bytes]], first: int) -> list[tuple[int, dict[str, Any]]]:
+    rows: list[tuple[int, dict[str, Any]]] = []
     for n, (start, raw) in enumerate(lines, first):
         if not raw.strip():
             continue
@@ -212,7 +214,9 @@ def _json_rows(lines: list[tuple[int, bytes]], first: int) -> list[tuple[int, di
     return rows
 
 
-def _csv_rows(lines: list[tuple[int, bytes]], fields: tuple[str, ...], first: int) -> list:
+def _csv_rows(
+    lines: list[tuple[int, bytes]], fields: tuple[str, ...], first: int
+) -> list[tuple[int, dict[str, str]]]:
     if not lines:
         return []
     header = lines[0][1].decode("utf-8", "replace").rstrip("\r\n").split(",")
@@ -221,7 +225,8 @@ def _csv_rows(lines: list[tuple[int, bytes]], fields: tuple[str, ...], first: in
     body = lines[1:]
     text = b"".join(raw for _, raw in body).decode("utf-8", "replace")
     reader = csv.reader(io.StringIO(text))
-    rows, used = [], 0  # used: the body lines before the row being read
+    rows: list[tuple[int, list[str]]] = []
+    used = 0  # the body lines before the row being read
     try:
         for values in reader:
             n = first + reader.line_num  # the row's last line
@@ -235,9 +240,9 @@ def _csv_rows(lines: list[tuple[int, bytes]], fields: tuple[str, ...], first: in
     return [(start, dict(zip(fields, values))) for start, values in rows]
 
 
-def differences(then: dict, now: dict) -> list[str]:
+def differences(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """What differs between two options records, as ``key: A in the file, B now``."""
-    out = []
+    out: list[str] = []
     for k in [*now, *(k for k in then if k not in now)]:
         if then.get(k) != now.get(k):
             out.append(f"{k}: {json.dumps(then.get(k))} in the file, {json.dumps(now.get(k))} now")
@@ -249,7 +254,7 @@ class Output:
     locked (LOCK_EX | LOCK_NB) so that a second run writing it refuses, and emptied (or, with
     ``resume``, kept) only once the lock is held. ``name`` names it in messages."""
 
-    def __init__(self, path: str | None, resume: bool = False):
+    def __init__(self, path: str | None, resume: bool = False) -> None:
         self.path = None if path in (None, "-") else path
         self.name = self.path or "<stdout>"
         self.data = b""
@@ -277,7 +282,9 @@ class Output:
             raise
 
     def _lock(self, fd: int) -> None:
-        if fcntl is None:
+        try:
+            import fcntl
+        except ImportError:  # Windows: the output is not locked there
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -289,7 +296,9 @@ class Output:
         except OSError:  # a file system without locks: write it unlocked
             pass
 
-    def resume(self, fmt: str, fields: tuple[str, ...], options: dict, grouped: bool) -> Prior:
+    def resume(
+        self, fmt: str, fields: tuple[str, ...], options: dict[str, Any], grouped: bool
+    ) -> Prior:
         """What the file holds (see :func:`read_prior`), cut to what is kept: its whole rows,
         or nothing when it has none (the options record and header are written again)."""
         try:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from tinyfq_native.cli import actionable
 from tinyfq_native.cli.common import (
@@ -31,7 +32,7 @@ from tinyfq_native.cli.common import (
 )
 
 
-def score_on_ray(args, paths: list[str]) -> int:
+def score_on_ray(args: argparse.Namespace, paths: list[str]) -> int:
     """--ray: the same scoring on Ray Data (one Scorer per actor), rows written to Parquet in
     input order, the model and the options recorded in the file's metadata."""
     if not args.output or not args.output.endswith(".parquet"):
@@ -97,9 +98,9 @@ def score_on_ray(args, paths: list[str]) -> int:
     return exit_status("score", failed, len(paths), counts.get("no_face", 0))
 
 
-def by_path(rows) -> Iterator[list[dict]]:
+def by_path(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Consecutive rows of one path (a photo's faces) as one list."""
-    group: list[dict] = []
+    group: list[dict[str, Any]] = []
     for row in rows:
         if group and row["path"] != group[0]["path"]:
             yield group
@@ -109,7 +110,7 @@ def by_path(rows) -> Iterator[list[dict]]:
         yield group
 
 
-def cmd_score(args) -> int:
+def cmd_score(args: argparse.Namespace) -> int:
     inputs = walk_inputs(args.paths, args.recursive)
     report_skipped("score", inputs, args.list_skipped)
     if not inputs.paths:
@@ -162,7 +163,7 @@ def cmd_score(args) -> int:
     return exit_status("score", failed, len(todo), no_face)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser(
         "score",
         help="score image files, folders and globs",

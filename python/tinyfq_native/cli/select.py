@@ -27,7 +27,7 @@ from tinyfq_native.cli.common import (
 )
 
 
-def cmd_select(args) -> int:
+def cmd_select(args: argparse.Namespace) -> int:
     """Each sub-folder of DIR is a template/track: keep its k best frames."""
     import shutil
 
@@ -43,7 +43,7 @@ def cmd_select(args) -> int:
     if not tracks:
         tracks = [root]  # a single folder of frames is one track
     seen = Inputs()
-    members = {}
+    members: dict[str, list[str]] = {}
     for t in tracks:
         found = walk_inputs([str(t)], args.recursive)
         members[str(t)] = found.paths
@@ -113,7 +113,7 @@ def cmd_select(args) -> int:
     return exit_status("select", failed, len(paths), no_face)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t = sub.add_parser(
         "select",
         help="keep the k best frames of each sub-folder (track)",
