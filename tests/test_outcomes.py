@@ -19,7 +19,7 @@ from tinyfq_native.rows import FIELDS, row_of
 @pytest.fixture(scope="module")
 def inputs(data_root, tmp_path_factory):
     """Two faces, a photo without a face, a corrupt JPEG, an empty file, text named .png, a
-    file that is not there: each outcome but unsupported, which the decoders' own tests make."""
+    PAM image (a PNM variant the decoders do not read), a file that is not there."""
     import cv2
 
     tmp = tmp_path_factory.mktemp("outcomes")
@@ -29,6 +29,8 @@ def inputs(data_root, tmp_path_factory):
     (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg at all")
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "notes.png").write_text("these are notes, not a picture")
+    pam = b"P7\nWIDTH 2\nHEIGHT 2\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n"
+    (folder / "pam.pnm").write_bytes(pam + bytes(12))
     return sorted(str(p) for p in folder.iterdir()) + [str(folder / "gone.jpg")]
 
 
@@ -37,6 +39,7 @@ EXPECTED = {
     "corrupt.jpg": "invalid",
     "empty.jpg": "invalid",
     "notes.png": "invalid",
+    "pam.pnm": "unsupported",
     "gone.jpg": "missing",
 }
 

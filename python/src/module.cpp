@@ -95,10 +95,15 @@ tinyfq::Landmarks landmarks_from(const py::handle& obj, const char* what) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "tinyFQnet face image quality through ncnn (native core of tinyfq_native)";
+    // A valid file of a variant the decoders do not handle: a ValueError, so that callers
+    // catching bad input catch it too, told apart as Status.unsupported.
+    static py::exception<tinyfq::Unsupported> unsupported(m, "UnsupportedError", PyExc_ValueError);
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
-        } catch (const tinyfq::InvalidInput& e) {  // Unsupported (a file variant) among them
+        } catch (const tinyfq::Unsupported& e) {
+            py::set_error(unsupported, e.what());
+        } catch (const tinyfq::InvalidInput& e) {
             PyErr_SetString(PyExc_ValueError, e.what());
         } catch (const tinyfq::FileNotFound& e) {
             PyErr_SetString(PyExc_FileNotFoundError, e.what());

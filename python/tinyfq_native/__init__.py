@@ -7,7 +7,7 @@
 >>> q = scorer.score(photo_bgr, detect=True)  # the largest face the native detector finds
 """
 
-from tinyfq_native._core import Status, cpu_features, ncnn_version
+from tinyfq_native._core import Status, UnsupportedError, cpu_features, ncnn_version
 from tinyfq_native._scorer import FileFaces, Scorer, default_model_info
 from tinyfq_native.detect import Detector, Face
 from tinyfq_native.engine import Result
@@ -17,6 +17,7 @@ __all__ = [
     "Scorer",
     "Result",
     "Status",
+    "UnsupportedError",
     "Detector",
     "Face",
     "FileFaces",

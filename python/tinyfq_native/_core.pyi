@@ -14,6 +14,9 @@ class Status(enum.Enum):
     no_face = 3
     unsupported = 4
 
+class UnsupportedError(ValueError):
+    """A valid file of a variant the decoders do not handle (Status.unsupported)."""
+
 class Detector:
     def __init__(
         self,

@@ -284,15 +284,8 @@ class Engine:
         factors: bool = False,
     ) -> Iterator[Result]:
         """See :meth:`Scorer.score_paths`."""
-        check_detect(landmarks, detect, all_faces)
-        paths = as_paths(paths)
+        paths = _checked(paths, landmarks, detect, all_faces)
         nworkers = resolve_workers(workers)
-        if (
-            landmarks is not None
-            and not isinstance(landmarks, Mapping)
-            and len(landmarks) != len(paths)
-        ):
-            raise ValueError(f"landmarks: {len(landmarks)} for {len(paths)} paths")
         bar = None
         if progress:
             from tqdm import tqdm
@@ -330,23 +323,26 @@ class Engine:
         factors: bool = False,
     ) -> list[list[Result]]:
         """Every path's Results at once (per path a list: one Result, or one per face)."""
-        check_detect(landmarks, detect, all_faces)
-        paths = as_paths(paths)
-        lms = None
-        if landmarks is not None:
-            if not isinstance(landmarks, Mapping) and len(landmarks) != len(paths):
-                raise ValueError(f"landmarks: {len(landmarks)} for {len(paths)} paths")
-            lms = self._lookup(landmarks, paths, 0)
+        paths = _checked(paths, landmarks, detect, all_faces)
+        lms = None if landmarks is None else self._lookup(landmarks, paths, 0)
         return self.chunk(paths, lms, detect, all_faces, resolve_workers(workers), factors)
+
+
+def _checked(
+    paths: Iterable[Any], landmarks: Landmarks, detect: bool, all_faces: bool
+) -> list[str]:
+    """``paths`` as a list of strings, once the options and the landmarks' count are checked."""
+    check_detect(landmarks, detect, all_faces)
+    out = as_paths(paths)
+    if landmarks is not None and not isinstance(landmarks, Mapping) and len(landmarks) != len(out):
+        raise ValueError(f"landmarks: {len(landmarks)} for {len(out)} paths")
+    return out
 
 
 def status_of_error(error: BaseException) -> Status:
     """The Status of an exception a decoder or scorer raised for one input."""
     if isinstance(error, FileNotFoundError):
         return Status.missing
-    if (
-        isinstance(error, getattr(_core, "UnsupportedError", ()))
-        or "unsupported" in str(error).lower()[:80]
-    ):
+    if isinstance(error, _core.UnsupportedError):
         return Status.unsupported
     return Status.invalid
