@@ -97,12 +97,16 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "tinyFQnet face image quality through ncnn (native core of tinyfq_native)";
     // A valid file of a variant the decoders do not handle: a ValueError, so that callers
     // catching bad input catch it too, told apart as Status.unsupported.
-    static py::exception<tinyfq::Unsupported> unsupported(m, "UnsupportedError", PyExc_ValueError);
+    // (Stored the way pybind11 recommends: no static Python object outlives the interpreter.)
+    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> unsupported;
+    unsupported.call_once_and_store_result([&]() {
+        return py::exception<tinyfq::Unsupported>(m, "UnsupportedError", PyExc_ValueError);
+    });
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
         } catch (const tinyfq::Unsupported& e) {
-            py::set_error(unsupported, e.what());
+            py::set_error(unsupported.get_stored(), e.what());
         } catch (const tinyfq::InvalidInput& e) {
             PyErr_SetString(PyExc_ValueError, e.what());
         } catch (const tinyfq::FileNotFound& e) {
