@@ -63,6 +63,13 @@ def test_track_selector_keeps_the_k_best_per_track(scorer, frames):
     assert sel2.best("b") == sel.best("b")
     with pytest.raises(ValueError, match="keep_frames"):
         sel2.frames("b")
+    # known scores (a detect-and-score pass) are kept without scoring again
+    sel3 = TrackSelector(k=2, scorer=scorer, keep_frames=False)
+    for key, (track, _) in enumerate(stream):
+        sel3.add_scored(track, next(q for q, k in got[track] if k == key), key=key)
+    assert sel3.best("b") == sel.best("b")
+    with pytest.raises(ValueError, match="keeps frames"):
+        TrackSelector(k=1, scorer=scorer).add_scored("a", 0.5)
 
 
 def test_cli_select(tmp_path, data_root):

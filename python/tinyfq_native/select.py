@@ -103,9 +103,22 @@ class TrackSelector:
             self._push(t, float(q), f, key)
         return scores
 
-    def _push(self, track: Hashable, q: float, frame: np.ndarray, key: Any) -> None:
+    def add_scored(
+        self, track: Hashable, score: float, frame: np.ndarray | None = None, key: Any = None
+    ) -> None:
+        """Keep a frame whose quality is already known (e.g. from a detect-and-score pass over
+        the whole frame) if it is among the track's k best, without scoring it again.
+        ``frame`` is needed only when the selector keeps frames."""
+        if frame is None and self.keep_frames:
+            raise ValueError(
+                "this TrackSelector keeps frames: pass the frame, or make it with keep_frames=False"
+            )
+        self._push(track, float(score), frame, key)
+
+    def _push(self, track: Hashable, q: float, frame: np.ndarray | None, key: Any) -> None:
         seq = next(self._seq)
-        entry = (q, -seq, seq if key is None else key, frame.copy() if self.keep_frames else None)
+        kept = frame.copy() if self.keep_frames and frame is not None else None
+        entry = (q, -seq, seq if key is None else key, kept)
         heap = self._heaps.setdefault(track, [])
         if len(heap) < self.k:
             heapq.heappush(heap, entry)

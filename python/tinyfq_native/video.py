@@ -328,7 +328,6 @@ def _stalled(e: BaseException) -> bool:
 # --- the pipeline
 
 _END = object()
-_NO_FRAME = np.empty((0, 0, 3), np.uint8)
 
 
 class _Failed:
@@ -343,7 +342,7 @@ class _Selector(TrackSelector):
     def offer(self, track: int, score: float, make: Callable[[], FacePick]) -> None:
         kept = self.best(track)
         if len(kept) < self.k or score > kept[-1].score:
-            self._push(track, score, _NO_FRAME, make())  # keep_frames=False: not kept
+            self.add_scored(track, score, key=make())
 
 
 class BestFaces:
