@@ -55,6 +55,8 @@ class RelabelConfig:
     workers: int = 2
     seed: int = 1
     embed: bool = True  # False: label only the photos already in the cache (a time budget)
+    focus: str = ""  # comma-separated kinds: one more single-step crop-scale copy of each
+    cached_only: bool = False  # embed only for photos the cache has begun (their new copies)
     merge: str | None = None  # an earlier labels.csv whose rows join, mapped onto this scale
     merge_share: float = 1.0  # of the earlier rows (by a hash of path and copy)
 

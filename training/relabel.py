@@ -40,7 +40,7 @@ _worker: dict = {}
 def copy_plan(relpath: str, cfg: RelabelConfig) -> list[tuple[str, str, str]]:
     """(variant, degradation spec, landmark jitter spec) of each copy, copy 0 first; a pure
     function of the path and the config."""
-    from facedata.degrade import chain_spec, fill_spec, jitter_spec
+    from facedata.degrade import chain_spec, fill_spec, jitter_spec, step_spec
 
     rng = np.random.default_rng([cfg.seed, zlib.crc32(relpath.encode())])
     plan = [("original", "", "")]
@@ -55,6 +55,10 @@ def copy_plan(relpath: str, cfg: RelabelConfig) -> list[tuple[str, str, str]]:
             if mode == 3
             else ("blank", "photo/" + fill_spec(rng, mode), "")
         )
+    # focus copies come last, from their own generator: adding them leaves the others as they were
+    frng = np.random.default_rng([cfg.seed, zlib.crc32(relpath.encode()), 1])
+    for kind in filter(None, cfg.focus.split(",")):
+        plan.append(("focus", "crop/" + step_spec(frng, kind), ""))
     return plan
 
 
@@ -67,20 +71,22 @@ def _init(labeller: str) -> None:
     _worker["net"] = make_labeller(labeller, threads=1)
 
 
-def _process(job: tuple[dict, RelabelConfig]) -> list[dict]:
+def _process(job: tuple[dict, RelabelConfig, int]) -> list[dict]:
     import cv2
 
     from facedata.degrade import apply_jitter, degraded_crop
     from facedata.extra import resolve
     from training.sample import box_of, landmarks_of
 
-    row, cfg = job
+    row, cfg, start = job  # copies before ``start`` are in the cache already
     img = cv2.imread(str(resolve(row["relpath"], cfg.data, cfg.extra)), cv2.IMREAD_COLOR)
     if img is None:
         return [{"relpath": row["relpath"], "copy": 0, "status": "unreadable"}]
     lm0, box = landmarks_of(row), box_of(row)
     out, crops = [], []
     for c, (variant, spec, geometry) in enumerate(copy_plan(row["relpath"], cfg)):
+        if c < start:
+            continue
         lm = apply_jitter(lm0, geometry) if geometry else lm0
         crops.append(_worker["net"].from_crop(degraded_crop(img, lm, spec, 112, box)))
         out.append(
@@ -123,8 +129,14 @@ def embed_all(cfg: RelabelConfig, todo_rows: list[dict]) -> Path:
 
     cache = Path(cfg.cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    done = {r["relpath"] for r in read_jsonl(cache) if r["copy"] == 0}
-    todo = [(r, cfg) for r in todo_rows if r["relpath"] not in done]
+    have: dict[str, int] = {}  # copies cached per photo (they are written in order)
+    for r in read_jsonl(cache):
+        have[r["relpath"]] = max(have.get(r["relpath"], 0), r["copy"] + 1)
+    todo = [
+        (r, cfg, have.get(r["relpath"], 0))
+        for r in todo_rows
+        if have.get(r["relpath"], 0) < len(copy_plan(r["relpath"], cfg))
+    ]
     if not todo:
         return cache
     with cache.open("a") as f, get_context("spawn").Pool(cfg.workers, _init, (cfg.labeller,)) as p:
@@ -148,10 +160,14 @@ def run(cfg: RelabelConfig) -> Path:
     t0 = time.time()
     src = photos(cfg)
     print(f"{len(src)} photos, {len({r['identity'] for r in src})} identities", file=sys.stderr)
+    if cfg.cached_only:  # photos started already (e.g. new focus copies for them only)
+        started = {r["relpath"] for r in read_jsonl(Path(cfg.cache)) if r["copy"] == 0}
+        src = [s for s in src if s["relpath"] in started]
     cache = embed_all(cfg, src) if cfg.embed else Path(cfg.cache)
     recs = {(r["relpath"], r["copy"]): r for r in read_jsonl(cache)}
     if not cfg.embed:  # only the photos the cache holds, identities with >= 2 of them
         src = [s for s in src if (s["relpath"], 0) in recs]
+
         n: dict[str, int] = {}
         for s in src:
             n[s["identity"]] = n.get(s["identity"], 0) + 1

@@ -80,3 +80,15 @@ def test_crop_routing_always_takes_crop_scale_rows_and_a_share_of_the_rest():
     assert 0.45 < share < 0.55
     assert not any(crop_routed(r, 0.0) for r in rows)
     assert crop_routed({"relpath": "x", "copy": 1, "degradation": "crop/gamma:gamma=3"}, 0.0)
+
+
+def test_focus_copies_come_last_and_leave_the_earlier_plan_unchanged():
+    from training.config import RelabelConfig
+    from training.relabel import copy_plan
+
+    plain = copy_plan("celeba-subset/images/1/1.jpg", RelabelConfig())
+    focus = copy_plan("celeba-subset/images/1/1.jpg", RelabelConfig(focus="jpeg,gamma"))
+    assert focus[: len(plain)] == plain  # cached copies keep their numbers and specs
+    extra = focus[len(plain) :]
+    assert [v for v, _, _ in extra] == ["focus", "focus"]
+    assert [s.split(":")[0] for _, s, _ in extra] == ["crop/jpeg", "crop/gamma"]
