@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# the decode corpus's shared checks (tests/corpus.py) report their asserts as test files do
+pytest.register_assert_rewrite("tests.corpus")
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("TINYFQ_DATA", REPO.parent / "shared" / "data"))
 

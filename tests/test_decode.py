@@ -1,6 +1,6 @@
 """Image decoding: reduced-resolution JPEG decoding (libjpeg's DCT scaling) against full
 decoding on real LFW photos, colour spaces, damaged files, EXIF orientation and trailers.
-(Every format variant against Pillow: test_decode_corpus.py.)"""
+(Every format variant against Pillow: test_decode_corpus_lossless.py, _jpeg.py.)"""
 
 import struct
 
