@@ -4,6 +4,10 @@ if sys.argv[1:2] == ["video"]:  # protocol 5, video sessions: evaluation/video.p
     from evaluation.video import main as video
 
     sys.exit(video(sys.argv[2:]))
+if sys.argv[1:2] == ["video-real"]:  # protocol 6, real video sessions: evaluation/video_real.py
+    from evaluation.video_real import main as video_real
+
+    sys.exit(video_real(sys.argv[2:]))
 
 from evaluation.core import main
 

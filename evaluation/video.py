@@ -18,9 +18,8 @@ seeds, and a figure.
 
     python -m evaluation video --out docs/eval      # pip install ".[eval,video]"
 
-Not covered (the issue's full protocol): NUAA client sessions and the LivePortrait clips
-(fetched from their repositories; not on disk here) and the learned peers (they would score
-every frame of every clip in their own runtimes).
+Not covered here: the learned peers. The issue's real sequences (NUAA client sessions, the
+LivePortrait clips), with the peers, are protocol 6 (evaluation/video_real.py).
 """
 
 from __future__ import annotations
