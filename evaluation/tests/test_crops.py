@@ -27,11 +27,11 @@ def test_crop_specs_are_deterministic_crop_scale_and_in_the_stated_ranges():
 def test_crop_scale_degradation_comes_after_the_warp(labels_rows, data_root):
     import cv2
 
-    from training.sample import landmarks_of
+    from tinyfq_native.landmarks import as_landmarks
 
     row = labels_rows[0]
     img = cv2.imread(str(data_root / row["relpath"]))
-    lm = landmarks_of(row)
+    lm = as_landmarks(row["landmarks"])
     clean = degraded_crop(img, lm, "")
     assert clean.shape == (112, 112, 3) and clean.dtype == np.uint8
     # crop-scale JPEG at q=5 leaves 8×8 blocks on the crop's own grid: the crop equals
@@ -48,7 +48,7 @@ def test_dlib_on_crops_tells_people_apart(labels_rows, data_root):
     pytest.importorskip("dlib")
     import cv2
 
-    from training.sample import landmarks_of
+    from tinyfq_native.landmarks import as_landmarks
 
     by_id: dict = {}
     for r in labels_rows:
@@ -61,7 +61,7 @@ def test_dlib_on_crops_tells_people_apart(labels_rows, data_root):
     for rows in two:
         for r in rows:
             img = cv2.imread(str(data_root / r["relpath"]))
-            e = C.dlib_embed(degraded_crop(img, landmarks_of(r), ""))
+            e = C.dlib_embed(degraded_crop(img, as_landmarks(r["landmarks"]), ""))
             emb[r["relpath"]] = e / np.linalg.norm(e)
     (a1, a2), (b1, _) = ([emb[r["relpath"]] for r in rows] for rows in two)
     assert a1 @ a2 > a1 @ b1  # same person closer than another (dlib's cosines are high)
