@@ -31,8 +31,8 @@ pairs; no pairs across the sets).
 
     python -m evaluation video-real --out docs/eval      # pip install ".[eval,video]"
 
-The mirrors are looked for under ``$TINYFQ_MIRRORS`` (default /work/.mirror), as
-``imironica+liveness/repo`` and ``KwaiVGI+LivePortrait/repo``.
+The sequences and their sources: evaluation/video_sequences.py; the report:
+evaluation/video_real_report.py.
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
-import subprocess
 import sys
 import time
 import zlib
@@ -51,25 +49,21 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.metrics import balanced_accuracy, tar_at_far
+from evaluation.video_real_report import markdown, plot
+from evaluation.video_sequences import (
+    LIVEPORTRAIT,
+    MIRRORS,
+    NUAA,
+    Sequence,
+    frame_images,
+    have_mirrors,
+    liveportrait_sequences,
+    nuaa_sequences,
+)
 from facedata.jsonl import read_jsonl
 
-MIRRORS = os.environ.get("TINYFQ_MIRRORS", "/work/.mirror")
-NUAA = {
-    "repository": "imironica/liveness",
-    "commit": "415a750d380dc1ad03815d9f99287f0661715510",
-    "folder": "db/ClientRaw/",
-    "mirror": "imironica+liveness/repo",
-}
-LIVEPORTRAIT = {
-    "repository": "KwaiVGI/LivePortrait",
-    "commit": "1986663be3b6902605d32200c01f4bfd36cda83d",
-    "folder": "assets/examples/{driving,source}/*.mp4",
-    "mirror": "KwaiVGI+LivePortrait/repo",
-    "licence": "MIT",
-}
 PEERS = ("lightqnet_x0.25", "lightqnet_x1.0", "sdd_fiqa")
 POSITIONAL = ("first", "middle", "random")
-NUAA_NAME = re.compile(r"^(\d{4})_(\d{2})_(\d{2})_(\d{2})_(\d+)\.jpg$")
 
 
 @dataclass
@@ -86,122 +80,6 @@ class RealVideoConfig:
     clips: tuple | None = None  # LivePortrait clip names to use, e.g. ("d0", "s13")
     model: str | None = None
     peers: tuple = field(default_factory=lambda: PEERS)
-
-
-@dataclass
-class Sequence:
-    """One frame sequence: its ``sessions`` are (session id, person, session label, first
-    frame, end frame) over the frames of ``source`` (a folder or a clip in the cache)."""
-
-    set: str
-    name: str
-    person: str
-    source: str
-    sessions: list = field(default_factory=list)
-
-
-def mirror(cfg: RealVideoConfig, spec: dict) -> Path:
-    return Path(cfg.mirrors) / spec["mirror"]
-
-
-def have_mirrors(mirrors: str = MIRRORS) -> bool:
-    """Whether both repositories are on disk at the pinned commits."""
-    for spec in (NUAA, LIVEPORTRAIT):
-        repo = Path(mirrors) / spec["mirror"]
-        if not repo.exists():
-            return False
-        ok = subprocess.run(
-            ["git", "-C", str(repo), "cat-file", "-e", spec["commit"] + "^{commit}"],
-            capture_output=True,
-        )
-        if ok.returncode:
-            return False
-    return True
-
-
-def _git_files(repo: Path, commit: str, folder: str) -> list[str]:
-    out = subprocess.run(
-        ["git", "-C", str(repo), "ls-tree", "-r", "--name-only", commit, "--", folder],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.split()
-
-
-def _extract(repo: Path, commit: str, files: dict[str, Path]) -> None:
-    """Write each repository file (path -> destination) with one `git cat-file --batch`."""
-    todo = {p: d for p, d in files.items() if not d.exists()}
-    if not todo:
-        return
-    cmd = ["git", "-C", str(repo), "cat-file", "--batch"]
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as p:
-        assert p.stdin is not None and p.stdout is not None
-        for path, dest in todo.items():
-            p.stdin.write(f"{commit}:{path}\n".encode())
-            p.stdin.flush()
-            head = p.stdout.readline().split()
-            if len(head) != 3:
-                raise FileNotFoundError(f"{repo}: no {path} at {commit}")
-            data = p.stdout.read(int(head[2]))
-            p.stdout.read(1)  # the newline after each object
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(dest.suffix + ".part")
-            tmp.write_bytes(data)
-            tmp.replace(dest)
-
-
-def parse_nuaa(name: str) -> tuple[str, str, str, str, int] | None:
-    """(person, glasses, pos, session, frame) of a NUAA file name; None for other files."""
-    m = NUAA_NAME.match(name)
-    return (m[1], m[2], m[3], m[4], int(m[5])) if m else None
-
-
-def nuaa_groups(paths: list[str]) -> dict[tuple[str, str, str, str], list[tuple[int, str]]]:
-    """The NUAA sequences: (person, glasses, pos, session) -> [(frame, path)] in frame order."""
-    groups: dict[tuple[str, str, str, str], list[tuple[int, str]]] = {}
-    for p in paths:
-        got = parse_nuaa(p.rsplit("/", 1)[-1])
-        if got:
-            groups.setdefault(got[:4], []).append((got[4], p))
-    return {k: sorted(v) for k, v in sorted(groups.items())}
-
-
-def nuaa_sequences(cfg: RealVideoConfig) -> list[Sequence]:
-    """The NUAA sequences as burst folders in the cache (frames renamed to their zero-padded
-    number, so that name order is frame order)."""
-    repo = mirror(cfg, NUAA)
-    groups = nuaa_groups(_git_files(repo, NUAA["commit"], NUAA["folder"]))
-    root = Path(cfg.cache) / "video-real" / "nuaa"
-    seqs, files = [], {}
-    for (person, glasses, pos, session), frames in groups.items():
-        if cfg.people is not None and person not in cfg.people:
-            continue
-        name = f"{person}_g{glasses}_p{pos}_s{session}"
-        folder = root / name
-        for n, path in frames:
-            files[path] = folder / f"{n:05d}.jpg"
-        seq = Sequence("nuaa", name, person, str(folder))
-        seq.sessions = [(name, person, session, 0, len(frames))]
-        seqs.append(seq)
-    _extract(repo, NUAA["commit"], files)
-    return seqs
-
-
-def liveportrait_sequences(cfg: RealVideoConfig) -> list[Sequence]:
-    """The LivePortrait clips in the cache; sessions are set once the clip's length is known."""
-    repo = mirror(cfg, LIVEPORTRAIT)
-    paths = [
-        p
-        for p in _git_files(repo, LIVEPORTRAIT["commit"], "assets/examples")
-        if re.fullmatch(r"assets/examples/(driving|source)/[^/]+\.mp4", p)
-    ]
-    root = Path(cfg.cache) / "video-real" / "liveportrait"
-    files = {p: root / p.rsplit("/", 1)[-1] for p in paths}
-    if cfg.clips is not None:
-        files = {p: d for p, d in files.items() if d.stem in cfg.clips}
-    _extract(repo, LIVEPORTRAIT["commit"], files)
-    return [Sequence("liveportrait", d.stem, d.stem, str(d)) for d in sorted(files.values())]
 
 
 def run_pipeline(seq: Sequence, every: int, scorer) -> tuple[dict, int, int]:
@@ -262,28 +140,6 @@ class _Jsonl:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
             f.write(json.dumps(row) + "\n")
-
-
-def _frame_images(seq: Sequence, wanted: set[int], rotation: int) -> dict[int, np.ndarray]:
-    """The upright RGB frames ``wanted`` of a sequence (decoded as the pipeline decodes)."""
-    if os.path.isdir(seq.source):
-        from tinyfq_native.images import read_image
-        from tinyfq_native.video import FRAME_EXTS
-
-        files = sorted(f for f in os.listdir(seq.source) if f.lower().endswith(FRAME_EXTS))
-        return {n: read_image(os.path.join(seq.source, files[n])) for n in wanted}
-    import av
-
-    out = {}
-    with av.open(seq.source) as c:
-        for n, frame in enumerate(c.decode(video=0)):
-            if n in wanted:
-                img = frame.to_ndarray(format="rgb24")
-                k = (rotation // 90) % 4
-                out[n] = np.ascontiguousarray(np.rot90(img, k)) if k else img
-            if n >= max(wanted):
-                break
-    return out
 
 
 _dlib: dict = {}
@@ -374,7 +230,7 @@ def score_sequences(
             picks_of.append((row, picks))
         need = {n for n, b in wanted.items() if _key(seq.set, seq.name, n, b) not in embs.rows}
         if need:
-            images = _frame_images(seq, need, entry["rotation"])
+            images = frame_images(seq, need, entry["rotation"])
             for n in sorted(need):
                 e = _embed(images[n], tuple(wanted[n]))
                 embs.add(
@@ -477,9 +333,9 @@ def run(cfg: RealVideoConfig) -> dict:
     try:
         seqs: list[Sequence] = []
         if "nuaa" in cfg.sets:
-            seqs += nuaa_sequences(cfg)
+            seqs += nuaa_sequences(cfg.mirrors, cfg.cache, cfg.people)
         if "liveportrait" in cfg.sets:
-            seqs += liveportrait_sequences(cfg)
+            seqs += liveportrait_sequences(cfg.mirrors, cfg.cache, cfg.clips)
         sessions, cached = score_sequences(cfg, seqs, scorer, peers)
     finally:
         for p in peers:
@@ -520,125 +376,6 @@ def run(cfg: RealVideoConfig) -> dict:
         "seconds": round(time.time() - t0, 1),
         "sequences_from_cache": cached,  # their pipeline and peer scores were not recomputed
     }
-
-
-LABELS = {
-    "tinyfqnet": "tinyFQnet",
-    "lightqnet_x0.25": "LightQNet ×0.25",
-    "lightqnet_x1.0": "LightQNet ×1.0",
-    "sdd_fiqa": "SDD-FIQA",
-    "first": "first frame",
-    "middle": "middle frame",
-    "random": "random frame",
-}
-SET_TITLES = {"nuaa": "NUAA", "liveportrait": "LivePortrait", "pooled": "both, pooled"}
-
-
-def markdown(results: dict) -> str:
-    res = results["results"]
-    fars = [f"{f:g}" for f in results["config"]["fars"]]
-    lines = [
-        "## Protocol 6: real video sessions (NUAA webcam sequences, LivePortrait clips), "
-        "dlib ResNet",
-        "",
-        f"Quality model {results['quality_model']}; one frame kept per session from its main "
-        f"track; cross-session pairs. NUAA: "
-        f"{NUAA['repository']}@{NUAA['commit'][:10]} `{NUAA['folder']}`, one picture in "
-        f"{results['config']['every_nuaa']}; LivePortrait: "
-        f"{LIVEPORTRAIT['repository']}@{LIVEPORTRAIT['commit'][:10]} `{LIVEPORTRAIT['folder']}`"
-        f" (MIT), one frame in {results['config']['every_clip']}, halves as sessions. "
-        f"Random: mean ± std over {results['config']['random_draws']} draws. A NUAA sequence "
-        "is one (person, glasses, pos, session) of the file names "
-        "`ID_GLASSES_POS_SESSION_FRAME.jpg`; its genuine pairs are a person's sequences of "
-        "different session numbers.",
-        "",
-        "| set | sessions (people) | genuine / impostor pairs | impostor pairs allowed above the "
-        "threshold at FAR " + " / ".join(fars) + " |",
-        "|---|---|---|---|",
-    ]
-    for s, r in res.items():
-        lines.append(
-            f"| {SET_TITLES.get(s, s)} | {r['sessions']} ({r['people']}) | "
-            f"{r['genuine_pairs']} / {r['impostor_pairs']} | "
-            + " / ".join(str(r["impostors_at_threshold"][f]) for f in fars)
-            + " |"
-        )
-    sets = list(res)
-    metrics_ = [f"TAR@FAR={f}" for f in fars]
-    head = [
-        f"{SET_TITLES.get(s, s)} {m.replace('TAR@FAR=', 'TAR@')}" for s in sets for m in metrics_
-    ]
-    lines += ["", "| method | " + " | ".join(head) + " |", "|---|" + "---|" * len(head)]
-    for m in res[sets[0]]["methods"]:
-        cells = []
-        for s in sets:
-            for k in metrics_:
-                v = res[s]["methods"][m][k]
-                cells.append(
-                    f"{v['mean']:.3f} ± {v['std']:.3f}" if m == "random" else f"{v['mean']:.3f}"
-                )
-        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + " |")
-    head = [f"{SET_TITLES.get(s, s)} {k}" for s in sets for k in ("accuracy", "genuine cos")]
-    lines += [
-        "",
-        "Balanced accuracy (at the best threshold) and the mean cosine of the genuine pairs "
-        "(the same centre for every method):",
-        "",
-        "| method | " + " | ".join(head) + " |",
-        "|---|" + "---|" * len(head),
-    ]
-    for m in res[sets[0]]["methods"]:
-        cells = [
-            f"{res[s]['methods'][m][k]['mean']:.3f}"
-            for s in sets
-            for k in ("accuracy", "genuine_cosine")
-        ]
-        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + " |")
-    if results["sessions_without_face"]:
-        lines += ["", f"Sessions without a face (left out): {results['sessions_without_face']}."]
-    return "\n".join(lines) + "\n"
-
-
-def plot(results: dict, out: Path) -> None:
-    from facedata.plot import pyplot
-
-    plt = pyplot()
-    res = results["results"]
-    fars = [f"{f:g}" for f in results["config"]["fars"]]
-    sets = list(res)
-    fig, axes = plt.subplots(1, len(sets), figsize=(3.6 * len(sets), 3.6), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, s in zip(axes, sets):
-        methods = list(res[s]["methods"])
-        w = 0.8 / len(methods)
-        for i, m in enumerate(methods):
-            v = [res[s]["methods"][m][f"TAR@FAR={f}"] for f in fars]
-            ax.bar(
-                np.arange(len(fars)) + i * w,
-                [x["mean"] for x in v],
-                w,
-                yerr=[x["std"] for x in v] if m == "random" else None,
-                label=LABELS.get(m, m),
-                capsize=2,
-            )
-        r = res[s]
-        ax.set_xticks(np.arange(len(fars)) + 0.4 - w / 2, [f"TAR@FAR {f}" for f in fars])
-        ax.set_title(
-            f"{SET_TITLES.get(s, s)}: {r['genuine_pairs']} genuine, "
-            f"{r['impostor_pairs']} impostor pairs",
-            fontsize=8,
-        )
-        ax.set_ylim(0.5, 1.02)  # every bar is above 0.5: the axis starts there
-        ax.grid(axis="y", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=len(labels), frameon=False)
-    fig.suptitle(
-        "Protocol 6: the frame kept per real video session, verified by dlib (TAR, axis from 0.5)",
-        fontsize=9,
-    )
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(out / "video_real_tar.png", dpi=110)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from evaluation.video_real import MIRRORS, choose, have_mirrors, main, nuaa_groups, pairs
+from evaluation.video_real import choose, main, pairs
+from evaluation.video_sequences import MIRRORS, have_mirrors, nuaa_groups
 
 
 def test_nuaa_names_make_sequences_in_frame_order():
