@@ -9,8 +9,7 @@ namespace tinyfq_py {
 
 namespace {
 
-tinyfq::Options make_options(bool fp16, int workers, bool reduced_decode,
-                             bool exif_orientation) {
+tinyfq::Options make_options(bool fp16, int workers, bool reduced_decode, bool exif_orientation) {
     tinyfq::Options o;
     o.fp16 = fp16;
     o.workers = workers;
@@ -54,12 +53,12 @@ void bind_scorer_faces(py::class_<tinyfq::Scorer>& cls);
 void bind_scorer(py::module_& m) {
     py::class_<tinyfq::Scorer> cls(m, "Scorer", "tinyFQnet scorer (see tinyfq_native.Scorer).");
     bind_scorer_faces(cls);
-    cls.def(py::init([](bool fp16, int workers, bool reduced_decode, bool exif_orientation) {
-                return tinyfq::Scorer(
-                    make_options(fp16, workers, reduced_decode, exif_orientation));
-            }),
-            py::arg("fp16") = false, py::arg("workers") = 0, py::arg("reduced_decode") = false,
-            py::arg("exif_orientation") = true, "The default model embedded in the library.")
+    cls.def(
+           py::init([](bool fp16, int workers, bool reduced_decode, bool exif_orientation) {
+               return tinyfq::Scorer(make_options(fp16, workers, reduced_decode, exif_orientation));
+           }),
+           py::arg("fp16") = false, py::arg("workers") = 0, py::arg("reduced_decode") = false,
+           py::arg("exif_orientation") = true, "The default model embedded in the library.")
         .def(py::init([](const std::string& param, const std::string& bin, const std::string& json,
                          bool fp16, int workers, bool reduced_decode, bool exif_orientation) {
                  return tinyfq::Scorer(
