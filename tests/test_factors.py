@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import pytest
 
 from tinyfq_native.factors import DEFINITIONS, NAMES, factor_columns
+
+# OpenCV makes the synthetic changes (the test extra has it; an installed wheel's test run,
+# with numpy and pytest only, skips this file)
+cv2 = pytest.importorskip("cv2")
 
 # The ArcFace/insightface 112x112 template: the factors' frontal, level face.
 TEMPLATE = np.array(

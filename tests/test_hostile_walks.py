@@ -5,7 +5,6 @@ followed back up into a folder already on the path."""
 import os
 import shutil
 
-import cv2
 import pytest
 
 from tests.conftest import read_csv
@@ -22,6 +21,8 @@ def face(data_root):
 def test_a_walk_scores_jpegs_by_any_extension_and_counts_what_it_skips(face, tmp_path, capsys):
     """A folder argument silently skipped .jfif/.jpe JPEGs (which decode fine), files of other
     types and FIFOs named .jpg; given by name the same files got rows."""
+    import cv2
+
     folder = tmp_path / "in"
     folder.mkdir()
     for name in JPEG_NAMES:
