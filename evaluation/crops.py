@@ -5,7 +5,7 @@ degraded by their own camera, codec and light *after* alignment. This protocol b
 crops for held-out people only (LFW View-2 folds 6-10, facedata.splits) with a different aligner
 than training's: the MTCNN landmarks in training/labels/landmarks-mtcnn.csv (training and the
 runtime use the native YuNet detector), warped by tinyfq_native.align. Each crop is then
-degraded at crop scale (facedata.degrade.crop_spec: JPEG q 3-30, tone curve gamma 2.5-4, low
+degraded at crop scale (facedata.chains.crop_spec: JPEG q 3-30, tone curve gamma 2.5-4, low
 light with noise, blur, low resolution, noise, occlusion) and every method scores the crops as
 crops (tinyFQnet without landmarks; the peers on the same pixels).
 
@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.metrics import spearman, tar_at_far
-from facedata.degrade import CROP_EVAL_KINDS, crop_spec, degraded_crop
+from facedata.chains import crop_spec, degraded_crop
+from facedata.degrade import CROP_EVAL_KINDS
 from facedata.jsonl import read_jsonl
 
 SIZE = 112

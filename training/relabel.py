@@ -4,7 +4,7 @@ Takes the photos, identities and five landmarks of an earlier ``labels.csv`` (no
 repeated; photos whose file is not on this machine are skipped) and gives each training photo:
 
 - the original (its ArcFace crop, the identity centres' input);
-- ``copies`` second-order chain copies (facedata.degrade.chain_spec: one or two steps, each at
+- ``copies`` second-order chain copies (facedata.chains.chain_spec: one or two steps, each at
   photo scale before the warp or at crop scale after it, JPEG q 3–30, tone curves, colour casts,
   resampling filters, motion and defocus blur, noise, occlusion), copy k at a severity from the
   k-th equal stratum of [0, 1];
@@ -40,7 +40,8 @@ _worker: dict = {}
 def copy_plan(relpath: str, cfg: RelabelConfig) -> list[tuple[str, str, str]]:
     """(variant, degradation spec, landmark jitter spec) of each copy, copy 0 first; a pure
     function of the path and the config."""
-    from facedata.degrade import chain_spec, fill_spec, jitter_spec, step_spec
+    from facedata.chains import chain_spec, step_spec
+    from facedata.degrade import fill_spec, jitter_spec
 
     rng = np.random.default_rng([cfg.seed, zlib.crc32(relpath.encode())])
     plan = [("original", "", "")]
@@ -74,7 +75,8 @@ def _init(labeller: str) -> None:
 def _process(job: tuple[dict, RelabelConfig, int]) -> list[dict]:
     import cv2
 
-    from facedata.degrade import apply_jitter, degraded_crop
+    from facedata.chains import degraded_crop
+    from facedata.degrade import apply_jitter
     from facedata.extra import resolve
     from training.sample import box_of, landmarks_of
 

@@ -28,7 +28,7 @@ def crop_routed(row: dict, share: float) -> bool:
     """Whether a row's network input is cut as a 112×112 crop first (then resized, as the
     scorer does with crops): always for crop-scale degradations, else for a fixed ``share`` of
     rows (by a hash of path and copy), so that the resize alone never marks a degraded copy."""
-    from facedata.degrade import split_chain
+    from facedata.chains import split_chain
 
     if split_chain(row.get("degradation") or "")[1]:
         return True
@@ -45,7 +45,8 @@ def labelled_image(
     after the crop-scale steps, with the ArcFace template as its landmarks."""
     import cv2
 
-    from facedata.degrade import apply, degraded_crop
+    from facedata.chains import degraded_crop
+    from facedata.degrade import apply
     from facedata.extra import resolve
     from tinyfq_native.align import ARCFACE_112
     from training.sample import box_of, landmarks_of

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from evaluation import crops as C
-from facedata.degrade import CROP_EVAL_KINDS, crop_spec, degraded_crop, parse_spec, split_chain
+from facedata.chains import crop_spec, degraded_crop, split_chain
+from facedata.degrade import CROP_EVAL_KINDS, parse_spec
 
 
 def test_crop_specs_are_deterministic_crop_scale_and_in_the_stated_ranges():

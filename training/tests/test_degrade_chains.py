@@ -1,18 +1,10 @@
-"""The second-order degradation model (facedata.degrade) and the relabelling step's plan."""
+"""The second-order degradation model (facedata.chains) and the relabelling step's plan."""
 
 import numpy as np
 import pytest
 
-from facedata.degrade import (
-    CHAIN_KINDS,
-    SCALES,
-    apply,
-    chain_spec,
-    degraded_crop,
-    parse_spec,
-    split_chain,
-    step_spec,
-)
+from facedata.chains import chain_spec, degraded_crop, split_chain, step_spec
+from facedata.degrade import CHAIN_KINDS, SCALES, apply, parse_spec
 
 
 def _face():
