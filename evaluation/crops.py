@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import json
-import sys
 import zlib
 from pathlib import Path
 
@@ -37,7 +35,7 @@ import numpy as np
 from evaluation.metrics import spearman, tar_at_far
 from facedata.chains import crop_spec, degraded_crop
 from facedata.degrade import CROP_EVAL_KINDS
-from facedata.jsonl import read_jsonl
+from facedata.jsonl import fill_cache, read_jsonl
 
 SIZE = 112
 PAD = 24  # replicated border around the crop, so dlib's chip never leaves the image
@@ -146,10 +144,6 @@ class CropCache:
         self.rows: dict[str, dict] = {r["key"]: r for r in read_jsonl(self.path)}
 
     def fill(self, data: str, jobs: list[tuple[str, np.ndarray, str, bool]], workers: int) -> None:
-        from multiprocessing import get_context
-
-        from tqdm import tqdm
-
         todo, seen = [], set()
         for rel, lm, spec, want_dlib in jobs:
             k = rel + "|" + spec
@@ -159,23 +153,19 @@ class CropCache:
                 continue
             seen.add(k)
             todo.append((data, rel, lm, spec, want_dlib))
-        if not todo:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with (
-            self.path.open("a") as f,
-            get_context("spawn").Pool(workers, _init, (self.peer_names,)) as pool,
-        ):
-            for r in tqdm(
-                pool.imap(_measure, todo, chunksize=8),
-                total=len(todo),
+        if todo:
+            fill_cache(
+                self.path,
+                self.rows,
+                todo,
+                _measure,
+                _init,
+                (self.peer_names,),
+                workers=workers,
                 desc="aligned crops: peers and dlib",
                 unit="crop",
-                file=sys.stderr,
                 mininterval=20,
-            ):
-                self.rows[r["key"]] = r
-                f.write(json.dumps(r) + "\n")
+            )
 
     def get(self, rel: str, spec: str) -> dict:
         return self.rows[rel + "|" + spec]

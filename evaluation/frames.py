@@ -5,8 +5,6 @@ fresh by the caller, through the native scorer, on the same image and landmarks.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ import numpy as np
 from evaluation.baselines import blur_quality, jpeg_quality, pose_quality
 from facedata.degrade import apply
 from facedata.extra import resolve
-from facedata.jsonl import read_jsonl
+from facedata.jsonl import fill_cache, read_jsonl
 
 _w: dict = {}
 
@@ -63,10 +61,6 @@ class FrameCache:
 
     def fill(self, root: str, frames: list[tuple[str, str, dict]], workers: int) -> None:
         """Measure the (relpath, spec, face) frames not cached yet (or lacking a peer)."""
-        from multiprocessing import get_context
-
-        from tqdm import tqdm
-
         seen, todo = set(), []
         for rel, spec, face in frames:
             k = rel + "|" + spec
@@ -75,22 +69,18 @@ class FrameCache:
                 continue
             seen.add(k)
             todo.append((root, rel, spec, face))
-        if not todo:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with (
-            self.path.open("a") as f,
-            get_context("spawn").Pool(workers, _init, (self.peer_names,)) as pool,
-        ):
-            for r in tqdm(
-                pool.imap(_measure, todo, chunksize=8),
-                total=len(todo),
+        if todo:
+            fill_cache(
+                self.path,
+                self.rows,
+                todo,
+                _measure,
+                _init,
+                (self.peer_names,),
+                workers=workers,
                 desc="baselines and peers",
                 unit="frame",
-                file=sys.stderr,
-            ):
-                self.rows[r["key"]] = r
-                f.write(json.dumps(r) + "\n")
+            )
 
     def get(self, rel: str, spec: str) -> dict:
         return self.rows[rel + "|" + spec]
