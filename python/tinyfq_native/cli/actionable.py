@@ -10,34 +10,15 @@ import math
 from typing import Any
 
 from tinyfq_native.calibration import Calibration
+from tinyfq_native.cli.argtypes import PERCENT, THRESHOLD
 from tinyfq_native.engine import Result
 from tinyfq_native.factors import NAMES, factor_columns
 
 FMRS = (1e-2, 1e-3, 1e-4)
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"must be 0 to 1, got {text}")
-    return v
-
-
-def _percent(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= v <= 100:
-        raise argparse.ArgumentTypeError(f"must be 0 to 100, got {text}")
-    return v
-
-
 def _fmr(text: str) -> float:
-    v = _fraction(text)
+    v = THRESHOLD(text)
     if not any(math.isclose(v, f) for f in FMRS):
         raise argparse.ArgumentTypeError(f"must be one of 1e-2, 1e-3, 1e-4, got {text}")
     return v
@@ -54,7 +35,7 @@ def options(s: argparse.ArgumentParser) -> None:
     k = s.add_mutually_exclusive_group()
     k.add_argument(
         "--max-fnmr",
-        type=_fraction,
+        type=THRESHOLD,
         metavar="X",
         help="add quality, expected_fnmr and keep columns: keep a face whose expected "
         "false non-match rate (the model's calibration, --fmr, --recogniser) is at most X; "
@@ -62,7 +43,7 @@ def options(s: argparse.ArgumentParser) -> None:
     )
     k.add_argument(
         "--min-quality",
-        type=_percent,
+        type=PERCENT,
         metavar="Q",
         help="add quality and keep columns: keep a face whose unified quality (0-100, "
         "docs/actionable.md) is at least Q; select keeps only such faces",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from tinyfq_native.cli.actionable import _fmr, _fraction, _percent
-from tinyfq_native.cli.common import K, say
+from tinyfq_native.cli.actionable import _fmr
+from tinyfq_native.cli.argtypes import PERCENT, THRESHOLD, K
+from tinyfq_native.cli.common import say
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -49,14 +50,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     k = r.add_mutually_exclusive_group()
     k.add_argument(
         "--max-fnmr",
-        type=_fraction,
+        type=THRESHOLD,
         metavar="X",
         help="calibrated threshold: the lowest score whose expected FNMR is at most X "
         "(default: the recogniser's FNMR over all held-out pairs)",
     )
     k.add_argument(
         "--min-quality",
-        type=_percent,
+        type=PERCENT,
         metavar="Q",
         help="calibrated threshold: the lowest score whose unified quality is at least Q",
     )

@@ -7,13 +7,13 @@ import argparse
 import os
 from pathlib import Path
 
+from tinyfq_native.cli.argtypes import K
 from tinyfq_native.cli.common import (
     EXIT_HELP,
     FAILED,
     SCORE_HELP,
     SELECT_FIELDS,
     Inputs,
-    K,
     RowWriter,
     exit_status,
     load,

@@ -12,19 +12,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from tinyfq_native.cli.common import (
-    DETECT_SIZE,
-    FAILED,
-    FINAL,
-    MIN_FACE,
-    THRESHOLD,
-    WORKERS,
-    K,
-    RowWriter,
-    exit_status,
-    say,
-    stderr_usable,
-)
+from tinyfq_native.cli.argtypes import DETECT_SIZE, MIN_FACE, THRESHOLD, WORKERS, K
+from tinyfq_native.cli.common import FAILED, FINAL, RowWriter, exit_status, say, stderr_usable
 
 if TYPE_CHECKING:
     import numpy as np
