@@ -178,17 +178,6 @@ Factors empty_factors() {
     return f;
 }
 
-int resolve_workers(int workers, const Scorer& scorer) {
-    if (workers <= 0) workers = scorer.options().workers;
-    return workers <= 0 ? hardware_workers() : workers;
-}
-
-Status status_of(const std::exception& e) {
-    if (dynamic_cast<const FileNotFound*>(&e)) return Status::missing;
-    if (dynamic_cast<const Unsupported*>(&e)) return Status::unsupported;
-    return Status::invalid;
-}
-
 }  // namespace
 
 Factors crop_factors(const ImageView& crop) {
@@ -233,43 +222,44 @@ void score_files_factors(const Scorer& scorer, const Detector* detector, const s
                          const Landmarks* landmarks, std::size_t n, std::vector<ScoredFace>* faces,
                          std::vector<Factors>* factors, std::string* errors, Status* status,
                          bool all_faces, int workers, std::int64_t max_pixels) {
-    detail::parallel_for(n, resolve_workers(workers, scorer), [&](std::size_t i, bool alone) {
-        faces[i].clear();
-        factors[i].clear();
-        errors[i].clear();
-        status[i] = Status::ok;
-        try {
-            DecodeOptions dopt;
-            dopt.max_pixels = max_pixels;
-            dopt.exif_orientation = scorer.options().exif_orientation;
-            const Image img = read_image(paths[i], dopt);
-            const ImageView v = img.view();
-            if (detector) {
-                faces[i] = scorer.score_faces(*detector, v, all_faces);
-                if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
-                for (const ScoredFace& s : faces[i])
-                    factors[i].push_back(face_factors(v, s.face.landmarks, &s.face));
-            } else {
-                ScoredFace s;
-                s.face.x = s.face.y = s.face.w = s.face.h = s.face.confidence = kNaN;
-                if (landmarks) {
-                    s.face.landmarks = landmarks[i];
-                    s.score = scorer.score(v, landmarks[i]);
-                    factors[i].push_back(face_factors(v, landmarks[i]));
+    detail::parallel_for(
+        n, detail::resolve_workers(workers, scorer.options()), [&](std::size_t i, bool alone) {
+            faces[i].clear();
+            factors[i].clear();
+            errors[i].clear();
+            status[i] = Status::ok;
+            try {
+                DecodeOptions dopt;
+                dopt.max_pixels = max_pixels;
+                dopt.exif_orientation = scorer.options().exif_orientation;
+                const Image img = read_image(paths[i], dopt);
+                const ImageView v = img.view();
+                if (detector) {
+                    faces[i] = scorer.score_faces(*detector, v, all_faces);
+                    if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
+                    for (const ScoredFace& s : faces[i])
+                        factors[i].push_back(face_factors(v, s.face.landmarks, &s.face));
                 } else {
-                    for (int k = 0; k < 10; ++k)
-                        s.face.landmarks.xy[k] = template_at(k, k % 2 ? v.height : v.width);
-                    s.score = scorer.score(v);
-                    factors[i].push_back(crop_factors(v));
+                    ScoredFace s;
+                    s.face.x = s.face.y = s.face.w = s.face.h = s.face.confidence = kNaN;
+                    if (landmarks) {
+                        s.face.landmarks = landmarks[i];
+                        s.score = scorer.score(v, landmarks[i]);
+                        factors[i].push_back(face_factors(v, landmarks[i]));
+                    } else {
+                        for (int k = 0; k < 10; ++k)
+                            s.face.landmarks.xy[k] = template_at(k, k % 2 ? v.height : v.width);
+                        s.score = scorer.score(v);
+                        factors[i].push_back(crop_factors(v));
+                    }
+                    faces[i].push_back(s);
                 }
-                faces[i].push_back(s);
+            } catch (const std::exception& e) {
+                if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
+                faces[i].clear(), factors[i].clear();
+                errors[i] = detail::message(e), status[i] = detail::status_of(e);
             }
-        } catch (const std::exception& e) {
-            if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
-            faces[i].clear(), factors[i].clear();
-            errors[i] = detail::message(e), status[i] = status_of(e);
-        }
-    });
+        });
 }
 
 }  // namespace tinyfq

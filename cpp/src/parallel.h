@@ -35,6 +35,19 @@ inline std::string message(const std::exception& e) {
     return dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory" : e.what();
 }
 
+// The status a batch reports for a file whose scoring threw e.
+inline Status status_of(const std::exception& e) {
+    if (dynamic_cast<const FileNotFound*>(&e)) return Status::missing;
+    if (dynamic_cast<const Unsupported*>(&e)) return Status::unsupported;
+    return Status::invalid;
+}
+
+// The worker count of a batch call: its own, else the scorer's option, else every core.
+inline int resolve_workers(int workers, const Options& opt) {
+    if (workers <= 0) workers = opt.workers;
+    return workers <= 0 ? hardware_workers() : workers;
+}
+
 // The address space a worker thread is allowed besides its stack: a heap arena of the C
 // library's (glibc reserves 64 MiB for each of a process's first 8 threads per core), a
 // photo's pixels and the network's blobs. And what stays free for the rest of the process.

@@ -271,14 +271,9 @@ int hardware_workers() {
     return n ? int(n) : 1;
 }
 
-static int resolve_workers(int workers, const Options& opt) {
-    if (workers <= 0) workers = opt.workers;
-    return workers <= 0 ? hardware_workers() : workers;
-}
-
 void Scorer::score_batch(const ImageView* images, const Landmarks* landmarks, std::size_t n,
                          float* out, int workers) const {
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool) {
+    detail::parallel_for(n, detail::resolve_workers(workers, impl_->opt), [&](std::size_t i, bool) {
         out[i] = landmarks ? score(images[i], landmarks[i]) : score(images[i]);
     });
 }
@@ -300,13 +295,6 @@ int face_reduction(const Landmarks& lm, const ModelInfo& info) {
     int k = 1;
     while (k < 8 && s >= 2.0 * k) k *= 2;
     return k;
-}
-
-// The status a batch reports for a file whose scoring threw e.
-Status status_of(const std::exception& e) {
-    if (dynamic_cast<const FileNotFound*>(&e)) return Status::missing;
-    if (dynamic_cast<const Unsupported*>(&e)) return Status::unsupported;
-    return Status::invalid;
 }
 
 }  // namespace
@@ -332,37 +320,40 @@ void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, s
                          std::int64_t max_pixels) const {
     const ModelInfo& info = impl_->info;
     const bool reduce = impl_->opt.reduced_decode;
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool alone) {
-        out[i] = std::numeric_limits<float>::quiet_NaN();
-        errors[i].clear();
-        status[i] = Status::ok;
-        try {
-            DecodeOptions dopt;
-            dopt.max_pixels = max_pixels;
-            dopt.exif_orientation = impl_->opt.exif_orientation;
-            if (reduce && !landmarks) {
-                // A crop is resized whole to the input size: any reduction that leaves at
-                // least that many pixels on both sides.
-                dopt.min_width = dopt.min_height = info.input_size;
-            } else if (reduce) {
-                dopt.max_scale = face_reduction(landmarks[i], info);
-                dopt.min_width = dopt.min_height = dopt.max_scale > 1 ? 1 : 0;
-            }
-            const Image img = read_image(paths[i], dopt);
-            if (!landmarks) {
-                out[i] = score(img.view());
-            } else {
-                // Decoded pixel j covers source pixels [k*j, k*j + k): x -> (x - (k-1)/2) / k.
-                Landmarks lm = landmarks[i];
-                const float k = float(img.scale), shift = 0.5f * (k - 1.f);
-                for (float& v : lm.xy) v = (v - shift) / k;
-                out[i] = score(img.view(), lm);
-            }
-        } catch (const std::exception& e) {
-            if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
-            errors[i] = detail::message(e), status[i] = status_of(e);
-        }
-    });
+    detail::parallel_for(n, detail::resolve_workers(workers, impl_->opt),
+                         [&](std::size_t i, bool alone) {
+                             out[i] = std::numeric_limits<float>::quiet_NaN();
+                             errors[i].clear();
+                             status[i] = Status::ok;
+                             try {
+                                 DecodeOptions dopt;
+                                 dopt.max_pixels = max_pixels;
+                                 dopt.exif_orientation = impl_->opt.exif_orientation;
+                                 if (reduce && !landmarks) {
+                                     // A crop is resized whole to the input size: any reduction
+                                     // that leaves at least that many pixels on both sides.
+                                     dopt.min_width = dopt.min_height = info.input_size;
+                                 } else if (reduce) {
+                                     dopt.max_scale = face_reduction(landmarks[i], info);
+                                     dopt.min_width = dopt.min_height = dopt.max_scale > 1 ? 1 : 0;
+                                 }
+                                 const Image img = read_image(paths[i], dopt);
+                                 if (!landmarks) {
+                                     out[i] = score(img.view());
+                                 } else {
+                                     // Decoded pixel j covers source pixels [k*j, k*j + k): x -> (x
+                                     // - (k-1)/2) / k.
+                                     Landmarks lm = landmarks[i];
+                                     const float k = float(img.scale), shift = 0.5f * (k - 1.f);
+                                     for (float& v : lm.xy) v = (v - shift) / k;
+                                     out[i] = score(img.view(), lm);
+                                 }
+                             } catch (const std::exception& e) {
+                                 if (!alone && detail::out_of_memory(e))
+                                     throw;  // tried again, alone
+                                 errors[i] = detail::message(e), status[i] = detail::status_of(e);
+                             }
+                         });
 }
 
 std::vector<ScoredFace> Scorer::score_faces(const Detector& detector, const ImageView& image,
@@ -377,7 +368,7 @@ std::vector<ScoredFace> Scorer::score_faces(const Detector& detector, const Imag
 
 void Scorer::score_batch_faces(const Detector& detector, const ImageView* images, std::size_t n,
                                std::vector<ScoredFace>* out, bool all_faces, int workers) const {
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool) {
+    detail::parallel_for(n, detail::resolve_workers(workers, impl_->opt), [&](std::size_t i, bool) {
         out[i] = score_faces(detector, images[i], all_faces);
     });
 }
@@ -385,22 +376,25 @@ void Scorer::score_batch_faces(const Detector& detector, const ImageView* images
 void Scorer::score_files_faces(const Detector& detector, const std::string* paths, std::size_t n,
                                std::vector<ScoredFace>* faces, std::string* errors, Status* status,
                                bool all_faces, int workers, std::int64_t max_pixels) const {
-    detail::parallel_for(n, resolve_workers(workers, impl_->opt), [&](std::size_t i, bool alone) {
-        faces[i].clear();
-        errors[i].clear();
-        status[i] = Status::ok;
-        try {
-            DecodeOptions dopt;
-            dopt.max_pixels = max_pixels;
-            dopt.exif_orientation = impl_->opt.exif_orientation;
-            const Image img = read_image(paths[i], dopt);
-            faces[i] = score_faces(detector, img.view(), all_faces);
-            if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
-        } catch (const std::exception& e) {
-            if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
-            errors[i] = detail::message(e), status[i] = status_of(e);
-        }
-    });
+    detail::parallel_for(n, detail::resolve_workers(workers, impl_->opt),
+                         [&](std::size_t i, bool alone) {
+                             faces[i].clear();
+                             errors[i].clear();
+                             status[i] = Status::ok;
+                             try {
+                                 DecodeOptions dopt;
+                                 dopt.max_pixels = max_pixels;
+                                 dopt.exif_orientation = impl_->opt.exif_orientation;
+                                 const Image img = read_image(paths[i], dopt);
+                                 faces[i] = score_faces(detector, img.view(), all_faces);
+                                 if (faces[i].empty())
+                                     status[i] = Status::no_face, errors[i] = "no face found";
+                             } catch (const std::exception& e) {
+                                 if (!alone && detail::out_of_memory(e))
+                                     throw;  // tried again, alone
+                                 errors[i] = detail::message(e), status[i] = detail::status_of(e);
+                             }
+                         });
 }
 
 std::string ncnn_version() {
