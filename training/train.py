@@ -92,6 +92,32 @@ def make_crops(
     return out
 
 
+ORIGINALS = ("original", "earlier-original")
+
+
+def degradation_pairs(rows: list[dict]) -> list[tuple[tuple, tuple, float]]:
+    """(original's key, copy's key, label drop) for every copy of a photo whose original is
+    labelled too. A copy (degraded, jittered, non-face) is never more recognisable than the
+    photo it was made from; the labeller's drop says by how much. Within one photo the
+    identity, pose and person-level label noise cancel, so the pairs carry the signal that a
+    regression on absolute labels averages away (small drops such as crop-scale JPEG's)."""
+    orig = {r["relpath"]: r for r in rows if r.get("variant", "original") in ORIGINALS}
+    pairs = []
+    for r in rows:
+        o = orig.get(r["relpath"])
+        if o is not None and r is not o and r.get("variant", "original") not in ORIGINALS:
+            drop = float(np.clip(o["label"], 0, 1) - np.clip(r["label"], 0, 1))
+            pairs.append(((o["relpath"], o["copy"]), (r["relpath"], r["copy"]), drop))
+    return sorted(pairs)
+
+
+def pair_loss(s_orig, s_copy, drop, margin: float):
+    """Squared hinge: the model's drop from original to copy must be at least the labeller's
+    drop, and at least ``margin``; a larger drop costs nothing here (the regression keeps the
+    scale)."""
+    return ((drop.clamp(min=margin) - (s_orig - s_copy)).clamp(min=0) ** 2).mean()
+
+
 def split_identities(ids: list[str], frac: float, seed: int) -> set[str]:
     rng = np.random.default_rng(seed)
     uniq = sorted(set(ids))
@@ -151,14 +177,24 @@ def run(cfg: TrainConfig) -> Path:
 
     args = ModelArgs(**cfg.model) if cfg.model else ModelArgs()
     spec = preprocess_spec(args.input_size)
+    pairs = []
+    if cfg.pair_weight > 0:  # every copy of the training people's photos, sampled or not
+        pairs = degradation_pairs(
+            [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"]
+        )
     # each distinct image is cropped once, however often the sampler repeats it
-    uniq = sorted({(r["relpath"], r["copy"]) for r in train_rows})
+    uniq = sorted(
+        {(r["relpath"], r["copy"]) for r in train_rows} | {k for p in pairs for k in p[:2]}
+    )
     index = {k: i for i, k in enumerate(uniq)}
     crops = torch.from_numpy(
         make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops", cfg.extra, cfg.crop_route)
     )
     train_idx = torch.tensor([index[(r["relpath"], r["copy"])] for r in train_rows])
     train_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in train_rows])
+    pair_o = torch.tensor([index[p[0]] for p in pairs], dtype=torch.long)
+    pair_c = torch.tensor([index[p[1]] for p in pairs], dtype=torch.long)
+    pair_d = torch.tensor([p[2] for p in pairs])
     val_x = torch.from_numpy(
         make_crops(val_rows, cfg.data, spec, "val crops", cfg.extra, cfg.crop_route)
     )
@@ -220,12 +256,23 @@ def run(cfg: TrainConfig) -> Path:
             mininterval=30,
         ):
             b = perm[s : s + cfg.batch_size]
-            x = crops[train_idx[b]]
+            idx = train_idx[b]
+            if len(pairs):  # half a batch of pairs, each pair flipped alike
+                p = torch.randint(len(pairs), (cfg.batch_size // 2,), generator=gen)
+                idx = torch.cat([idx, pair_o[p], pair_c[p]])
+            x = crops[idx]
             if cfg.flip:
-                flip = torch.rand(len(b), generator=gen) < 0.5
+                flip = torch.rand(len(b) + (len(idx) - len(b)) // 2, generator=gen) < 0.5
+                flip = torch.cat([flip, flip[len(b) :]]) if len(pairs) else flip
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
             x, y = x.to(device), train_y[b].to(device)
-            loss = ((model(x) - y) ** 2).mean()
+            pred = model(x)
+            loss = ((pred[: len(b)] - y) ** 2).mean()
+            if len(pairs):
+                so, sc = pred[len(b) :].chunk(2)
+                loss = loss + cfg.pair_weight * pair_loss(
+                    so, sc, pair_d[p].to(device), cfg.pair_margin
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -260,6 +307,7 @@ def run(cfg: TrainConfig) -> Path:
         "label_model": prov.get("label_model", "unknown"),
         "data": {
             "train_rows": len(train_rows),
+            "pairs": len(pairs),
             "train_images": len(uniq),
             "val_rows": len(val_rows),
             "val_identities": len(val_ids),

@@ -207,6 +207,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             epochs=1,
             batch_size=16,
             val_frac=0.3,
+            pair_weight=1.0,
         )
     )
     log = read_csv(tmp_path / "run" / "log.csv")
@@ -216,6 +217,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
 
     net, meta = load_checkpoint(ck)
     assert meta["config"]["epochs"] == 1
+    assert meta["data"]["pairs"] > 0  # the same-photo ranking loss had pairs to train on
     paths = export(net, tmp_path / "model", "tiny", "t")
     native = Scorer(paths["param"])
     spec = json.dumps(preprocess_spec(64))

@@ -1,0 +1,45 @@
+"""The same-photo ranking loss: which pairs it draws from the labels, and what it asks of the
+model's scores."""
+
+import pytest
+import torch
+
+from training.train import degradation_pairs, pair_loss
+
+
+def row(relpath, copy, variant, label):
+    return {"relpath": relpath, "copy": copy, "variant": variant, "label": label}
+
+
+def test_pairs_join_each_copy_to_its_own_photos_original():
+    rows = [
+        row("a.jpg", 0, "original", 0.7),
+        row("a.jpg", 1, "chain", 0.5),
+        row("a.jpg", 2, "blank", -0.1),  # labels are clipped to [0, 1] as in the regression
+        row("b.jpg", 0, "original", 0.6),
+        row("b.jpg", 1, "focus", 0.65),  # the labeller may say better: the drop is negative
+        row("c.jpg", 100, "earlier-original", 0.5),
+        row("c.jpg", 101, "earlier-degraded", 0.2),
+        row("d.jpg", 1, "chain", 0.1),  # no original labelled: no pair
+    ]
+    pairs = degradation_pairs(rows)
+    got = {(o, c): round(d, 6) for o, c, d in pairs}
+    assert got == {
+        (("a.jpg", 0), ("a.jpg", 1)): 0.2,
+        (("a.jpg", 0), ("a.jpg", 2)): 0.7,
+        (("b.jpg", 0), ("b.jpg", 1)): -0.05,
+        (("c.jpg", 100), ("c.jpg", 101)): 0.3,
+    }
+
+
+def test_loss_asks_for_at_least_the_labellers_drop_and_the_margin():
+    drop = torch.tensor([0.2, -0.05])
+    # the model's drops: 0.25 >= 0.2 and 0.03 >= the margin 0.02 -> nothing to pay
+    assert float(pair_loss(torch.tensor([0.8, 0.6]), torch.tensor([0.55, 0.57]), drop, 0.02)) == 0
+    # a copy scored above its original costs, even where the labeller saw no drop
+    s_orig = torch.tensor([0.5, 0.5], requires_grad=True)
+    s_copy = torch.tensor([0.45, 0.55], requires_grad=True)
+    loss = pair_loss(s_orig, s_copy, drop, 0.02)
+    assert loss.item() == pytest.approx(((0.2 - 0.05) ** 2 + (0.02 + 0.05) ** 2) / 2)
+    loss.backward()
+    assert (s_orig.grad < 0).all() and (s_copy.grad > 0).all()  # descent: original up, copy down
