@@ -59,6 +59,7 @@ class RelabelConfig:
     cached_only: bool = False  # embed only for photos the cache has begun (their new copies)
     merge: str | None = None  # an earlier labels.csv whose rows join, mapped onto this scale
     merge_share: float = 1.0  # of the earlier rows (by a hash of path and copy)
+    sources: str = ""  # comma-separated facedata.extra_sources sets, detected here; "" = none
 
 
 @dataclass

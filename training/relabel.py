@@ -11,6 +11,11 @@ repeated; photos whose file is not on this machine are skipped) and gives each t
 - for a share ``jitter`` of photos a landmark-jittered copy (as a detector errs), and for a share
   ``nonface`` a non-face frame (black, flat colour, noise, or the crop grossly off the face).
 
+``--sources nuaa,casia5,...`` adds the identity-labelled sets of facedata.extra_sources
+(training.relabel_sources): a fixed quarter of each one's people held out by a hash of the name,
+the first ``max_per_id`` photos of each, the largest face found by the native detector in the
+worker (a photo without one is cached as ``no_face`` and not retried).
+
 Every copy is embedded by the labelling model (``--labeller w600k``, the WebFace600K
 MobileFaceNet, or ``mbf``) on its 112×112 crop and labelled by Eq. 1 like any image (cosine to
 the leave-one-out centre of the identity's originals), never by its parameters. Embeddings go
@@ -78,13 +83,25 @@ def _process(job: tuple[dict, RelabelConfig, int]) -> list[dict]:
     from facedata.chains import degraded_crop
     from facedata.degrade import apply_jitter
     from facedata.extra import resolve
+    from training.relabel_sources import detect, make_detector
     from training.sample import box_of, landmarks_of
 
     row, cfg, start = job  # copies before ``start`` are in the cache already
     img = cv2.imread(str(resolve(row["relpath"], cfg.data, cfg.extra)), cv2.IMREAD_COLOR)
     if img is None:
         return [{"relpath": row["relpath"], "copy": 0, "status": "unreadable"}]
-    lm0, box = landmarks_of(row), box_of(row)
+    found = {}  # a --sources photo: the detector's box and score go with every copy
+    if row.get("landmarks"):
+        lm0, box = landmarks_of(row), box_of(row)
+    else:
+        if "det" not in _worker:
+            _worker["det"] = make_detector()
+        face = detect(_worker["det"], img)
+        if face is None:
+            return [{"relpath": row["relpath"], "copy": 0, "status": "no_face"}]
+        lm0, box, score = face
+        found = {"box": " ".join(str(round(float(v), 2)) for v in box)}
+        found["det_score"] = str(round(float(score), 4))
     out, crops = [], []
     for c, (variant, spec, geometry) in enumerate(copy_plan(row["relpath"], cfg)):
         if c < start:
@@ -101,6 +118,7 @@ def _process(job: tuple[dict, RelabelConfig, int]) -> list[dict]:
                 "geometry": geometry,
                 "landmarks": [round(float(v), 2) for v in lm.reshape(-1)],
             }
+            | found
         )
     for r, e in zip(out, _worker["net"].embed(np.stack(crops))):
         r["emb"] = base64.b64encode(e.astype(np.float16).tobytes()).decode()
@@ -109,8 +127,10 @@ def _process(job: tuple[dict, RelabelConfig, int]) -> list[dict]:
 
 def photos(cfg: RelabelConfig) -> list[dict]:
     """The earlier labels' originals in the wanted splits, at most ``max_per_id`` a person
-    (first in file order), whose files are here; identities with >= 2 such photos."""
+    (first in file order), whose files are here; identities with >= 2 such photos. Then those
+    of ``sources`` (training.relabel_sources.source_photos), which have no landmarks yet."""
     from facedata.extra import resolve
+    from training.relabel_sources import source_photos
 
     keep = set(cfg.splits.split(","))
     by_id: dict[str, list[dict]] = {}
@@ -121,7 +141,8 @@ def photos(cfg: RelabelConfig) -> list[dict]:
             lst = by_id.setdefault(r["identity"], [])
             if len(lst) < cfg.max_per_id and resolve(r["relpath"], cfg.data, cfg.extra).exists():
                 lst.append(r)
-    return [r for lst in by_id.values() if len(lst) >= 2 for r in lst]
+    earlier = [r for lst in by_id.values() if len(lst) >= 2 for r in lst]
+    return earlier + source_photos(cfg.sources, cfg.extra, cfg.splits, cfg.max_per_id)
 
 
 def embed_all(cfg: RelabelConfig, todo_rows: list[dict]) -> Path:
@@ -132,12 +153,16 @@ def embed_all(cfg: RelabelConfig, todo_rows: list[dict]) -> Path:
     cache = Path(cfg.cache)
     cache.parent.mkdir(parents=True, exist_ok=True)
     have: dict[str, int] = {}  # copies cached per photo (they are written in order)
+    failed = set()  # no face or unreadable: done, not retried
     for r in read_jsonl(cache):
         have[r["relpath"]] = max(have.get(r["relpath"], 0), r["copy"] + 1)
+        if r["status"] != "ok":
+            failed.add(r["relpath"])
     todo = [
         (r, cfg, have.get(r["relpath"], 0))
         for r in todo_rows
-        if have.get(r["relpath"], 0) < len(copy_plan(r["relpath"], cfg))
+        if r["relpath"] not in failed
+        and have.get(r["relpath"], 0) < len(copy_plan(r["relpath"], cfg))
     ]
     if not todo:
         return cache
@@ -156,8 +181,10 @@ def embed_all(cfg: RelabelConfig, todo_rows: list[dict]) -> Path:
 
 
 def run(cfg: RelabelConfig) -> Path:
+    from training.config import LabelConfig
     from training.label import quality_labels
     from training.labeller import NAME, W600K_NAME
+    from training.relabel_sources import DETECTOR, source_counts
 
     t0 = time.time()
     src = photos(cfg)
@@ -180,8 +207,9 @@ def run(cfg: RelabelConfig) -> Path:
         while (s["relpath"], c) in recs:
             r = recs[(s["relpath"], c)]
             if r["status"] == "ok":
-                r.update(identity=s["identity"], split=s["split"], det_score=s["det_score"])
-                r["box"] = s["box"]
+                r.update(identity=s["identity"], split=s["split"])
+                if s["box"]:  # else the detector's, in the record
+                    r.update(det_score=s["det_score"], box=s["box"])
                 rows.append(r)
                 embs.append(np.frombuffer(base64.b64decode(r["emb"]), np.float16))
             c += 1
@@ -194,6 +222,7 @@ def run(cfg: RelabelConfig) -> Path:
     cols += ["label", "det_score", "box", "landmarks"]
     variants: dict[str, int] = {}
     means: dict[str, list[float]] = {}
+    written: list[tuple[dict, float]] = []
     with (out / "labels.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -202,6 +231,7 @@ def run(cfg: RelabelConfig) -> Path:
                 continue
             variants[r["variant"]] = variants.get(r["variant"], 0) + 1
             means.setdefault(r["variant"], []).append(float(lab))
+            written.append((r, float(lab)))
             w.writerow(
                 [r[k] for k in cols[:7]]
                 + [f"{lab:.5f}", r["det_score"], r["box"], " ".join(map(str, r["landmarks"]))]
@@ -222,6 +252,12 @@ def run(cfg: RelabelConfig) -> Path:
         "label_mean_by_variant": {k: round(float(np.mean(v)), 4) for k, v in means.items()},
         "seconds": round(time.time() - t0, 1),
     }
+    if cfg.sources:
+        prov["sources"] = cfg.sources.split(",")
+        prov["sources_detector"] = DETECTOR.format(LabelConfig.min_face_size)
+        prov["by_source"] = source_counts(src, recs, written)
+        for k, v in prov["by_source"].items():
+            print(f"{k}: {v}", file=sys.stderr)
     if cfg.merge:
         prov["merged"] = merge_earlier(cfg, out / "labels.csv")
     (out / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
