@@ -114,10 +114,8 @@ def degradation_pairs(rows: list[dict]) -> list[tuple[tuple, tuple, float]]:
 def pair_loss(s_orig, s_copy, drop, margin: float):
     """Squared hinge: the model's drop from original to copy must be at least the labeller's
     drop, and at least ``margin``; a larger drop costs nothing here (the regression keeps the
-    scale). The original is the anchor: no gradient reaches its score, so only the copy is
-    pushed down, and the clean photos' scores (their ranking among themselves) stay the
-    regression's alone; letting the pairs push originals up costs clean-photo Spearman."""
-    return ((drop.clamp(min=margin) - (s_orig.detach() - s_copy)).clamp(min=0) ** 2).mean()
+    scale)."""
+    return ((drop.clamp(min=margin) - (s_orig - s_copy)).clamp(min=0) ** 2).mean()
 
 
 def split_identities(ids: list[str], frac: float, seed: int) -> set[str]:
