@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,11 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         help="other exported models (.param) scored beside the default, as tinyfqnet@NAME",
     )
     args = e.parse_args(argv)
-    try:
-        import dlib  # noqa: F401
-        import face_recognition_models  # noqa: F401
-    except ImportError as err:
-        print(f"python -m evaluation: {err}; pip install '.[eval]'", file=sys.stderr)
+    from evaluation.verifier import missing
+
+    if missing("python -m evaluation"):
         return 2
     cfg = EvalConfig(
         data=args.data,

@@ -270,16 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         help="other exported models scored beside the default, as tinyfqnet@NAME",
     )
     a = p.parse_args(argv)
-    try:
-        import warnings
+    from evaluation.verifier import missing
 
-        import dlib  # noqa: F401
-
-        with warnings.catch_warnings():  # it imports pkg_resources, deprecated by setuptools
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import face_recognition_models  # noqa: F401
-    except ImportError as err:
-        print(f"python -m evaluation fairness: {err}; pip install '.[eval]'", file=sys.stderr)
+    if missing("python -m evaluation fairness"):
         return 2
     cfg = FairnessConfig(
         data=a.data,

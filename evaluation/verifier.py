@@ -27,6 +27,23 @@ NAME = (
 _w: dict = {}
 
 
+def missing(prog: str) -> bool:
+    """Whether the verifier's packages (the eval extra) are absent; if so, says so on stderr
+    as ``prog`` (the command's exit status is then 2)."""
+    try:
+        import warnings
+
+        import dlib  # noqa: F401
+
+        with warnings.catch_warnings():  # it imports pkg_resources, deprecated by setuptools
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import face_recognition_models  # noqa: F401
+    except ImportError as err:
+        print(f"{prog}: {err}; pip install '.[eval]'", file=sys.stderr)
+        return True
+    return False
+
+
 def _init(min_face: int) -> None:
     import cv2
 
