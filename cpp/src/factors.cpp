@@ -222,42 +222,32 @@ void score_files_factors(const Scorer& scorer, const Detector* detector, const s
                          const Landmarks* landmarks, std::size_t n, std::vector<ScoredFace>* faces,
                          std::vector<Factors>* factors, std::string* errors, Status* status,
                          bool all_faces, int workers, std::int64_t max_pixels) {
-    detail::parallel_for(
-        n, detail::resolve_workers(workers, scorer.options()), [&](std::size_t i, bool alone) {
-            faces[i].clear();
-            factors[i].clear();
-            errors[i].clear();
-            status[i] = Status::ok;
-            try {
-                DecodeOptions dopt;
-                dopt.max_pixels = max_pixels;
-                dopt.exif_orientation = scorer.options().exif_orientation;
-                const Image img = read_image(paths[i], dopt);
-                const ImageView v = img.view();
-                if (detector) {
-                    faces[i] = scorer.score_faces(*detector, v, all_faces);
-                    if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
-                    for (const ScoredFace& s : faces[i])
-                        factors[i].push_back(face_factors(v, s.face.landmarks, &s.face));
+    detail::for_each_file(
+        n, detail::resolve_workers(workers, scorer.options()), errors, status,
+        [&](std::size_t i) { faces[i].clear(), factors[i].clear(); },
+        [&](std::size_t i) {
+            const Image img =
+                read_image(paths[i], detail::file_decode(max_pixels, scorer.options()));
+            const ImageView v = img.view();
+            if (detector) {
+                faces[i] = scorer.score_faces(*detector, v, all_faces);
+                if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
+                for (const ScoredFace& s : faces[i])
+                    factors[i].push_back(face_factors(v, s.face.landmarks, &s.face));
+            } else {
+                ScoredFace s;
+                s.face.x = s.face.y = s.face.w = s.face.h = s.face.confidence = kNaN;
+                if (landmarks) {
+                    s.face.landmarks = landmarks[i];
+                    s.score = scorer.score(v, landmarks[i]);
+                    factors[i].push_back(face_factors(v, landmarks[i]));
                 } else {
-                    ScoredFace s;
-                    s.face.x = s.face.y = s.face.w = s.face.h = s.face.confidence = kNaN;
-                    if (landmarks) {
-                        s.face.landmarks = landmarks[i];
-                        s.score = scorer.score(v, landmarks[i]);
-                        factors[i].push_back(face_factors(v, landmarks[i]));
-                    } else {
-                        for (int k = 0; k < 10; ++k)
-                            s.face.landmarks.xy[k] = template_at(k, k % 2 ? v.height : v.width);
-                        s.score = scorer.score(v);
-                        factors[i].push_back(crop_factors(v));
-                    }
-                    faces[i].push_back(s);
+                    for (int k = 0; k < 10; ++k)
+                        s.face.landmarks.xy[k] = template_at(k, k % 2 ? v.height : v.width);
+                    s.score = scorer.score(v);
+                    factors[i].push_back(crop_factors(v));
                 }
-            } catch (const std::exception& e) {
-                if (!alone && detail::out_of_memory(e)) throw;  // tried again, alone
-                faces[i].clear(), factors[i].clear();
-                errors[i] = detail::message(e), status[i] = detail::status_of(e);
+                faces[i].push_back(s);
             }
         });
 }

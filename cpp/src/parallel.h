@@ -148,5 +148,35 @@ void parallel_for(std::size_t n, int workers, F fn) {
     if (first) std::rethrow_exception(first);
 }
 
+// The decode options of a batch call's files: its pixel bound and the scorer's EXIF option.
+inline DecodeOptions file_decode(std::int64_t max_pixels, const Options& opt) {
+    DecodeOptions d;
+    d.max_pixels = max_pixels;
+    d.exif_orientation = opt.exif_orientation;
+    return d;
+}
+
+// The per-file batch calls (score_files, score_files_faces, score_files_factors): body(i) for
+// each file on `workers` threads, its row reset by reset(i) and marked ok first. A file whose
+// body throws keeps a reset row with the exception's message and status, and the batch goes
+// on; an allocation failure beside other workers goes to parallel_for, which tries the file
+// again alone.
+template <class Reset, class Body>
+void for_each_file(std::size_t n, int workers, std::string* errors, Status* status, Reset reset,
+                   Body body) {
+    parallel_for(n, workers, [&](std::size_t i, bool alone) {
+        reset(i);
+        errors[i].clear();
+        status[i] = Status::ok;
+        try {
+            body(i);
+        } catch (const std::exception& e) {
+            if (!alone && out_of_memory(e)) throw;  // tried again, alone
+            reset(i);
+            errors[i] = message(e), status[i] = status_of(e);
+        }
+    });
+}
+
 }  // namespace detail
 }  // namespace tinyfq

@@ -320,40 +320,30 @@ void Scorer::score_files(const std::string* paths, const Landmarks* landmarks, s
                          std::int64_t max_pixels) const {
     const ModelInfo& info = impl_->info;
     const bool reduce = impl_->opt.reduced_decode;
-    detail::parallel_for(n, detail::resolve_workers(workers, impl_->opt),
-                         [&](std::size_t i, bool alone) {
-                             out[i] = std::numeric_limits<float>::quiet_NaN();
-                             errors[i].clear();
-                             status[i] = Status::ok;
-                             try {
-                                 DecodeOptions dopt;
-                                 dopt.max_pixels = max_pixels;
-                                 dopt.exif_orientation = impl_->opt.exif_orientation;
-                                 if (reduce && !landmarks) {
-                                     // A crop is resized whole to the input size: any reduction
-                                     // that leaves at least that many pixels on both sides.
-                                     dopt.min_width = dopt.min_height = info.input_size;
-                                 } else if (reduce) {
-                                     dopt.max_scale = face_reduction(landmarks[i], info);
-                                     dopt.min_width = dopt.min_height = dopt.max_scale > 1 ? 1 : 0;
-                                 }
-                                 const Image img = read_image(paths[i], dopt);
-                                 if (!landmarks) {
-                                     out[i] = score(img.view());
-                                 } else {
-                                     // Decoded pixel j covers source pixels [k*j, k*j + k): x -> (x
-                                     // - (k-1)/2) / k.
-                                     Landmarks lm = landmarks[i];
-                                     const float k = float(img.scale), shift = 0.5f * (k - 1.f);
-                                     for (float& v : lm.xy) v = (v - shift) / k;
-                                     out[i] = score(img.view(), lm);
-                                 }
-                             } catch (const std::exception& e) {
-                                 if (!alone && detail::out_of_memory(e))
-                                     throw;  // tried again, alone
-                                 errors[i] = detail::message(e), status[i] = detail::status_of(e);
-                             }
-                         });
+    detail::for_each_file(
+        n, detail::resolve_workers(workers, impl_->opt), errors, status,
+        [&](std::size_t i) { out[i] = std::numeric_limits<float>::quiet_NaN(); },
+        [&](std::size_t i) {
+            DecodeOptions dopt = detail::file_decode(max_pixels, impl_->opt);
+            if (reduce && !landmarks) {
+                // A crop is resized whole to the input size: any reduction that leaves at least
+                // that many pixels on both sides.
+                dopt.min_width = dopt.min_height = info.input_size;
+            } else if (reduce) {
+                dopt.max_scale = face_reduction(landmarks[i], info);
+                dopt.min_width = dopt.min_height = dopt.max_scale > 1 ? 1 : 0;
+            }
+            const Image img = read_image(paths[i], dopt);
+            if (!landmarks) {
+                out[i] = score(img.view());
+            } else {
+                // Decoded pixel j covers source pixels [k*j, k*j + k): x -> (x - (k-1)/2) / k.
+                Landmarks lm = landmarks[i];
+                const float k = float(img.scale), shift = 0.5f * (k - 1.f);
+                for (float& v : lm.xy) v = (v - shift) / k;
+                out[i] = score(img.view(), lm);
+            }
+        });
 }
 
 std::vector<ScoredFace> Scorer::score_faces(const Detector& detector, const ImageView& image,
@@ -376,25 +366,14 @@ void Scorer::score_batch_faces(const Detector& detector, const ImageView* images
 void Scorer::score_files_faces(const Detector& detector, const std::string* paths, std::size_t n,
                                std::vector<ScoredFace>* faces, std::string* errors, Status* status,
                                bool all_faces, int workers, std::int64_t max_pixels) const {
-    detail::parallel_for(n, detail::resolve_workers(workers, impl_->opt),
-                         [&](std::size_t i, bool alone) {
-                             faces[i].clear();
-                             errors[i].clear();
-                             status[i] = Status::ok;
-                             try {
-                                 DecodeOptions dopt;
-                                 dopt.max_pixels = max_pixels;
-                                 dopt.exif_orientation = impl_->opt.exif_orientation;
-                                 const Image img = read_image(paths[i], dopt);
-                                 faces[i] = score_faces(detector, img.view(), all_faces);
-                                 if (faces[i].empty())
-                                     status[i] = Status::no_face, errors[i] = "no face found";
-                             } catch (const std::exception& e) {
-                                 if (!alone && detail::out_of_memory(e))
-                                     throw;  // tried again, alone
-                                 errors[i] = detail::message(e), status[i] = detail::status_of(e);
-                             }
-                         });
+    detail::for_each_file(
+        n, detail::resolve_workers(workers, impl_->opt), errors, status,
+        [&](std::size_t i) { faces[i].clear(); },
+        [&](std::size_t i) {
+            const Image img = read_image(paths[i], detail::file_decode(max_pixels, impl_->opt));
+            faces[i] = score_faces(detector, img.view(), all_faces);
+            if (faces[i].empty()) status[i] = Status::no_face, errors[i] = "no face found";
+        });
 }
 
 std::string ncnn_version() {
