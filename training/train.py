@@ -95,16 +95,22 @@ def make_crops(
 ORIGINALS = ("original", "earlier-original")
 
 
-def degradation_pairs(rows: list[dict]) -> list[tuple[tuple, tuple, float]]:
+def degradation_pairs(rows: list[dict], kinds: str = "") -> list[tuple[tuple, tuple, float]]:
     """(original's key, copy's key, label drop) for every copy of a photo whose original is
-    labelled too. A copy (degraded, jittered, non-face) is never more recognisable than the
-    photo it was made from; the labeller's drop says by how much. Within one photo the
-    identity, pose and person-level label noise cancel, so the pairs carry the signal that a
-    regression on absolute labels averages away (small drops such as crop-scale JPEG's)."""
+    labelled too; with ``kinds`` (comma-separated steps such as ``crop/jpeg``) only copies
+    whose degradation chain has one of those steps. A copy (degraded, jittered, non-face) is
+    never more recognisable than the photo it was made from; the labeller's drop says by how
+    much. Within one photo the identity, pose and person-level label noise cancel, so the
+    pairs carry the signal that a regression on absolute labels averages away (small drops
+    such as crop-scale JPEG's)."""
     orig = {r["relpath"]: r for r in rows if r.get("variant", "original") in ORIGINALS}
+    wanted = [k for k in kinds.split(",") if k]
     pairs = []
     for r in rows:
         o = orig.get(r["relpath"])
+        steps = [s.split(":")[0] for s in (r.get("degradation") or "").split(" > ")]
+        if wanted and not any(k in steps for k in wanted):
+            continue
         if o is not None and r is not o and r.get("variant", "original") not in ORIGINALS:
             drop = float(np.clip(o["label"], 0, 1) - np.clip(r["label"], 0, 1))
             pairs.append(((o["relpath"], o["copy"]), (r["relpath"], r["copy"]), drop))
@@ -116,6 +122,22 @@ def pair_loss(s_orig, s_copy, drop, margin: float):
     drop, and at least ``margin``; a larger drop costs nothing here (the regression keeps the
     scale)."""
     return ((drop.clamp(min=margin) - (s_orig - s_copy)).clamp(min=0) ** 2).mean()
+
+
+def teacher_scores(model, crops, device: str):
+    """The model's scores on every crop, averaged with its mirror image, without gradients."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        out = torch.cat(
+            [
+                0.5 * (model(c) + model(c.flip(3))).cpu()
+                for c in (crops[i : i + 2048].to(device) for i in range(0, len(crops), 2048))
+            ]
+        )
+    model.train()
+    return out
 
 
 def split_identities(ids: list[str], frac: float, seed: int) -> set[str]:
@@ -180,7 +202,8 @@ def run(cfg: TrainConfig) -> Path:
     pairs = []
     if cfg.pair_weight > 0:  # every copy of the training people's photos, sampled or not
         pairs = degradation_pairs(
-            [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"]
+            [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"],
+            cfg.pair_kinds,
         )
     # each distinct image is cropped once, however often the sampler repeats it
     uniq = sorted(
@@ -207,6 +230,13 @@ def run(cfg: TrainConfig) -> Path:
             raise ValueError(f"--init {cfg.init}: its model arguments differ from this run's")
         model.load_state_dict(start["state_dict"])
     model = model.to(device)
+    if cfg.keep_weight > 0 and not cfg.init:
+        raise ValueError("--keep-weight holds the --init model's scores: give --init")
+    # self-distillation: the starting model's score (mean over a flip) on every original
+    keep_t, keep_m = torch.zeros(len(uniq)), torch.zeros(len(uniq), dtype=torch.bool)
+    if cfg.keep_weight > 0:
+        keep_m = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
+        keep_t = teacher_scores(model, crops, device)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
@@ -273,6 +303,9 @@ def run(cfg: TrainConfig) -> Path:
                 loss = loss + cfg.pair_weight * pair_loss(
                     so, sc, pair_d[p].to(device), cfg.pair_margin
                 )
+            if cfg.keep_weight > 0 and keep_m[idx].any():
+                m = keep_m[idx].to(device)
+                loss = loss + cfg.keep_weight * ((pred[m] - keep_t[idx].to(device)[m]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

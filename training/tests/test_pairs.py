@@ -43,3 +43,38 @@ def test_loss_asks_for_at_least_the_labellers_drop_and_the_margin():
     assert loss.item() == pytest.approx(((0.2 - 0.05) ** 2 + (0.02 + 0.05) ** 2) / 2)
     loss.backward()
     assert (s_orig.grad < 0).all() and (s_copy.grad > 0).all()  # descent: original up, copy down
+
+
+def test_pair_kinds_keep_only_copies_with_one_of_the_named_steps():
+    rows = [
+        row("a.jpg", 0, "original", 0.7),
+        {**row("a.jpg", 1, "focus", 0.6), "degradation": "crop/jpeg:quality=20"},
+        {**row("a.jpg", 2, "chain", 0.4), "degradation": "photo/blur:sigma=2 > crop/gamma:gamma=3"},
+        {**row("a.jpg", 3, "chain", 0.3), "degradation": "photo/jpeg:quality=9"},  # not crop/jpeg
+        row("a.jpg", 4, "blank", 0.0),  # no degradation at all
+    ]
+    got = [c for _, c, _ in degradation_pairs(rows, "crop/jpeg,crop/gamma")]
+    assert got == [("a.jpg", 1), ("a.jpg", 2)]
+    assert len(degradation_pairs(rows)) == 4  # no kinds: every copy
+
+
+def test_teacher_scores_are_flip_averaged_and_leave_the_model_training():
+    from pathlib import Path
+
+    from training.model import ModelArgs, TinyFQNet
+    from training.train import teacher_scores
+
+    ckpt = Path(__file__).parents[1] / "runs" / "mbf-2026.12.01" / "checkpoint.pt"
+    start = torch.load(ckpt, map_location="cpu", weights_only=False)
+    model = TinyFQNet(ModelArgs.from_dict(start["model_args"]))
+    model.load_state_dict(start["state_dict"])  # trained: a fresh net scores every input alike
+    model.train()
+    torch.manual_seed(0)
+    x = torch.rand(5, 3, 64, 64)
+    x[:, :, :, :20] = 0  # not symmetric: its mirror image scores differently
+    t = teacher_scores(model, x, "cpu")
+    assert model.training and not t.requires_grad and t.shape == (5,)
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(t, 0.5 * (model(x) + model(x.flip(3))), atol=1e-6)
+        assert not torch.allclose(t, model(x), atol=1e-6)  # the mirror image counts
