@@ -3,8 +3,9 @@
 LFW View-2 folds 6-10 identities never enter training. For their labelled images (originals
 and degraded copies) this scores the image with the native scorer (the model embedded in the
 package, or ``--model``) through the same landmarks and reports the Spearman and Pearson
-correlation with the FaceNet label, overall and for originals / degraded copies, as JSON and a
-scatter plot.
+correlation with the labels' own label (their labeller is named in the provenance.json beside
+them; not necessarily the one the scored model was trained on), overall and for originals /
+degraded copies, as JSON and a scatter plot.
 
     python -m training.evaluate --out docs/heldout
 """
@@ -48,10 +49,13 @@ def run(
             "pearson": float(pearsonr(q[mask], y[mask])[0]),
         }
 
+    prov = Path(labels).with_name("provenance.json")
+    labeller = json.loads(prov.read_text()).get("label_model") if prov.exists() else None
     res = {
         "model": model or "embedded default",
         "model_version": scorer.info.get("version"),
-        "label_model": scorer.info.get("label_model"),
+        "label_model": labeller or "unknown (no provenance.json beside the labels)",
+        "model_label_model": scorer.info.get("label_model"),
         "identities": len({r["identity"] for r in rows}),
         "all": corr(np.ones(len(rows), bool)),
         "originals": corr(copy == 0),
@@ -68,7 +72,8 @@ def run(
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     ax.scatter(y[copy == 0], q[copy == 0], s=4, alpha=0.4, label="originals")
     ax.scatter(y[copy > 0], q[copy > 0], s=4, alpha=0.4, label="degraded copies")
-    ax.set_xlabel("FaceNet label: cos(embedding, identity centre)")
+    name = str(res["label_model"]).split(" (")[0]
+    ax.set_xlabel(f"label ({name}): cos(embedding, identity centre)")
     ax.set_ylabel("tinyFQnet score (native)")
     ax.set_title(f"held-out LFW identities: Spearman {res['all']['spearman']:.3f}")
     ax.legend(markerscale=4)
