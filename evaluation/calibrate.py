@@ -23,7 +23,8 @@ Protocol
   people; the honest one, as a person's pairs are not independent).
 - The API interpolates a monotone version of each column (pool-adjacent-violators: FNMR never
   rises with the score) linearly between the bins' median pair scores, constant beyond the first
-  and last; the unified 0-100 quality is 100 × (1 − that FNMR) for dlib at FMR 1e-3 (`--unified arcface` for the other).
+  and last; the unified 0-100 quality is 100 × (1 − that FNMR) for dlib at FMR 1e-3
+  (`--unified arcface` for the other).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Config:
     sidecar: str = str(REPO / "cpp" / "models" / "default.json")
     figure: str = str(REPO / "docs" / "eval" / "calibration.png")
     markdown: str = str(REPO / "docs" / "eval" / "calibration.md")
-    unified: str = "dlib"  # recogniser of the unified 0-100 quality (FMR 1e-3; see docs/actionable.md)
+    unified: str = "dlib"  # the unified 0-100 quality's recogniser (FMR 1e-3; docs/actionable.md)
     bins: int = 8
     bootstrap: int = 1000
     workers: int = 1

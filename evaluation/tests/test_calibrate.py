@@ -44,3 +44,17 @@ def test_table_counts_misses_per_bin_with_intervals():
         assert np.all(t["wilson"][j][:, 0] <= fnmr) and np.all(fnmr <= t["wilson"][j][:, 1])
         assert t["misses"][j].sum() == (sim <= thr).sum()
     assert np.all(t["fnmr"][1] >= t["fnmr"][0])  # a higher threshold misses more
+
+
+def test_the_shipped_table_is_what_a_plain_rerun_makes():
+    """The embedded model's table was measured with evaluation.calibrate's defaults, so
+    `python -m evaluation.calibrate` reproduces it: the unified quality's recogniser and FMR
+    and the FMRs agree (a rerun with another default once turned every score into quality 90+)."""
+    from evaluation.calibrate import FMRS, Config
+    from tinyfq_native import Scorer
+
+    table = Scorer().calibration.table
+    assert table["unified"]["recogniser"] == Config().unified
+    assert table["unified"]["fmr"] == pytest.approx(1e-3)
+    assert table["fmr"] == pytest.approx(list(FMRS))
+    assert table["model_version"] == Scorer().info["version"]
