@@ -29,7 +29,7 @@ def run(
     from tqdm import tqdm
 
     from tinyfq_native import Scorer
-    from training.sample import read_labels
+    from training.sample import labels_provenance, read_labels
     from training.train import labelled_image
 
     rows = [r for r in read_labels(labels) if r["split"] == "heldout"][:limit]
@@ -49,8 +49,7 @@ def run(
             "pearson": float(pearsonr(q[mask], y[mask])[0]),
         }
 
-    prov = Path(labels).with_name("provenance.json")
-    labeller = json.loads(prov.read_text()).get("label_model") if prov.exists() else None
+    labeller = labels_provenance(labels).get("label_model")
     res = {
         "model": model or "embedded default",
         "model_version": scorer.info.get("version"),

@@ -34,6 +34,13 @@ def read_labels(path: str | Path) -> list[dict]:
     return rows
 
 
+def labels_provenance(path: str | Path) -> dict:
+    """The provenance.json written beside a labels.csv (its labeller, sources, config), or {}
+    where there is none."""
+    prov = Path(path).with_name("provenance.json")
+    return json.loads(prov.read_text()) if prov.exists() else {}
+
+
 def landmarks_of(row: dict) -> np.ndarray:
     """The five landmarks (5×2 float32) of a labels.csv row."""
     from tinyfq_native.landmarks import as_landmarks

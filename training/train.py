@@ -108,10 +108,10 @@ def degradation_pairs(rows: list[dict], kinds: str = "") -> list[tuple[tuple, tu
     pairs = []
     for r in rows:
         o = orig.get(r["relpath"])
-        steps = [s.split(":")[0] for s in (r.get("degradation") or "").split(" > ")]
-        if wanted and not any(k in steps for k in wanted):
-            continue
         if o is not None and r is not o and r.get("variant", "original") not in ORIGINALS:
+            steps = [s.split(":")[0] for s in (r.get("degradation") or "").split(" > ")]
+            if wanted and not any(k in steps for k in wanted):
+                continue
             drop = float(np.clip(o["label"], 0, 1) - np.clip(r["label"], 0, 1))
             pairs.append(((o["relpath"], o["copy"]), (r["relpath"], r["copy"]), drop))
     return sorted(pairs)
@@ -124,20 +124,20 @@ def pair_loss(s_orig, s_copy, drop, margin: float):
     return ((drop.clamp(min=margin) - (s_orig - s_copy)).clamp(min=0) ** 2).mean()
 
 
-def teacher_scores(model, crops, device: str):
-    """The model's scores on every crop, averaged with its mirror image, without gradients."""
+def predict(model, x, device: str, mirror: bool = False):
+    """The model's scores on every input, in blocks of 2048, without gradients and in eval
+    mode (the model goes back to training mode after); with ``mirror`` the mean of each input's
+    score and its mirror image's."""
     import torch
 
     model.eval()
     with torch.no_grad():
-        out = torch.cat(
-            [
-                0.5 * (model(c) + model(c.flip(3))).cpu()
-                for c in (crops[i : i + 2048].to(device) for i in range(0, len(crops), 2048))
-            ]
-        )
+        out = [torch.zeros(0)]
+        for i in range(0, len(x), 2048):
+            c = x[i : i + 2048].to(device)
+            out.append((0.5 * (model(c) + model(c.flip(3))) if mirror else model(c)).cpu())
     model.train()
-    return out
+    return torch.cat(out)
 
 
 def split_identities(ids: list[str], frac: float, seed: int) -> set[str]:
@@ -171,8 +171,10 @@ def run(cfg: TrainConfig) -> Path:
 
     from training.export import preprocess_spec
     from training.model import ModelArgs, TinyFQNet
-    from training.sample import read_labels
+    from training.sample import labels_provenance, read_labels
 
+    if cfg.keep_weight > 0 and not cfg.init:  # before minutes of cropping
+        raise ValueError("--keep-weight holds the --init model's scores: give --init")
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -230,13 +232,11 @@ def run(cfg: TrainConfig) -> Path:
             raise ValueError(f"--init {cfg.init}: its model arguments differ from this run's")
         model.load_state_dict(start["state_dict"])
     model = model.to(device)
-    if cfg.keep_weight > 0 and not cfg.init:
-        raise ValueError("--keep-weight holds the --init model's scores: give --init")
     # self-distillation: the starting model's score (mean over a flip) on every original
     keep_t, keep_m = torch.zeros(len(uniq)), torch.zeros(len(uniq), dtype=torch.bool)
     if cfg.keep_weight > 0:
         keep_m = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
-        keep_t = teacher_scores(model, crops, device)
+        keep_t[keep_m] = predict(model, crops[keep_m], device, mirror=True)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
@@ -245,20 +245,9 @@ def run(cfg: TrainConfig) -> Path:
     log: list[dict] = []
 
     def evaluate() -> float:
-        model.eval()
-        with torch.no_grad():
-            preds = (
-                torch.cat(
-                    [
-                        model(val_x[i : i + 2048].to(device)).cpu()
-                        for i in range(0, len(val_x), 2048)
-                    ]
-                )
-                if len(val_x)
-                else None
-            )
-        model.train()
-        return float(((preds - val_y) ** 2).mean()) if preds is not None else float("nan")
+        if not len(val_x):
+            return float("nan")
+        return float(((predict(model, val_x, device) - val_y) ** 2).mean())
 
     from tqdm import tqdm
 
@@ -328,10 +317,7 @@ def run(cfg: TrainConfig) -> Path:
         w.writeheader()
         w.writerows(log)
     plot_loss(log, out / "loss.png")
-    prov = {}
-    prov_path = Path(cfg.labels).with_name("provenance.json")
-    if prov_path.exists():
-        prov = json.loads(prov_path.read_text())
+    prov = labels_provenance(cfg.labels)
     ckpt = {
         "model_args": args.to_dict(),
         "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},

@@ -58,11 +58,11 @@ def test_pair_kinds_keep_only_copies_with_one_of_the_named_steps():
     assert len(degradation_pairs(rows)) == 4  # no kinds: every copy
 
 
-def test_teacher_scores_are_flip_averaged_and_leave_the_model_training():
+def test_predict_flip_averages_on_request_and_leaves_the_model_training():
     from pathlib import Path
 
     from training.model import ModelArgs, TinyFQNet
-    from training.train import teacher_scores
+    from training.train import predict
 
     ckpt = Path(__file__).parents[1] / "runs" / "mbf-2026.12.01" / "checkpoint.pt"
     start = torch.load(ckpt, map_location="cpu", weights_only=False)
@@ -72,9 +72,12 @@ def test_teacher_scores_are_flip_averaged_and_leave_the_model_training():
     torch.manual_seed(0)
     x = torch.rand(5, 3, 64, 64)
     x[:, :, :, :20] = 0  # not symmetric: its mirror image scores differently
-    t = teacher_scores(model, x, "cpu")
+    t = predict(model, x, "cpu", mirror=True)
     assert model.training and not t.requires_grad and t.shape == (5,)
     model.eval()
     with torch.no_grad():
         assert torch.allclose(t, 0.5 * (model(x) + model(x.flip(3))), atol=1e-6)
         assert not torch.allclose(t, model(x), atol=1e-6)  # the mirror image counts
+        plain = model(x)
+    assert torch.allclose(predict(model, x, "cpu"), plain, atol=1e-6)  # no mirror: eval scores
+    assert predict(model, x[:0], "cpu").shape == (0,)  # nothing in, nothing out

@@ -212,6 +212,24 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     )
     log = read_csv(tmp_path / "run" / "log.csv")
     assert len(log) == 1 and np.isfinite(float(log[0]["train_loss"]))
+    tune = dict(labels=str(lab), sample=str(smp), data=str(data_root), extra=str(tmp_path / "x"))
+    with pytest.raises(ValueError, match="--keep-weight"):  # nothing to hold without --init
+        train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), keep_weight=1.0))
+    train.run(  # fine-tuning that holds the start's scores on originals
+        TrainConfig(
+            **tune,
+            out=str(tmp_path / "tuned"),
+            epochs=1,
+            batch_size=16,
+            val_frac=0.3,
+            init=str(ck),
+            pair_weight=1.0,
+            keep_weight=4.0,
+        )
+    )
+    tuned = read_csv(tmp_path / "tuned" / "log.csv")
+    assert [r["epoch"] for r in tuned] == ["0", "1"] and np.isfinite(float(tuned[1]["train_loss"]))
+    assert float(tuned[0]["val_loss"]) == pytest.approx(float(log[0]["val_loss"]), abs=1e-6)
 
     from training.export import load_checkpoint
 
