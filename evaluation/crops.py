@@ -351,10 +351,11 @@ def markdown(r: dict, learned: tuple[str, ...]) -> str:
 
 
 def plot(r: dict, path: Path, learned: tuple[str, ...]) -> None:
-    from facedata.plot import pyplot
+    from facedata.plot import palette, pyplot
 
     plt = pyplot()
     names = [m for m in r["methods"] if m in learned or m.startswith("tinyfqnet")]
+    colors = palette(len(names))
     kinds = list(CROP_EVAL_KINDS)
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4), gridspec_kw={"width_ratios": [3, 2]})
     w = 0.8 / len(names)
@@ -364,6 +365,7 @@ def plot(r: dict, path: Path, learned: tuple[str, ...]) -> None:
             [r["clean_beats_degraded"][m][k] for k in kinds],
             w,
             label=m,
+            color=colors[i],
         )
     a.axhline(0.95, ls="--", lw=1, color="k")
     a.set_xticks(np.arange(len(kinds)) + 0.4 - w / 2, kinds)
@@ -381,7 +383,7 @@ def plot(r: dict, path: Path, learned: tuple[str, ...]) -> None:
             t["TAR@FAR=0.01"],
             t["TAR@FAR=0.001"],
         ]
-        b.bar(np.arange(len(metrics)) + i * w, vals, w, label=m)
+        b.bar(np.arange(len(metrics)) + i * w, vals, w, label=m, color=colors[i])
     b.set_xticks(np.arange(len(metrics)) + 0.4 - w / 2, metrics, fontsize=8)
     b.set_ylim(0, 1)
     b.set_title(f"Verifier agreement; best-of-{r['templates']['size']} templates", fontsize=9)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facedata.plot import pyplot
+from facedata.plot import palette, pyplot
 
 # learned models get a bold line in the figures
 LEARNED = (
@@ -20,13 +20,15 @@ LEARNED = (
 
 
 def _edc_axes(ax, r: dict, title: str) -> None:
-    for m, v in r["methods"].items():
+    colors = palette(len(r["methods"]))
+    for c, (m, v) in zip(colors, r["methods"].items()):
         ax.step(
             v["curve"]["discard"],
             v["curve"]["fnmr"],
             where="post",
             label=f"{m} ({v['pAUC@20%']:.4f})",
             lw=2.2 if m == "tinyfqnet" else 1.4 if m in LEARNED else 0.8,
+            color=c,
         )
     ax.set_xlim(0, 0.5)
     ax.set_xlabel("fraction of genuine pairs discarded")
@@ -51,6 +53,7 @@ def _plots(results: dict, out: Path) -> None:
     metrics = list(next(iter(summ.values())))
     fig, ax = plt.subplots(figsize=(12, 4))
     w = 0.8 / len(methods)
+    colors = palette(len(methods))
     for i, m in enumerate(methods):
         ax.bar(
             np.arange(len(metrics)) + i * w,
@@ -59,6 +62,7 @@ def _plots(results: dict, out: Path) -> None:
             yerr=[summ[m][k]["std"] for k in metrics],
             label=m,
             capsize=2,
+            color=colors[i],
         )
     ax.set_xticks(np.arange(len(metrics)) + 0.4 - w / 2, metrics)
     ax.set_ylim(0, 1)

@@ -274,13 +274,14 @@ def markdown(results: dict) -> str:
 
 
 def plot(results: dict, out: Path) -> None:
-    from facedata.plot import pyplot
+    from facedata.plot import palette, pyplot
 
     plt = pyplot()
     summ = results["summary"]
     metrics = list(next(iter(summ.values())))
     fig, ax = plt.subplots(figsize=(7, 3.5))
     w = 0.8 / len(summ)
+    colors = palette(len(summ))
     for i, (m, v) in enumerate(summ.items()):
         ax.bar(
             np.arange(len(metrics)) + i * w,
@@ -289,6 +290,7 @@ def plot(results: dict, out: Path) -> None:
             yerr=[v[k]["std"] for k in metrics],
             label=m,
             capsize=2,
+            color=colors[i],
         )
     ax.set_xticks(np.arange(len(metrics)) + 0.4 - w / 2, metrics)
     ax.set_ylim(0, 1)
