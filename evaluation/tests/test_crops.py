@@ -116,5 +116,5 @@ def test_palette_gives_every_method_its_own_colour(n):
     from facedata.plot import palette
 
     colours = palette(n)
-    # matplotlib's default cycle repeats after ten: a comparison of 16 methods drew two in one colour
+    # matplotlib's default cycle repeats after ten: 16 methods drew two in one colour
     assert len(colours) == n and len(set(colours)) == n
