@@ -42,12 +42,21 @@ def plots(results: dict, out: Path) -> None:
         from evaluation.crops import plot
 
         plot(results["crops"], out / "aligned_crops.png", LEARNED)
-    if "templates" in results and "edc" in results:
+    if any(k in results for k in ("templates", "edc", "natural")):
         _plots(results, out)
 
 
 def _plots(results: dict, out: Path) -> None:
+    """Protocols 1-3's figures, each for the protocols the run made."""
     plt = pyplot()
+    if "templates" in results:
+        _templates_plot(plt, results, out)
+    if "edc" in results:
+        _edc_plot(plt, results, out)
+    _natural_plot(plt, results, out)
+
+
+def _templates_plot(plt, results: dict, out: Path) -> None:
     methods = results["methods"]
     summ = results["templates"]["summary"]
     metrics = list(next(iter(summ.values())))
@@ -73,6 +82,8 @@ def _plots(results: dict, out: Path) -> None:
     fig.savefig(out / "templates_tar.png", dpi=110)
     plt.close(fig)
 
+
+def _edc_plot(plt, results: dict, out: Path) -> None:
     panels = [
         (results["edc"][c], f"EDC, LFW pairs folds 6-10, {c}") for c in ("originals", "degraded")
     ]
@@ -86,6 +97,9 @@ def _plots(results: dict, out: Path) -> None:
     fig.savefig(out / "edc.png", dpi=110)
     plt.close(fig)
 
+
+def _natural_plot(plt, results: dict, out: Path) -> None:
+    methods = results["methods"]
     nat = results.get("natural", {})
     if nat:
         names = [m for m in methods if m != "oracle"]
@@ -119,7 +133,8 @@ def _plots(results: dict, out: Path) -> None:
 
 
 def markdown(results: dict) -> str:
-    text = _markdown(results) if "templates" in results and "edc" in results else ""
+    has = any(k in results for k in ("templates", "edc", "natural"))
+    text = _markdown(results) if has else ""
     if "crops" in results:
         from evaluation.crops import markdown as crops_markdown
 
@@ -128,6 +143,14 @@ def markdown(results: dict) -> str:
 
 
 def _markdown(results: dict) -> str:
+    """Protocols 1-3's tables, each for the protocols the run made."""
+    lines = _templates_md(results) if "templates" in results else []
+    lines += _edc_md(results) if "edc" in results else []
+    lines += _natural_md(results)
+    return "\n".join(lines[1:] if lines[:1] == [""] else lines) + "\n"
+
+
+def _templates_md(results: dict) -> list[str]:
     methods = results["methods"]
     summ = results["templates"]["summary"]
     metrics = list(next(iter(summ.values())))
@@ -146,7 +169,12 @@ def _markdown(results: dict) -> str:
             )
             + " |"
         )
-    lines += [
+    return lines
+
+
+def _edc_md(results: dict) -> list[str]:
+    methods = results["methods"]
+    lines = [
         "",
         "### Protocol 2: EDC on LFW View-2 pairs (pAUC, lower is better)",
         "",
@@ -162,6 +190,12 @@ def _markdown(results: dict) -> str:
             f"| {m} | {o['pAUC@20%']:.4f} | {o['pAUC@30%']:.4f} | "
             f"{d['pAUC@20%']:.4f} | {d['pAUC@30%']:.4f} |"
         )
+    return lines
+
+
+def _natural_md(results: dict) -> list[str]:
+    methods = results["methods"]
+    lines: list[str] = []
     nat = results.get("natural", {})
     if nat:
         sources = list(nat)
@@ -195,4 +229,4 @@ def _markdown(results: dict) -> str:
                 "The label model's own Spearman with the verifier's label on the same "
                 "photos (the ceiling for a score trained on its labels): " + ", ".join(ceil) + ".",
             ]
-    return "\n".join(lines) + "\n"
+    return lines

@@ -109,12 +109,3 @@ def test_protocol_runs_on_a_tiny_subset(tmp_path, data_root):
     n = cache.read_text().count("\n")
     run(cfg)
     assert cache.read_text().count("\n") == n
-
-
-@pytest.mark.parametrize("n", [1, 7, 10, 11, 16, 20, 21, 30])
-def test_palette_gives_every_method_its_own_colour(n):
-    from facedata.plot import palette
-
-    colours = palette(n)
-    # matplotlib's default cycle repeats after ten: 16 methods drew two in one colour
-    assert len(colours) == n and len(set(colours)) == n
