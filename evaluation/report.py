@@ -42,18 +42,9 @@ def plots(results: dict, out: Path) -> None:
         from evaluation.crops import plot
 
         plot(results["crops"], out / "aligned_crops.png", LEARNED)
-    if any(k in results for k in ("templates", "edc", "natural")):
-        _plots(results, out)
-
-
-def _plots(results: dict, out: Path) -> None:
-    """Protocols 1-3's figures, each for the protocols the run made."""
-    plt = pyplot()
-    if "templates" in results:
-        _templates_plot(plt, results, out)
-    if "edc" in results:
-        _edc_plot(plt, results, out)
-    _natural_plot(plt, results, out)
+    for key, _, figure in _SECTIONS:  # protocols 1-3: a figure for each the run made
+        if results.get(key):
+            figure(pyplot(), results, out)
 
 
 def _templates_plot(plt, results: dict, out: Path) -> None:
@@ -100,54 +91,44 @@ def _edc_plot(plt, results: dict, out: Path) -> None:
 
 def _natural_plot(plt, results: dict, out: Path) -> None:
     methods = results["methods"]
-    nat = results.get("natural", {})
-    if nat:
-        names = [m for m in methods if m != "oracle"]
-        fig, ax = plt.subplots(figsize=(10, 3.8))
-        w = 0.8 / len(nat)
-        for i, (source, r) in enumerate(nat.items()):
-            ax.bar(
-                np.arange(len(names)) + i * w,
-                [r["spearman"][m] for m in names],
-                w,
-                label=f"{source} ({r['photos']} photos)",
-            )
-            if "label_model_spearman" in r:
-                ax.axhline(
-                    r["label_model_spearman"]["value"],
-                    ls="--",
-                    lw=1,
-                    color=f"C{i}",
-                    label=f"{source}: label model's own agreement (ceiling)",
-                )
-        ax.set_xticks(
-            np.arange(len(names)) + 0.4 - w / 2, names, rotation=30, ha="right", fontsize=8
+    nat = results["natural"]
+    names = [m for m in methods if m != "oracle"]
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    w = 0.8 / len(nat)
+    for i, (source, r) in enumerate(nat.items()):
+        ax.bar(
+            np.arange(len(names)) + i * w,
+            [r["spearman"][m] for m in names],
+            w,
+            label=f"{source} ({r['photos']} photos)",
         )
-        ax.set_ylabel("Spearman with the verifier's label")
-        ax.set_title("Protocol 3: unmodified held-out photos", fontsize=9)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "natural_spearman.png", dpi=110)
-        plt.close(fig)
+        if "label_model_spearman" in r:
+            ax.axhline(
+                r["label_model_spearman"]["value"],
+                ls="--",
+                lw=1,
+                color=f"C{i}",
+                label=f"{source}: label model's own agreement (ceiling)",
+            )
+    ax.set_xticks(np.arange(len(names)) + 0.4 - w / 2, names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("Spearman with the verifier's label")
+    ax.set_title("Protocol 3: unmodified held-out photos", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "natural_spearman.png", dpi=110)
+    plt.close(fig)
 
 
 def markdown(results: dict) -> str:
-    has = any(k in results for k in ("templates", "edc", "natural"))
-    text = _markdown(results) if has else ""
+    # protocols 1-3: a table for each the run made
+    tables = ["\n".join(table(results)) for key, table, _ in _SECTIONS if results.get(key)]
+    text = "\n\n".join(tables) + "\n" if tables else ""
     if "crops" in results:
         from evaluation.crops import markdown as crops_markdown
 
         text += ("\n" if text else "") + crops_markdown(results["crops"], LEARNED)
     return text
-
-
-def _markdown(results: dict) -> str:
-    """Protocols 1-3's tables, each for the protocols the run made."""
-    lines = _templates_md(results) if "templates" in results else []
-    lines += _edc_md(results) if "edc" in results else []
-    lines += _natural_md(results)
-    return "\n".join(lines[1:] if lines[:1] == [""] else lines) + "\n"
 
 
 def _templates_md(results: dict) -> list[str]:
@@ -175,7 +156,6 @@ def _templates_md(results: dict) -> list[str]:
 def _edc_md(results: dict) -> list[str]:
     methods = results["methods"]
     lines = [
-        "",
         "### Protocol 2: EDC on LFW View-2 pairs (pAUC, lower is better)",
         "",
         "| method | originals pAUC@20% | originals pAUC@30% | degraded pAUC@20% | "
@@ -195,38 +175,43 @@ def _edc_md(results: dict) -> list[str]:
 
 def _natural_md(results: dict) -> list[str]:
     methods = results["methods"]
-    lines: list[str] = []
-    nat = results.get("natural", {})
-    if nat:
-        sources = list(nat)
-        head = " | ".join(f"Spearman, {s} ({nat[s]['photos']} photos)" for s in sources)
-        pins = "pins" in nat
+    nat = results["natural"]
+    sources = list(nat)
+    head = " | ".join(f"Spearman, {s} ({nat[s]['photos']} photos)" for s in sources)
+    pins = "pins" in nat
+    lines = [
+        "### Protocol 3: unmodified held-out photos (Spearman with the verifier's "
+        "label, higher is better" + ("; Pins EDC pAUC, lower is better" if pins else "") + ")",
+        "",
+        f"| method | {head} |" + (" Pins pAUC@20% | Pins pAUC@30% |" if pins else ""),
+        "|---" * (len(sources) + 1 + 2 * pins) + "|",
+    ]
+    for m in methods:
+        if m == "oracle":
+            continue
+        row = f"| {m} | " + " | ".join(f"{nat[s]['spearman'][m]:.3f}" for s in sources) + " |"
+        if pins:
+            e = nat["pins"]["edc"]["methods"][m]
+            row += f" {e['pAUC@20%']:.4f} | {e['pAUC@30%']:.4f} |"
+        lines.append(row)
+    ceil = [
+        f"{s}: {nat[s]['label_model_spearman']['value']:.3f} "
+        f"({nat[s]['label_model_spearman']['photos']} photos)"
+        for s in sources
+        if "label_model_spearman" in nat[s]
+    ]
+    if ceil:
         lines += [
             "",
-            "### Protocol 3: unmodified held-out photos (Spearman with the verifier's "
-            "label, higher is better" + ("; Pins EDC pAUC, lower is better" if pins else "") + ")",
-            "",
-            f"| method | {head} |" + (" Pins pAUC@20% | Pins pAUC@30% |" if pins else ""),
-            "|---" * (len(sources) + 1 + 2 * pins) + "|",
+            "The label model's own Spearman with the verifier's label on the same "
+            "photos (the ceiling for a score trained on its labels): " + ", ".join(ceil) + ".",
         ]
-        for m in methods:
-            if m == "oracle":
-                continue
-            row = f"| {m} | " + " | ".join(f"{nat[s]['spearman'][m]:.3f}" for s in sources) + " |"
-            if pins:
-                e = nat["pins"]["edc"]["methods"][m]
-                row += f" {e['pAUC@20%']:.4f} | {e['pAUC@30%']:.4f} |"
-            lines.append(row)
-        ceil = [
-            f"{s}: {nat[s]['label_model_spearman']['value']:.3f} "
-            f"({nat[s]['label_model_spearman']['photos']} photos)"
-            for s in sources
-            if "label_model_spearman" in nat[s]
-        ]
-        if ceil:
-            lines += [
-                "",
-                "The label model's own Spearman with the verifier's label on the same "
-                "photos (the ceiling for a score trained on its labels): " + ", ".join(ceil) + ".",
-            ]
     return lines
+
+
+# protocols 1-3: (results key, table lines, figure), each made when the run made that protocol
+_SECTIONS = (
+    ("templates", _templates_md, _templates_plot),
+    ("edc", _edc_md, _edc_plot),
+    ("natural", _natural_md, _natural_plot),
+)
