@@ -1,9 +1,9 @@
 """Average the weights of runs fine-tuned from one start (a "model soup", Wortsman et al. 2022;
 WiSE-FT, Wortsman et al. 2022): a weighted mean of every parameter and BatchNorm statistic.
 
-Two fine-tunes of one checkpoint stay in one basin, so the mean of their weights is a model
-that trades their strengths off without a second training run (here: a run whose pair terms
-learnt crop-scale darkening, and one that keeps photo-scale templates better).
+Where fine-tunes of one checkpoint stay in one basin, the mean of their weights trades their
+strengths off without another training run. Here it did not: soups of the shipped run with the
+pair-margin runs lost the darkening those runs learnt (docs/eval/margin/README.md).
 
     python -m training.soup training/runs/A/checkpoint.pt training/runs/B/checkpoint.pt \\
         --weights 0.5 0.5 --out training/runs/soup-A-B
@@ -49,7 +49,6 @@ def soup(paths: list[Path], weights: list[float] | None = None) -> dict:
     out["version"] = time.strftime("%Y.%m.%d")
     out["training"] = {
         "soup": [{"checkpoint": str(p), "weight": w} for p, w in zip(paths, weights)],
-        "command": "python -m training.soup " + " ".join(sys.argv[1:]),
     }
     return out
 
@@ -69,6 +68,10 @@ def main(argv: list[str] | None = None) -> Path:
         ckpt = soup(a.checkpoints, a.weights)
     except ValueError as e:
         p.error(str(e))
+    # the arguments parsed, not the process's (main is also called with argv)
+    ckpt["training"]["command"] = "python -m training.soup " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
     a.out.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, a.out / "checkpoint.pt")
     print(a.out / "checkpoint.pt")

@@ -59,8 +59,11 @@ def test_soup_refuses_other_architectures_and_bad_weights(tmp_path):
 def test_cli_writes_a_checkpoint_and_says_which_file_is_missing(tmp_path, capsys):
     _ckpt(tmp_path / "a.pt", 0)
     _ckpt(tmp_path / "b.pt", 1)
-    out = main([str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--out", str(tmp_path / "s")])
-    assert out.is_file() and "soup" in torch.load(out, weights_only=False)["training"]
+    argv = [str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--out", str(tmp_path / "s")]
+    out = main(argv)
+    record = torch.load(out, weights_only=False)["training"]
+    assert out.is_file() and len(record["soup"]) == 2
+    assert record["command"] == "python -m training.soup " + " ".join(argv)
     with pytest.raises(SystemExit):
         main([str(tmp_path / "a.pt"), str(tmp_path / "nope.pt"), "--out", str(tmp_path / "t")])
     assert "nope.pt: no such checkpoint" in capsys.readouterr().err
