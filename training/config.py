@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -136,3 +137,33 @@ def parse_config(cls, argv=None):
             )
             p.add_argument(f"--{f.name.replace('_', '-')}", type=typ, default=default)
     return cls(**vars(p.parse_args(argv)))
+
+
+def _flag_value(v) -> str:
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v)
+    s = str(v)
+    return s[len(str(REPO)) + 1 :] if s.startswith(f"{REPO}/") else s  # repo paths relative
+
+
+def command_line(module: str, *args, **flags) -> str:
+    """The command that repeats a run from the repository root: ``python -m MODULE ARGS
+    --flag value ...`` built from the values the run used (flags whose value is None are left
+    out), so it is right whoever called the run, the shell or a test with its own arguments."""
+    parts = ["python", "-m", module, *(_flag_value(a) for a in args)]
+    for k, v in flags.items():
+        if v is not None:
+            parts += [f"--{k.replace('_', '-')}", _flag_value(v)]
+    return shlex.join(parts)
+
+
+def config_command(module: str, cfg) -> str:
+    """``command_line`` of a config-driven step: a flag for each field that differs from its
+    default (``parse_config`` of the flags gives ``cfg`` back)."""
+    default = type(cfg)()
+    changed = {
+        f.name: getattr(cfg, f.name)
+        for f in fields(cfg)
+        if getattr(cfg, f.name) != getattr(default, f.name)
+    }
+    return command_line(module, **changed)

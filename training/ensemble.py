@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.config import command_line
+
 
 def average(first: Path, second: Path, out: Path) -> dict:
     """Write ``out/labels.csv`` (the first file's rows, labels averaged where the second has
@@ -54,7 +56,7 @@ def average(first: Path, second: Path, out: Path) -> dict:
         "kept_from_first": rows - len(pairs),
         "pearson": round(float(np.corrcoef(both.T)[0, 1]), 4),
         "means": [round(float(m), 4) for m in both.mean(0)],
-        "command": "python -m training.ensemble " + " ".join(sys.argv[1:]),
+        "command": command_line("training.ensemble", first, second, out=out),
     }
     (out / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
     return prov

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import DEFAULT_DATA, REPO
+from training.config import DEFAULT_DATA, REPO, command_line
+
+LABELS = REPO / "training" / "labels" / "labels.csv"
 
 
 def run(
@@ -59,7 +61,14 @@ def run(
         "all": corr(np.ones(len(rows), bool)),
         "originals": corr(copy == 0),
         "degraded": corr(copy > 0),
-        "command": "python -m training.evaluate " + " ".join(sys.argv[1:]),
+        "command": command_line(
+            "training.evaluate",
+            labels=None if Path(labels) == LABELS else labels,
+            data=None if Path(data) == DEFAULT_DATA else data,
+            out=out,
+            model=model,
+            limit=limit,
+        ),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "heldout.json").write_text(json.dumps(res, indent=2) + "\n")
@@ -85,7 +94,7 @@ def run(
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--labels", type=Path, default=REPO / "training" / "labels" / "labels.csv")
+    p.add_argument("--labels", type=Path, default=LABELS)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--out", type=Path, default=REPO / "docs" / "heldout")
     p.add_argument("--model", default=None, help="exported model; default: the embedded one")

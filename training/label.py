@@ -39,7 +39,7 @@ import numpy as np
 from facedata.extra import SOURCES
 from facedata.jsonl import read_jsonl
 from facedata.splits import Item, collect
-from training.config import LabelConfig, parse_config, to_dict
+from training.config import LabelConfig, config_command, parse_config, to_dict
 
 _worker = {}
 
@@ -336,7 +336,7 @@ def write_labels(cfg: LabelConfig, rows: list[dict], q: np.ndarray, seconds: flo
         "config": to_dict(cfg)
         | {"data": "../shared/data", "extra": "$TINYFQ_EXTRA", "out": None, "cache": None},
         "variants": variants,
-        "command": "python -m training.label " + " ".join(sys.argv[1:]),
+        "command": config_command("training.label", cfg),
         "records": len(rows),
         "labelled": n_ok,
         "status_counts": statuses,

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from facedata.jsonl import read_jsonl
-from training.config import RelabelConfig, parse_config, to_dict
+from training.config import RelabelConfig, config_command, parse_config, to_dict
 
 _worker: dict = {}
 
@@ -245,7 +245,7 @@ def run(cfg: RelabelConfig) -> Path:
         "config": to_dict(cfg)
         | {"labels": "training/labels/labels.csv", "data": "../shared/data", "extra": None}
         | {"out": None, "cache": None},
-        "command": "python -m training.relabel " + " ".join(sys.argv[1:]),
+        "command": config_command("training.relabel", cfg),
         "photos": len(src),
         "identities": len({r["identity"] for r in src}),
         "variants": variants,

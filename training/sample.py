@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from training.config import SampleConfig, to_dict
+from training.config import SampleConfig, config_command, to_dict
 
 OVERSAMPLE = 3.0
 
@@ -149,7 +148,7 @@ def run(cfg: SampleConfig) -> Path:
         "rows": len(chosen),
         "unique_images": len({(r["relpath"], r["copy"]) for r in chosen}),
         "identities": len({r["identity"] for r in chosen}),
-        "command": "python -m training.sample " + " ".join(sys.argv[1:]),
+        "command": config_command("training.sample", cfg),
     }
     (out / f"sample-{cfg.strategy}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return path

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import TrainConfig, to_dict
+from training.config import TrainConfig, config_command, to_dict
 
 
 def crop_routed(row: dict, share: float) -> bool:
@@ -338,7 +338,7 @@ def run(cfg: TrainConfig) -> Path:
             "final_val_loss": log[-1]["val_loss"],
             "seconds": log[-1]["seconds"],
             "device": device,
-            "command": "python -m training.train " + " ".join(sys.argv[1:]),
+            "command": config_command("training.train", cfg),
         },
     }
     torch.save(ckpt, out / "checkpoint.pt")

@@ -40,6 +40,7 @@ def test_labels_are_averaged_where_both_files_have_the_image(tmp_path):
         got = {(r["relpath"], r["copy"]): float(r["label"]) for r in csv.DictReader(f)}
     assert got == {("x.jpg", "0"): 0.7, ("x.jpg", "1"): 0.25, ("x.jpg", "100"): 0.3}
     assert prov["averaged"] == 2 and prov["kept_from_first"] == 1
+    assert prov["command"] == f"python -m training.ensemble {a} {b} --out {tmp_path / 'out'}"
     assert json.loads((tmp_path / "out" / "provenance.json").read_text())["rows"] == 3
 
 

@@ -8,7 +8,7 @@ import pytest
 
 
 def test_heldout_names_the_labels_labeller(tmp_path, data_root):
-    from training.config import REPO
+    from training.config import DEFAULT_DATA, REPO
     from training.evaluate import run
 
     src = REPO / "training" / "labels"
@@ -21,6 +21,12 @@ def test_heldout_names_the_labels_labeller(tmp_path, data_root):
     res = run(labels, data_root, tmp_path / "out", limit=40)
     want = json.loads((src / "provenance.json").read_text())["label_model"]
     assert res["label_model"] == want
+    # the arguments of this run, not pytest's; the default data folder is left out
+    data_flag = "" if data_root == DEFAULT_DATA else f"--data {data_root} "
+    assert res["command"] == (
+        f"python -m training.evaluate --labels {labels} {data_flag}--out {tmp_path / 'out'} "
+        "--limit 40"
+    )
     assert res["all"]["n"] == 40 and -1 <= res["all"]["spearman"] <= 1
     assert json.loads((tmp_path / "out" / "heldout.json").read_text())["label_model"] == want
     assert (tmp_path / "out" / "heldout.png").stat().st_size > 0

@@ -2,6 +2,7 @@
 tiny subset of the real data (label -> sample -> train -> export -> native scorer)."""
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -156,7 +157,8 @@ def test_channel_padding_adds_only_zero_channels():
 
 def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     from training import label, sample, train
-    from training.config import LabelConfig, SampleConfig, TrainConfig
+    from training.config import LabelConfig, SampleConfig, TrainConfig, parse_config
+    from training.export import load_checkpoint
 
     # no extra sources here (an empty extra folder), one copy of each kind for every photo
     small = dict(
@@ -228,10 +230,13 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
         )
     )
     tuned = read_csv(tmp_path / "tuned" / "log.csv")
+    # the recorded command is this run's (not pytest's argv): it parses back to its config
+    _, meta = load_checkpoint(tmp_path / "tuned" / "checkpoint.pt")
+    cmd = shlex.split(meta["training"]["command"])
+    assert cmd[:3] == ["python", "-m", "training.train"] and "--keep-weight" in cmd
+    assert parse_config(TrainConfig, cmd[3:]) == TrainConfig(**meta["config"])
     assert [r["epoch"] for r in tuned] == ["0", "1"] and np.isfinite(float(tuned[1]["train_loss"]))
     assert float(tuned[0]["val_loss"]) == pytest.approx(float(log[0]["val_loss"]), abs=1e-6)
-
-    from training.export import load_checkpoint
 
     net, meta = load_checkpoint(ck)
     assert meta["config"]["epochs"] == 1
