@@ -96,7 +96,7 @@ class TrainConfig:
     flip: bool = True  # horizontal flip augmentation
     threads: int = 1  # 1 = bit-reproducible on the same CPU
     seed: int = 0
-    model: dict = field(default_factory=dict)  # ModelArgs overrides; {} = Table 1
+    model: dict = field(default_factory=dict)  # ModelArgs overrides; {} = --init's, or Table 1
     init: str | None = None  # checkpoint to start from (same architecture): fine-tuning
     crop_route: float = 0.5  # share of photo-scale rows cut as a 112 crop, then resized
     pair_weight: float = 0.0  # weight of the same-photo ranking loss (train.degradation_pairs)

@@ -200,6 +200,11 @@ def run(cfg: TrainConfig) -> Path:
     val_rows = [r for r in labels if r["identity"] in val_ids and r["split"] == "train"]
 
     args = ModelArgs(**cfg.model) if cfg.model else ModelArgs()
+    start = torch.load(cfg.init, map_location="cpu", weights_only=False) if cfg.init else None
+    if start is not None and not cfg.model:  # fine-tuning: the start's architecture
+        args = ModelArgs.from_dict(start["model_args"])
+    if start is not None and ModelArgs.from_dict(start["model_args"]).to_dict() != args.to_dict():
+        raise ValueError(f"--init {cfg.init}: its model arguments differ from --model's")
     spec = preprocess_spec(args.input_size)
     pairs = []
     if cfg.pair_weight > 0:  # every copy of the training people's photos, sampled or not
@@ -226,10 +231,7 @@ def run(cfg: TrainConfig) -> Path:
     val_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in val_rows])
 
     model = TinyFQNet(args)
-    if cfg.init:  # fine-tuning: the same architecture, its weights as the start
-        start = torch.load(cfg.init, map_location="cpu", weights_only=False)
-        if ModelArgs.from_dict(start["model_args"]).to_dict() != args.to_dict():
-            raise ValueError(f"--init {cfg.init}: its model arguments differ from this run's")
+    if start is not None:  # fine-tuning: its weights as the start
         model.load_state_dict(start["state_dict"])
     model = model.to(device)
     # self-distillation: the starting model's score (mean over a flip) on every original

@@ -13,7 +13,7 @@ from tinyfq_native import Scorer
 from tinyfq_native.align import preprocess
 from tinyfq_native.images import read_image
 from training.export import export, preprocess_spec, to_ncnn
-from training.model import TinyFQNet, count_flops, count_params
+from training.model import WIDER, ModelArgs, TinyFQNet, count_flops, count_params
 from training.sample import landmarks_of
 
 
@@ -37,6 +37,9 @@ def test_table1_counts():
     assert abs(count_params(net) - 21806) / 21806 < 0.45
     residual = [b.residual for b in net.blocks]
     assert residual == [False, False, True, False, True, True, False]
+    wider = TinyFQNet(ModelArgs(blocks=WIDER))  # more parameters, fewer FLOPs
+    assert count_params(wider) == 21886 <= 22000
+    assert count_flops(wider) == 2567424 < count_flops(net)
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +213,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             batch_size=16,
             val_frac=0.3,
             pair_weight=1.0,
+            model={"blocks": [list(b) for b in WIDER]},  # the native path of a 4x4 stage too
         )
     )
     log = read_csv(tmp_path / "run" / "log.csv")
@@ -229,12 +233,15 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             keep_weight=4.0,
         )
     )
+    with pytest.raises(ValueError, match="differ from --model"):  # Table 1 asked, WIDER given
+        train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), init=str(ck), model={"head": 8}))
     tuned = read_csv(tmp_path / "tuned" / "log.csv")
     # the recorded command is this run's (not pytest's argv): it parses back to its config
     _, meta = load_checkpoint(tmp_path / "tuned" / "checkpoint.pt")
     cmd = shlex.split(meta["training"]["command"])
     assert cmd[:3] == ["python", "-m", "training.train"] and "--keep-weight" in cmd
     assert parse_config(TrainConfig, cmd[3:]) == TrainConfig(**meta["config"])
+    assert meta["model_args"] == load_checkpoint(ck)[1]["model_args"]  # --init's architecture
     assert [r["epoch"] for r in tuned] == ["0", "1"] and np.isfinite(float(tuned[1]["train_loss"]))
     assert float(tuned[0]["val_loss"]) == pytest.approx(float(log[0]["val_loss"]), abs=1e-6)
 
