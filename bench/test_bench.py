@@ -168,6 +168,60 @@ def test_forward_paired_ratios(benchmark, forward, request):
     assert all(np.isfinite(list(info.values())))
 
 
+@pytest.mark.benchmark(group="forward-paired")
+def test_forward_wider_architecture(benchmark, setup, request):
+    """Issue 25's bound on a larger net: forward time within 1.1x of today's. The WIDER reading
+    (Table 1 plus a stride-2 block to a 4x4 head, training/model.py) against the embedded model,
+    natively, taking turns in blocks as above. Its weights are random (speed does not depend on
+    them) but its score is checked against PyTorch's, so a fast wrong answer fails."""
+    import time
+
+    import torch
+
+    from tinyfq_native import Scorer
+    from training.export import export
+    from training.model import WIDER, ModelArgs, TinyFQNet
+
+    torch.manual_seed(0)
+    net = TinyFQNet(ModelArgs(blocks=WIDER))
+    for m in net.modules():  # BatchNorm away from its initial identity: a varied score
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.bias.data.uniform_(0.05, 0.3)
+            m.running_var.uniform_(0.5, 1.5)
+    net.eval()
+    wider = Scorer(export(net, setup["tmp"] / "wider", "wider", "bench")["param"])
+    x = setup["x"]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    got = np.array([wider.score_tensor(xi) for xi in x])
+    assert np.abs(got - ref).max() <= TOL and ref.std() > 0
+
+    runs = {"native": setup["scorer"], "wider": wider}
+    timed = request.config.getoption("benchmark_enable")
+    rounds, calls = (40, 100) if timed else (2, 3)
+
+    def measure():
+        blocks = {n: [] for n in runs}
+        for _ in range(rounds):
+            for n, s in runs.items():
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    s.score_tensor(x[0])
+                blocks[n].append((time.perf_counter() - t0) / calls * 1e6)
+        return blocks
+
+    blocks = benchmark.pedantic(measure, rounds=1, iterations=1)
+    native, wide = np.array(blocks["native"]), np.array(blocks["wider"])
+    info = {
+        "native_us_median": round(float(np.median(native)), 1),
+        "wider_us_median": round(float(np.median(wide)), 1),
+        "wider_over_native": round(float(np.median(wide / native)), 3),
+    }
+    benchmark.extra_info.update(info)
+    print("\nforward-wider:", json.dumps(info))
+    assert all(np.isfinite(list(info.values())))
+
+
 # ------------------------------------------------------------------ preprocessing to 64x64
 
 

@@ -116,6 +116,30 @@ void dw3x3_s2_column(const float* p, int rs, int ho, int wo, int x, const v8* kv
     }
 }
 
+// Stride 2 into rows of exactly 4 (an 8-wide input: a net's last 8x8 -> 4x4 step), which no
+// 8-wide column fits: two output rows per vector instead, row y in lanes 0-3 and y + 1 in 4-7
+// (contiguous in the output plane, whose row stride is 4). Each input row is read as its
+// columns 0-7 and 2-9, inside the bordered row of 10. Returns the rows done (an even count).
+int dw3x3_s2_rowpairs(const float* p, int rs, int ho, const v8* kv, v8 b, float* o, bool act) {
+    auto taps = [&](int ra, int rb, v8& t0, v8& t1, v8& t2) {
+        const float *qa = p + ra * rs, *qb = p + rb * rs;
+        const v8 a = load(qa), c = load(qb);
+        t0 = evens_p(a, c), t1 = odds_p(a, c), t2 = evens_p(load(qa + 2), load(qb + 2));
+    };  // in the evens_p lane order, as dw3x3_s2_column's
+    int y = 0;
+    for (; y + 2 <= ho; y += 2) {
+        v8 t0, t1, t2;
+        taps(2 * y, 2 * y + 2, t0, t1, t2);
+        v8 acc = b + kv[0] * t0 + kv[1] * t1 + kv[2] * t2;
+        taps(2 * y + 1, 2 * y + 3, t0, t1, t2);
+        acc += kv[3] * t0 + kv[4] * t1 + kv[5] * t2;
+        taps(2 * y + 2, 2 * y + 4, t0, t1, t2);
+        const v8 sum = acc + kv[6] * t0 + kv[7] * t1 + kv[8] * t2;
+        store(o + y * 4, unperm(act ? relu(sum) : sum));
+    }
+    return y;
+}
+
 template <int S>
 void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt, const float* bias,
              int c, float* out, std::size_t out_cs, bool act, float* pooled = nullptr,
@@ -135,15 +159,18 @@ void dw3x3_s(const float* in, std::size_t in_cs, int h, int w, const float* wt, 
         const float* k = wt + ch * 9;
         float* o = out ? out + ch * out_cs : nullptr;
         float* pl = pooled ? pooled + ch * pool_cs : nullptr;
+        int y0 = 0;  // rows of the narrow columns below already done
         if (S == 2) {
             v8 kv[9];
             for (int i = 0; i < 9; ++i) kv[i] = splat(k[i]);
             const v8 b = splat(bias[ch]);
             for (int v = 0; v < nvx; ++v) dw3x3_s2_column(p, rs, ho, wo, v * 8, kv, b, o, act);
+            if (nvx == 0 && wo == 4 && w >= 8 && o)
+                y0 = dw3x3_s2_rowpairs(p, rs, ho, kv, b, o, act);
         }
         // columns that do not fill a vector (pooled: in 2 x 2 blocks)
         const int by = pl ? 2 : 1, bx = pl ? 2 : 1;
-        for (int y = 0; y < ho; y += by)
+        for (int y = y0; y < ho; y += by)
             for (int x = nvx * 8; x < wo; x += bx) {
                 float mx = 0.f;
                 for (int j = 0; j < by * bx; ++j) {
