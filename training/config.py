@@ -103,6 +103,7 @@ class TrainConfig:
     pair_margin: float = 0.02  # least score drop a degraded copy must show below its original
     pair_kinds: str = ""  # comma-separated degradation steps (e.g. crop/jpeg) pairs keep; "" = all
     keep_weight: float = 0.0  # weight of holding the --init model's scores on originals
+    keep_from: str | None = None  # checkpoint whose scores keep holds (any net); None = --init
 
 
 def to_dict(cfg) -> dict:

@@ -173,8 +173,8 @@ def run(cfg: TrainConfig) -> Path:
     from training.model import ModelArgs, TinyFQNet
     from training.sample import labels_provenance, read_labels
 
-    if cfg.keep_weight > 0 and not cfg.init:  # before minutes of cropping
-        raise ValueError("--keep-weight holds the --init model's scores: give --init")
+    if cfg.keep_weight > 0 and not (cfg.init or cfg.keep_from):  # before minutes of cropping
+        raise ValueError("--keep-weight holds the --init (or --keep-from) model's scores: give one")
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -234,11 +234,23 @@ def run(cfg: TrainConfig) -> Path:
     if start is not None:  # fine-tuning: its weights as the start
         model.load_state_dict(start["state_dict"])
     model = model.to(device)
-    # self-distillation: the starting model's score (mean over a flip) on every original
+    # self-distillation: the starting model's (or --keep-from's) score, mean over a flip, on
+    # every original
     keep_t, keep_m = torch.zeros(len(uniq)), torch.zeros(len(uniq), dtype=torch.bool)
     if cfg.keep_weight > 0:
         keep_m = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
-        keep_t[keep_m] = predict(model, crops[keep_m], device, mirror=True)
+        teacher = model
+        if cfg.keep_from:  # another model's scores (any architecture, the same input)
+            held = torch.load(cfg.keep_from, map_location="cpu", weights_only=False)
+            targs = ModelArgs.from_dict(held["model_args"])
+            if targs.input_size != args.input_size:
+                raise ValueError(
+                    f"--keep-from {cfg.keep_from}: input {targs.input_size}, not {args.input_size}"
+                )
+            teacher = TinyFQNet(targs)
+            teacher.load_state_dict(held["state_dict"])
+            teacher = teacher.to(device)
+        keep_t[keep_m] = predict(teacher, crops[keep_m], device, mirror=True)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )

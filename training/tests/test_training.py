@@ -245,6 +245,40 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     assert [r["epoch"] for r in tuned] == ["0", "1"] and np.isfinite(float(tuned[1]["train_loss"]))
     assert float(tuned[0]["val_loss"]) == pytest.approx(float(log[0]["val_loss"]), abs=1e-6)
 
+    # --keep-from: the keep term holds another model's scores, of any architecture: a Table 1
+    # teacher scoring every face low (the shipped net, its logit lowered by 3) pulls the WIDER
+    # student down, while the labels and the student's own start (no --keep-from) keep it up
+    from training.config import SHIPPED_RUN
+
+    low = torch.load(SHIPPED_RUN / "checkpoint.pt", map_location="cpu", weights_only=False)
+    low["state_dict"]["fc.bias"] -= 3.0
+    torch.save(low, tmp_path / "low.pt")
+    keep = dict(tune, epochs=3, batch_size=16, val_frac=0.3, lr=0.01, init=str(ck))
+    kf = train.run(
+        TrainConfig(
+            **keep, keep_weight=10.0, keep_from=str(tmp_path / "low.pt"), out=str(tmp_path / "kf")
+        )
+    )
+    own = train.run(TrainConfig(**keep, keep_weight=10.0, out=str(tmp_path / "own")))
+    originals = [r for r in rows if r["variant"] == "original" and r["split"] == "train"][:24]
+    spec64 = json.dumps(preprocess_spec(64))
+    x = torch.from_numpy(
+        np.stack(
+            [
+                preprocess(
+                    read_image(str(data_root / r["relpath"])),
+                    landmarks_of(r),
+                    model_json=spec64,
+                    format="rgb",
+                )
+                for r in originals
+            ]
+        )
+    )
+    with torch.no_grad():
+        before, to_low, to_own = (load_checkpoint(c)[0](x).mean() for c in (ck, kf, own))
+    assert to_low < before - 0.15 and abs(to_own - before) < 0.05
+
     net, meta = load_checkpoint(ck)
     assert meta["config"]["epochs"] == 1
     assert meta["data"]["pairs"] > 0  # the same-photo ranking loss had pairs to train on
