@@ -131,29 +131,33 @@ def test_forward(benchmark, forward, setup, name):
     assert abs(benchmark(forward[name]) - setup["ref"][0]) <= TOL
 
 
+def _paired_blocks(runs: dict, request) -> dict:
+    """µs per call of each callable in ``runs``, one list per name: the callables take turns
+    in blocks of calls (round r: each in order), so a burst of load elsewhere hits every side of
+    a ratio taken within a round. Timed runs: 40 rounds of 100 calls; otherwise a quick pass."""
+    import time
+
+    timed = request.config.getoption("benchmark_enable")
+    rounds, calls = (40, 100) if timed else (2, 3)
+    blocks = {n: [] for n in runs}
+    for _ in range(rounds):
+        for n, f in runs.items():
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                f()
+            blocks[n].append((time.perf_counter() - t0) / calls * 1e6)
+    return blocks
+
+
 @pytest.mark.benchmark(group="forward-paired")
 def test_forward_paired_ratios(benchmark, forward, request):
     """The ratios the targets are stated in, measured robustly on a shared, noisy machine: the
     runtimes take turns in blocks of calls (round r: native, then every baseline), and each
     baseline's ratio is the median over rounds of its block time over the native block time of
-    the same round, so a burst of load elsewhere hits both sides of a ratio."""
-    import time
-
-    timed = request.config.getoption("benchmark_enable")
-    rounds, calls = (40, 100) if timed else (2, 3)
+    the same round (_paired_blocks)."""
     names = [n for n in forward if n != "pytorch_eager"]  # 45x slower: its own group says so
-
-    def measure():
-        blocks = {n: [] for n in names}
-        for _ in range(rounds):
-            for n in names:
-                f, t0 = forward[n], time.perf_counter()
-                for _ in range(calls):
-                    f()
-                blocks[n].append((time.perf_counter() - t0) / calls * 1e6)
-        return blocks
-
-    blocks = benchmark.pedantic(measure, rounds=1, iterations=1)
+    runs = {n: forward[n] for n in names}
+    blocks = benchmark.pedantic(_paired_blocks, args=(runs, request), rounds=1, iterations=1)
     native = np.array(blocks["native"])
     info = {
         "native_us_median": round(float(np.median(native)), 1),
@@ -174,8 +178,6 @@ def test_forward_wider_architecture(benchmark, setup, request):
     (Table 1 plus a stride-2 block to a 4x4 head, training/model.py) against the embedded model,
     natively, taking turns in blocks as above. Its weights are random (speed does not depend on
     them) but its score is checked against PyTorch's, so a fast wrong answer fails."""
-    import time
-
     import torch
 
     from tinyfq_native import Scorer
@@ -196,21 +198,12 @@ def test_forward_wider_architecture(benchmark, setup, request):
     got = np.array([wider.score_tensor(xi) for xi in x])
     assert np.abs(got - ref).max() <= TOL and ref.std() > 0
 
-    runs = {"native": setup["scorer"], "wider": wider}
-    timed = request.config.getoption("benchmark_enable")
-    rounds, calls = (40, 100) if timed else (2, 3)
-
-    def measure():
-        blocks = {n: [] for n in runs}
-        for _ in range(rounds):
-            for n, s in runs.items():
-                t0 = time.perf_counter()
-                for _ in range(calls):
-                    s.score_tensor(x[0])
-                blocks[n].append((time.perf_counter() - t0) / calls * 1e6)
-        return blocks
-
-    blocks = benchmark.pedantic(measure, rounds=1, iterations=1)
+    x0, native_scorer = x[0], setup["scorer"]
+    runs = {
+        "native": lambda: native_scorer.score_tensor(x0),
+        "wider": lambda: wider.score_tensor(x0),
+    }
+    blocks = benchmark.pedantic(_paired_blocks, args=(runs, request), rounds=1, iterations=1)
     native, wide = np.array(blocks["native"]), np.array(blocks["wider"])
     info = {
         "native_us_median": round(float(np.median(native)), 1),

@@ -169,7 +169,7 @@ def plot_loss(log: list[dict], path: Path) -> None:
 def run(cfg: TrainConfig) -> Path:
     import torch
 
-    from training.export import preprocess_spec
+    from training.export import load_checkpoint, preprocess_spec
     from training.model import ModelArgs, TinyFQNet
     from training.sample import labels_provenance, read_labels
 
@@ -200,11 +200,17 @@ def run(cfg: TrainConfig) -> Path:
     val_rows = [r for r in labels if r["identity"] in val_ids and r["split"] == "train"]
 
     args = ModelArgs(**cfg.model) if cfg.model else ModelArgs()
-    start = torch.load(cfg.init, map_location="cpu", weights_only=False) if cfg.init else None
+    start = load_checkpoint(Path(cfg.init))[0] if cfg.init else None
     if start is not None and not cfg.model:  # fine-tuning: the start's architecture
-        args = ModelArgs.from_dict(start["model_args"])
-    if start is not None and ModelArgs.from_dict(start["model_args"]).to_dict() != args.to_dict():
+        args = start.args
+    if start is not None and start.args.to_dict() != args.to_dict():
         raise ValueError(f"--init {cfg.init}: its model arguments differ from --model's")
+    # the keep term's teacher: another model (any architecture, the same input), or the start
+    teacher = load_checkpoint(Path(cfg.keep_from))[0] if cfg.keep_from else start
+    if teacher is not None and teacher.args.input_size != args.input_size:
+        raise ValueError(
+            f"--keep-from {cfg.keep_from}: input {teacher.args.input_size}, not {args.input_size}"
+        )
     spec = preprocess_spec(args.input_size)
     pairs = []
     if cfg.pair_weight > 0:  # every copy of the training people's photos, sampled or not
@@ -232,25 +238,14 @@ def run(cfg: TrainConfig) -> Path:
 
     model = TinyFQNet(args)
     if start is not None:  # fine-tuning: its weights as the start
-        model.load_state_dict(start["state_dict"])
+        model.load_state_dict(start.state_dict())
     model = model.to(device)
     # self-distillation: the starting model's (or --keep-from's) score, mean over a flip, on
     # every original
     keep_t, keep_m = torch.zeros(len(uniq)), torch.zeros(len(uniq), dtype=torch.bool)
     if cfg.keep_weight > 0:
         keep_m = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
-        teacher = model
-        if cfg.keep_from:  # another model's scores (any architecture, the same input)
-            held = torch.load(cfg.keep_from, map_location="cpu", weights_only=False)
-            targs = ModelArgs.from_dict(held["model_args"])
-            if targs.input_size != args.input_size:
-                raise ValueError(
-                    f"--keep-from {cfg.keep_from}: input {targs.input_size}, not {args.input_size}"
-                )
-            teacher = TinyFQNet(targs)
-            teacher.load_state_dict(held["state_dict"])
-            teacher = teacher.to(device)
-        keep_t[keep_m] = predict(teacher, crops[keep_m], device, mirror=True)
+        keep_t[keep_m] = predict(teacher.to(device), crops[keep_m], device, mirror=True)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
