@@ -174,6 +174,30 @@ class CropCache:
         return np.frombuffer(base64.b64decode(self.get(rel, spec)["dlib"]), np.float32)
 
 
+def verifier_labels(cache: CropCache, ids: np.ndarray, rels: list[str], dspec: list[str]):
+    """dlib's unit embeddings (mean-centred) of each photo's clean crop and its degraded copy
+    ``dspec``, and their labels: cosine to the normalised mean of the person's *other* clean
+    crops. Returns (clean unit, degraded unit, clean label, degraded label)."""
+    clean_e = np.stack([cache.emb(r, "") for r in rels])
+    deg_e = np.stack([cache.emb(r, s) for r, s in zip(rels, dspec)])
+    centre = clean_e.mean(0)  # dlib embeddings are not centred
+
+    def unit(e: np.ndarray) -> np.ndarray:
+        e = e - centre
+        return e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
+
+    cu, du = unit(clean_e), unit(deg_e)
+    lab_c, lab_d = np.empty(len(rels)), np.empty(len(rels))
+    for ident in set(ids):
+        idx = np.flatnonzero(ids == ident)
+        total = cu[idx].sum(0)
+        for i in idx:
+            c = total - cu[i]
+            c /= max(float(np.linalg.norm(c)), 1e-12)
+            lab_c[i], lab_d[i] = cu[i] @ c, du[i] @ c
+    return cu, du, lab_c, lab_d
+
+
 def _better(clean: np.ndarray, degraded: np.ndarray) -> float:
     return float(np.mean((clean > degraded) + 0.5 * (clean == degraded)))
 
@@ -229,23 +253,7 @@ def protocol_crops(cfg, heldout: set[str], scorers: dict, peers: tuple[str, ...]
     ids = np.array([p[0] for p in verified])
     rels = [p[1] for p in verified]
     dspec = [specs_of(r)[chosen_kind(r)] for r in rels]
-    clean_e = np.stack([cache.emb(r, "") for r in rels])
-    deg_e = np.stack([cache.emb(r, s) for r, s in zip(rels, dspec)])
-    centre = clean_e.mean(0)  # dlib embeddings are not centred
-
-    def unit(e: np.ndarray) -> np.ndarray:
-        e = e - centre
-        return e / np.maximum(np.linalg.norm(e, axis=-1, keepdims=True), 1e-12)
-
-    cu, du = unit(clean_e), unit(deg_e)
-    lab_c, lab_d = np.empty(len(rels)), np.empty(len(rels))
-    for ident in set(ids):
-        idx = np.flatnonzero(ids == ident)
-        total = cu[idx].sum(0)
-        for i in idx:
-            c = total - cu[i]
-            c /= max(float(np.linalg.norm(c)), 1e-12)
-            lab_c[i], lab_d[i] = cu[i] @ c, du[i] @ c
+    cu, du, lab_c, lab_d = verifier_labels(cache, ids, rels, dspec)
     q_c = {m: np.array([score[m][at[(r, "")]] for r in rels]) for m in names}
     q_d = {m: np.array([score[m][at[(r, s)]] for r, s in zip(rels, dspec)]) for m in names}
     spear = {

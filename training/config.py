@@ -106,6 +106,31 @@ class TrainConfig:
     keep_from: str | None = None  # checkpoint whose scores keep holds (any net); None = --init
 
 
+@dataclass
+class TeacherConfig:
+    """training.teacher: a larger quality model of our own (an MLP on the labelling model's
+    embedding of the 112×112 crop), fitted on a labels.csv and written out as distilled labels."""
+
+    labels: str = str(REPO / "training" / "labels" / "v5" / "labels.csv")
+    sample: str = str(REPO / "training" / "labels" / "v5" / "sample-smooth.csv")  # val people
+    data: str = str(DEFAULT_DATA)
+    extra: str = str(default_extra_root())
+    cache: str = str(REPO / "training" / "cache" / "teacher-w600k.jsonl")
+    out: str = str(REPO / "training" / "teacher" / "v5")
+    labeller: str = "w600k"  # the model whose embedding the teacher reads (the labels' own)
+    workers: int = 2
+    inputs: str = "norm"  # "norm": the raw embedding's norm alone; "embedding": it + direction
+    hidden: int = 256
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    val_frac: float = 0.1  # TrainConfig's: the same validation people as the student's
+    seed: int = 0
+    blend: float = 1.0  # written label = blend × teacher + (1 − blend) × label
+    embed: bool = True  # False: fit on the rows the cache holds (a time budget)
+
+
 def to_dict(cfg) -> dict:
     return asdict(cfg)
 

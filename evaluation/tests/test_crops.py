@@ -109,3 +109,38 @@ def test_protocol_runs_on_a_tiny_subset(tmp_path, data_root):
     n = cache.read_text().count("\n")
     run(cfg)
     assert cache.read_text().count("\n") == n
+    # evaluation.crop_scores measures a score given outside the run exactly as the run did
+    from dataclasses import replace
+
+    from evaluation.crop_scores import measure, protocol4_reference
+    from tinyfq_native import Scorer
+
+    photos, verified, label = protocol4_reference(cfg)
+    assert len(photos) == 12 and verified.all()
+
+    def ours(spec_of):
+        crops = [C.make_crop(cfg.data, r, lm, spec_of(r)) for _, r, lm in photos]
+        return np.array(Scorer().score_batch(crops))
+
+    deg = {k: ours(lambda r, k=k: C.specs_of(r)[k]) for k in CROP_EVAL_KINDS}
+    got = measure(ours(lambda r: ""), deg, verified, label)
+    assert got["spearman_clean"] == pytest.approx(res["spearman"]["tinyfqnet"]["clean"], abs=1e-4)
+    want = res["clean_beats_degraded"]["tinyfqnet"]
+    assert got["clean_beats_degraded"] == pytest.approx(want, abs=1e-4)
+    with pytest.raises(ValueError, match="lack the verifier's embedding"):
+        protocol4_reference(replace(cfg, cache=str(tmp_path / "empty")))
+
+
+def test_crop_scores_measure_any_score_as_the_protocol_does():
+    """evaluation.crop_scores: Spearman on the verified clean crops, clean > degraded per kind
+    with ties counting one half (a score that is not an exported model: training.teacher's)."""
+    from evaluation.crop_scores import measure
+
+    rng = np.random.default_rng(1)
+    clean = rng.uniform(1, 9, 40)
+    verified = np.arange(40) < 30
+    got = measure(clean, {"jpeg": clean * 0.5, "gamma": clean * 2.0}, verified, clean[:30] ** 2)
+    assert got["spearman_clean"] == pytest.approx(1.0)
+    assert got["clean_beats_degraded"] == {"jpeg": 1.0, "gamma": 0.0, "all kinds": 0.5}
+    tied = measure(clean, {"jpeg": clean.copy()}, verified, -clean[:30])
+    assert tied["clean_beats_degraded"]["jpeg"] == 0.5 and tied["spearman_clean"] == -1.0

@@ -1,0 +1,81 @@
+"""Quality teachers (training.teacher) on protocol 4's crops, beside the raw embedding norm.
+
+Before distilling a teacher into tinyFQnet, this asks whether it is worth imitating on the
+faces the student is judged on: protocol 4's aligned crops (evaluation/crops.py). Each crop and
+its degraded copies are embedded by the labeller (cached in
+``training/cache/teacher-p4-<labeller>.npz``) and every teacher is measured as the protocol
+measures the quality models (evaluation.crop_scores). It joins training and evaluation, which
+do not import each other, so it is a script.
+
+    python scripts/teacher_protocol4.py training/teacher/v5-norm/teacher.pt ... --out FILE.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from evaluation.core import EvalConfig  # noqa: E402
+from evaluation.crop_scores import measure, protocol4_reference  # noqa: E402
+from evaluation.crops import make_crop, specs_of  # noqa: E402
+from facedata.degrade import CROP_EVAL_KINDS  # noqa: E402
+
+
+def embeddings(cfg, photos, labeller: str, cache: Path) -> dict[str, np.ndarray]:
+    """Raw labeller embeddings of every photo's clean crop and each kind's degraded copy."""
+    from training.labeller import make_labeller
+    from training.teacher import raw_embedding
+
+    if cache.exists():
+        return dict(np.load(cache))
+    net = make_labeller(labeller)
+    emb = {
+        kind: np.stack(
+            [
+                raw_embedding(net, make_crop(cfg.data, r, lm, specs_of(r).get(kind, "")))
+                for _, r, lm in photos
+            ]
+        )
+        for kind in ("clean",) + tuple(CROP_EVAL_KINDS)
+    }
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **emb)
+    return emb
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.teacher import load_teacher
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("teachers", nargs="*", help="teacher.pt files (python -m training.teacher)")
+    p.add_argument("--labeller", default="w600k", help="w600k or mbf")
+    p.add_argument("--cache", default=str(REPO / "training" / "cache"))
+    p.add_argument("--out", default=None, help="also write the results here (JSON)")
+    a = p.parse_args(argv)
+    cfg = EvalConfig()
+    photos, verified, label = protocol4_reference(cfg)
+    emb = embeddings(cfg, photos, a.labeller, Path(a.cache) / f"teacher-p4-{a.labeller}.npz")
+    scores = {"norm": lambda raw: np.linalg.norm(raw, axis=1)}
+    scores |= {str(t): load_teacher(t) for t in a.teachers}
+    res = {}
+    for name, score in scores.items():
+        deg = {k: score(emb[k]) for k in CROP_EVAL_KINDS}
+        res[name] = measure(score(emb["clean"]), deg, verified, label)
+    out = {"labeller": a.labeller, "photos": len(photos), "verified": int(verified.sum())}
+    text = json.dumps(out | {"results": res}, indent=2) + "\n"
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(text)
+    sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
