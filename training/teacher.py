@@ -133,10 +133,19 @@ def fit(cfg: TeacherConfig, x: np.ndarray, y: np.ndarray, val: np.ndarray):
     """The MLP fitted by Adam on the rows not in ``val`` (a mask), sigmoid output, L2 on the
     labels clipped to [0, 1]; returns it and the per-epoch (train, validation) MSE."""
     import torch
-    from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
-    torch.set_flush_denormal(True)  # else the small weights weight decay leaves slow it ~10×
+    torch.set_flush_denormal(True)  # else the tiny weights weight decay leaves slow it ~10×
+    try:
+        return _fit(cfg, x, y, val)
+    finally:
+        torch.set_flush_denormal(False)  # torch's default: the process's other work unchanged
+
+
+def _fit(cfg: TeacherConfig, x: np.ndarray, y: np.ndarray, val: np.ndarray):
+    import torch
+    from tqdm import tqdm
+
     xt, yt = torch.from_numpy(x), torch.from_numpy(np.clip(y, 0, 1).astype(np.float32))
     tr, va = torch.from_numpy(np.flatnonzero(~val)), torch.from_numpy(np.flatnonzero(val))
     net = make_mlp(x.shape[1], cfg.hidden)
@@ -171,7 +180,7 @@ def load_teacher(path: str | Path):
     """A saved teacher.pt as a function of raw embeddings (N, D) -> scores (N,)."""
     import torch
 
-    ck = torch.load(path, weights_only=False)
+    ck = torch.load(path, weights_only=True)
     net = make_mlp(ck["state_dict"]["0.weight"].shape[1], ck["config"]["hidden"])
     net.load_state_dict(ck["state_dict"])
     return lambda raw: predict(net, features(raw, ck["inputs"]))
@@ -234,6 +243,7 @@ def run(cfg: TeacherConfig) -> Path:
     t0 = time.time()
     rows = [r for r in read_labels(cfg.labels) if r["split"] == "train"]
     emb = embed_rows(cfg, rows)
+    listed = len(rows)  # less those whose photo is unreadable (or not embedded: --embed false)
     rows = [r for r in rows if f"{r['relpath']}|{r['copy']}" in emb]
     if not rows:
         raise ValueError(f"{cfg.cache}: no embedded rows of {cfg.labels} (run with --embed true)")
@@ -261,6 +271,7 @@ def run(cfg: TeacherConfig) -> Path:
         "fitted on Eq. 1 labels of the training people (validation people held out)",
         "labeller": cfg.labeller,
         "rows": len(rows),
+        "rows_left_out": listed - len(rows),
         "validation_people": len(vp),
         "parameters": sum(p.numel() for p in net.parameters()),
         "validation": report(rows, y, t, val),

@@ -84,6 +84,8 @@ def _tiny_labels(tmp_path: Path, data_root: Path, people: int = 4, per: int = 8)
         w = csv.DictWriter(f, cols)
         w.writeheader()
         w.writerows(rows)
+        # a row whose photo is not there: left out and counted, the others go on
+        w.writerow(rows[0] | {"relpath": "lfw/images/Nobody/Nobody_0001.jpg"})
     return path
 
 
@@ -102,15 +104,16 @@ def test_run_writes_distilled_labels_for_the_same_rows_and_resumes(tmp_path, dat
         blend=0.5,
     )
     written = run(cfg)
-    src, got = read_csv(labels), read_csv(written)
+    src, got = read_csv(labels)[:-1], read_csv(written)
     assert [(r["relpath"], r["copy"]) for r in got] == [(r["relpath"], r["copy"]) for r in src]
     assert [float(r["label_eq1"]) for r in got] == pytest.approx([float(r["label"]) for r in src])
     teacher = [2 * float(g["label"]) - float(g["label_eq1"]) for g in got]  # blend 0.5
     assert min(teacher) >= -1e-4 and max(teacher) <= 1 + 1e-4 and np.std(teacher) > 0
     cached = (tmp_path / "cache.jsonl").read_text().count("\n")
-    assert cached == len(src)
+    assert cached == len(src) + 1  # the missing photo is cached as unreadable, not retried
     rep = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert rep["rows"] == len(src) and rep["validation_people"] == 1
+    assert rep["rows"] == len(src) and rep["rows_left_out"] == 1
+    assert rep["validation_people"] == 1
     (vp,) = validation_people(cfg)
     assert rep["validation"]["all"]["rows"] == sum(r["identity"] == vp for r in src) > 0
     assert (tmp_path / "out" / "teacher.png").stat().st_size > 1000
