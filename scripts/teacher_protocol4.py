@@ -28,20 +28,28 @@ from evaluation.crops import make_crop, specs_of  # noqa: E402
 from facedata.degrade import CROP_EVAL_KINDS  # noqa: E402
 
 
-def embeddings(cfg, photos, labeller: str, cache: Path) -> dict[str, np.ndarray]:
-    """Raw labeller embeddings of every photo's clean crop and each kind's degraded copy."""
+def embeddings(cfg, photos, labeller: str, cache: Path, down: int = 0) -> dict[str, np.ndarray]:
+    """Raw labeller embeddings of every photo's clean crop and each kind's degraded copy; with
+    ``down`` each crop is first resized to down × down pixels (area) and back (bilinear)."""
+    import cv2
+
     from training.labeller import make_labeller
     from training.teacher import raw_embedding
 
     if cache.exists():
         return dict(np.load(cache))
     net = make_labeller(labeller)
+
+    def crop(rel: str, lm: np.ndarray, spec: str) -> np.ndarray:
+        c = make_crop(cfg.data, rel, lm, spec)
+        if down:
+            small = cv2.resize(c, (down, down), interpolation=cv2.INTER_AREA)
+            c = cv2.resize(small, c.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        return c
+
     emb = {
         kind: np.stack(
-            [
-                raw_embedding(net, make_crop(cfg.data, r, lm, specs_of(r).get(kind, "")))
-                for _, r, lm in photos
-            ]
+            [raw_embedding(net, crop(r, lm, specs_of(r).get(kind, ""))) for _, r, lm in photos]
         )
         for kind in ("clean",) + tuple(CROP_EVAL_KINDS)
     }
@@ -57,18 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("teachers", nargs="*", help="teacher.pt files (python -m training.teacher)")
     p.add_argument("--labeller", default="w600k", help="w600k or mbf")
     p.add_argument("--cache", default=str(REPO / "training" / "cache"))
+    p.add_argument("--down", type=int, default=0, help="crops resized to this size and back")
     p.add_argument("--out", default=None, help="also write the results here (JSON)")
     a = p.parse_args(argv)
     cfg = EvalConfig()
     photos, verified, label = protocol4_reference(cfg)
-    emb = embeddings(cfg, photos, a.labeller, Path(a.cache) / f"teacher-p4-{a.labeller}.npz")
+    name = f"teacher-p4-{a.labeller}" + (f"-down{a.down}" if a.down else "") + ".npz"
+    emb = embeddings(cfg, photos, a.labeller, Path(a.cache) / name, a.down)
     scores = {"norm": lambda raw: np.linalg.norm(raw, axis=1)}
     scores |= {str(t): load_teacher(t) for t in a.teachers}
     res = {}
     for name, score in scores.items():
         deg = {k: score(emb[k]) for k in CROP_EVAL_KINDS}
         res[name] = measure(score(emb["clean"]), deg, verified, label)
-    out = {"labeller": a.labeller, "photos": len(photos), "verified": int(verified.sum())}
+    out = {"labeller": a.labeller, "down": a.down or None, "photos": len(photos)}
+    out["verified"] = int(verified.sum())
     text = json.dumps(out | {"results": res}, indent=2) + "\n"
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
