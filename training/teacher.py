@@ -37,6 +37,7 @@ from facedata.jsonl import fill_cache, read_jsonl
 from training.config import TeacherConfig, config_command, parse_config, to_dict
 
 _w: dict = {}
+INPUTS = ("norm", "embedding")  # what the teacher reads of the raw embedding
 
 
 def _init(labeller: str, data: str, extra: str) -> None:
@@ -112,8 +113,8 @@ def features(raw: np.ndarray, inputs: str = "embedding") -> np.ndarray:
     n = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-6)
     if inputs == "norm":
         return (np.log(n) - 3.0).astype(np.float32)
-    if inputs != "embedding":
-        raise ValueError(f"teacher inputs {inputs!r}: 'norm' or 'embedding'")
+    if inputs not in INPUTS:
+        raise ValueError(f"teacher inputs {inputs!r}: one of {', '.join(INPUTS)}")
     return np.concatenate([raw / n, np.log(n) - 3.0], axis=1).astype(np.float32)
 
 
@@ -240,6 +241,10 @@ def run(cfg: TeacherConfig) -> Path:
 
     from training.sample import read_labels
 
+    if cfg.inputs not in INPUTS:  # before minutes of embedding
+        raise ValueError(f"--inputs {cfg.inputs!r}: one of {', '.join(INPUTS)}")
+    if not 0.0 <= cfg.blend <= 1.0:
+        raise ValueError(f"--blend {cfg.blend}: the teacher's share of the label, in [0, 1]")
     t0 = time.time()
     rows = [r for r in read_labels(cfg.labels) if r["split"] == "train"]
     emb = embed_rows(cfg, rows)

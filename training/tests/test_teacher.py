@@ -22,8 +22,16 @@ def test_features_are_the_unit_direction_and_the_log_norm():
     assert np.allclose(f[:, :2], [[0.6, 0.8], [0.0, 1.0]])
     assert np.allclose(f[:, 2], np.log([5.0, 0.5]) - 3.0)
     assert np.array_equal(features(raw, "norm"), f[:, 2:])
-    with pytest.raises(ValueError, match="'norm' or 'embedding'"):
+    with pytest.raises(ValueError, match="one of norm, embedding"):
         features(raw, "direction")
+
+
+@pytest.mark.parametrize("change", [{"inputs": "direction"}, {"blend": 1.5}])
+def test_a_wrong_option_is_refused_before_any_embedding(tmp_path, change):
+    cfg = TeacherConfig(cache=str(tmp_path / "cache.jsonl"), out=str(tmp_path / "out"), **change)
+    with pytest.raises(ValueError, match="--inputs|--blend"):
+        run(cfg)
+    assert not (tmp_path / "cache.jsonl").exists() and not (tmp_path / "out").exists()
 
 
 def test_the_fit_learns_an_identity_free_signal_and_not_noise():
