@@ -20,14 +20,18 @@ def protocol4_reference(cfg) -> tuple[list[tuple[str, str, np.ndarray]], np.ndar
     verified ones (people with >= ``cfg.crop_template_min`` photos) and the verifier's labels of
     their clean crops (from the protocol's cache: run the protocol once first)."""
     from evaluation.core import fold_identities
-    from evaluation.crops import CropCache, chosen_kind, crop_photos, specs_of, verifier_labels
+    from evaluation.crops import (
+        CropCache,
+        chosen_kind,
+        crop_photos,
+        specs_of,
+        verified_mask,
+        verifier_labels,
+    )
 
     folds = fold_identities(Path(cfg.data) / "lfw" / "pairs.txt")
     photos = crop_photos(cfg, set().union(*folds[5:]))
-    count: dict[str, int] = {}
-    for ident, _, _ in photos:
-        count[ident] = count.get(ident, 0) + 1
-    verified = np.array([count[p[0]] >= cfg.crop_template_min for p in photos])
+    verified = verified_mask(cfg, photos)
     rels = [p[1] for p, v in zip(photos, verified) if v]
     ids = np.array([p[0] for p, v in zip(photos, verified) if v])
     cache = CropCache(Path(cfg.cache) / "aligned-crops.jsonl", ())

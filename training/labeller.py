@@ -30,6 +30,11 @@ NAME = (
 SIZE = 112
 
 
+def unit(f: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32)."""
+    return (f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -61,10 +66,15 @@ class Labeller:
 
         return align(image_bgr, landmarks, size=SIZE, mean=127.5, std=127.5, colour_order="bgr")
 
+    def raw(self, crops: np.ndarray) -> np.ndarray:
+        """Embeddings (N, 128) of (N, 3, 112, 112) crops before L2 normalisation (their norm is
+        what training.teacher reads)."""
+        f = self._sess.run(None, {self._input: np.ascontiguousarray(crops, np.float32)})[0]
+        return np.asarray(f, np.float32)
+
     def embed(self, crops: np.ndarray) -> np.ndarray:
         """L2-normalised embeddings (N, 128) of (N, 3, 112, 112) crops."""
-        f = self._sess.run(None, {self._input: np.ascontiguousarray(crops, np.float32)})[0]
-        return (f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return unit(self.raw(crops))
 
 
 W600K_MODEL = REPO.parent / "shared" / "models" / "fr" / "w600k_mbf.tflite"
@@ -105,15 +115,18 @@ class W600kLabeller:
         x = crop_bgr[:, :, ::-1].transpose(2, 0, 1).astype(np.float32)
         return (x - 127.5) / 127.5
 
-    def embed(self, crops: np.ndarray) -> np.ndarray:
-        """L2-normalised embeddings (N, 512) of (N, 3, 112, 112) crops."""
+    def raw(self, crops: np.ndarray) -> np.ndarray:
+        """Embeddings (N, 512) of (N, 3, 112, 112) crops before L2 normalisation."""
         out = []
         for c in np.asarray(crops, np.float32):
             self._it.set_tensor(self._in, np.ascontiguousarray(c[None]))
             self._it.invoke()
             out.append(self._it.get_tensor(self._out)[0].copy())
-        f = np.stack(out)
-        return (f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        return np.stack(out).astype(np.float32)
+
+    def embed(self, crops: np.ndarray) -> np.ndarray:
+        """L2-normalised embeddings (N, 512) of (N, 3, 112, 112) crops."""
+        return unit(self.raw(crops))
 
 
 def from_crop_bgr(crop_bgr: np.ndarray) -> np.ndarray:

@@ -49,14 +49,14 @@ def _init(labeller: str, data: str, extra: str) -> None:
     _w.update(net=make_labeller(labeller, threads=1), data=data, extra=extra, path=None)
 
 
+def key_of(row: dict) -> str:
+    """A labels row's cache key: its path and copy."""
+    return f"{row['relpath']}|{row['copy']}"
+
+
 def raw_embedding(net, crop_bgr: np.ndarray) -> np.ndarray:
     """The labeller's embedding of one aligned 112×112 BGR crop before L2 normalisation."""
-    x = np.ascontiguousarray(net.from_crop(crop_bgr)[None], np.float32)
-    if hasattr(net, "_it"):  # W600kLabeller (TFLite)
-        net._it.set_tensor(net._in, x)
-        net._it.invoke()
-        return net._it.get_tensor(net._out)[0].astype(np.float32)
-    return net._sess.run(None, {net._input: x})[0][0].astype(np.float32)
+    return net.raw(net.from_crop(crop_bgr)[None])[0]
 
 
 def _embed(row: dict) -> dict:
@@ -66,7 +66,7 @@ def _embed(row: dict) -> dict:
     from facedata.extra import resolve
     from training.sample import box_of, landmarks_of
 
-    key = f"{row['relpath']}|{row['copy']}"
+    key = key_of(row)
     if _w["path"] != row["relpath"]:  # rows of one photo come together: read it once
         _w["img"] = cv2.imread(
             str(resolve(row["relpath"], _w["data"], _w["extra"])), cv2.IMREAD_COLOR
@@ -84,7 +84,7 @@ def embed_rows(cfg: TeacherConfig, rows: list[dict]) -> dict[str, np.ndarray]:
     """key -> raw embedding of every row (computed where the cache lacks it)."""
     have = {r["key"]: r for r in read_jsonl(cfg.cache)}
     todo = sorted(
-        (r for r in rows if f"{r['relpath']}|{r['copy']}" not in have),
+        (r for r in rows if key_of(r) not in have),
         key=lambda r: (r["relpath"], r["copy"]),
     )
     if todo and cfg.embed:
@@ -200,8 +200,10 @@ def report(rows: list[dict], y: np.ndarray, t: np.ndarray, val: np.ndarray) -> d
     """Validation-people agreement of the teacher with the labels, per variant group."""
     from scipy.stats import spearmanr
 
+    from training.train import ORIGINALS
+
     groups = {"all": np.ones(len(rows), bool)}
-    groups["originals"] = np.array([r["variant"].endswith("original") for r in rows])
+    groups["originals"] = np.array([r["variant"] in ORIGINALS for r in rows])
     groups["copies"] = ~groups["originals"]
     out = {}
     for g, m in groups.items():
@@ -249,10 +251,10 @@ def run(cfg: TeacherConfig) -> Path:
     rows = [r for r in read_labels(cfg.labels) if r["split"] == "train"]
     emb = embed_rows(cfg, rows)
     listed = len(rows)  # less those whose photo is unreadable (or not embedded: --embed false)
-    rows = [r for r in rows if f"{r['relpath']}|{r['copy']}" in emb]
+    rows = [r for r in rows if key_of(r) in emb]
     if not rows:
         raise ValueError(f"{cfg.cache}: no embedded rows of {cfg.labels} (run with --embed true)")
-    x = features(np.stack([emb[f"{r['relpath']}|{r['copy']}"] for r in rows]), cfg.inputs)
+    x = features(np.stack([emb[key_of(r)] for r in rows]), cfg.inputs)
     y = np.array([float(r["label"]) for r in rows], np.float32)
     vp = validation_people(cfg)
     val = np.array([r["identity"] in vp for r in rows])

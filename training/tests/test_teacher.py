@@ -126,10 +126,10 @@ def test_run_writes_distilled_labels_for_the_same_rows_and_resumes(tmp_path, dat
     assert rep["validation"]["all"]["rows"] == sum(r["identity"] == vp for r in src) > 0
     assert (tmp_path / "out" / "teacher.png").stat().st_size > 1000
     # the saved teacher, loaded as protocol 4's check loads it, gives the scores written
-    from training.teacher import embed_rows, load_teacher
+    from training.teacher import embed_rows, key_of, load_teacher
 
     emb = embed_rows(cfg, src)
-    raw = np.stack([emb[f"{r['relpath']}|{r['copy']}"] for r in src])
+    raw = np.stack([emb[key_of(r)] for r in src])
     assert load_teacher(tmp_path / "out" / "teacher.pt")(raw) == pytest.approx(teacher, abs=2e-5)
     # a second run embeds nothing new, and with blend 0 the labels are the Eq. 1 labels
     cfg.blend, cfg.out = 0.0, str(tmp_path / "out0")
