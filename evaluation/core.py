@@ -28,7 +28,7 @@ from evaluation.frames import FrameCache
 from evaluation.report import markdown, plots
 from evaluation.verifier import NAME as VERIFIER
 from evaluation.verifier import EmbeddingCache
-from facedata.lfw import fold_identities
+from facedata.lfw import people_of_folds
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,8 +72,7 @@ def run(cfg: EvalConfig) -> dict:
 
     t0 = time.time()
     data = Path(cfg.data)
-    folds = fold_identities(data / "lfw" / "pairs.txt")
-    heldout = sorted(set().union(*folds[5:]))
+    heldout = people_of_folds(data / "lfw" / "pairs.txt", heldout=True)
     ids = [n for n in heldout if len(os.listdir(data / "lfw" / "images" / n)) >= cfg.min_images][
         : cfg.max_identities
     ]

@@ -19,7 +19,6 @@ def protocol4_reference(cfg) -> tuple[list[tuple[str, str, np.ndarray]], np.ndar
     """The protocol's photos (identity, relpath, MTCNN landmarks) in its order, the mask of the
     verified ones (people with >= ``cfg.crop_template_min`` photos) and the verifier's labels of
     their clean crops (from the protocol's cache: run the protocol once first)."""
-    from evaluation.core import fold_identities
     from evaluation.crops import (
         CropCache,
         chosen_kind,
@@ -28,9 +27,10 @@ def protocol4_reference(cfg) -> tuple[list[tuple[str, str, np.ndarray]], np.ndar
         verified_mask,
         verifier_labels,
     )
+    from facedata.lfw import people_of_folds
 
-    folds = fold_identities(Path(cfg.data) / "lfw" / "pairs.txt")
-    photos = crop_photos(cfg, set().union(*folds[5:]))
+    held = people_of_folds(Path(cfg.data) / "lfw" / "pairs.txt", heldout=True)
+    photos = crop_photos(cfg, set(held))
     verified = verified_mask(cfg, photos)
     rels = [p[1] for p, v in zip(photos, verified) if v]
     ids = np.array([p[0] for p, v in zip(photos, verified) if v])

@@ -16,7 +16,7 @@ from evaluation import fairness_stats as S
 from evaluation.metrics import edc, pauc
 from evaluation.verifier import EmbeddingCache
 from facedata.extra import resolve
-from facedata.lfw import fold_identities
+from facedata.lfw import people_of_folds
 
 if TYPE_CHECKING:
     from evaluation.fairness import FairnessConfig
@@ -37,7 +37,7 @@ def set_people(cfg: FairnessConfig, name: str) -> tuple[dict[str, list[str]], st
     """person -> photo paths (verifier cache keys) of one set, or a reason it is skipped."""
     if name == "lfw":
         lfw = Path(cfg.data) / "lfw"
-        held = sorted(set().union(*fold_identities(lfw / "pairs.txt")[5:]))
+        held = people_of_folds(lfw / "pairs.txt", heldout=True)
         people = {
             n: [f"images/{n}/{f}" for f in sorted(os.listdir(lfw / "images" / n))] for n in held
         }

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.metrics import balanced_accuracy, tar_at_far
-from facedata.lfw import fold_identities
+from facedata.lfw import people_of_folds
 
 METHODS = ("tinyfqnet", "middle", "first", "random")
 W, H = 320, 288  # the clips' canvas: a 250x250 LFW photo and room to drift
@@ -58,8 +58,7 @@ class VideoConfig:
 def identities(cfg: VideoConfig) -> list[str]:
     """Held-out LFW people with photos enough for two sessions, in name order."""
     data = Path(cfg.data) / "lfw"
-    folds = fold_identities(data / "pairs.txt")
-    held = sorted(set().union(*folds[5:]))
+    held = people_of_folds(data / "pairs.txt", heldout=True)
     need = 2 * cfg.photos_per_session
     ids = [n for n in held if len(os.listdir(data / "images" / n)) >= need]
     return ids[: cfg.max_identities]

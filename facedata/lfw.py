@@ -33,6 +33,17 @@ def fold_identities(pairs_txt: str | Path) -> list[set[str]]:
     return [{p[0] for p in fold} | {p[2] for p in fold} for fold in read_pairs(pairs_txt)]
 
 
+TRAINING_FOLDS = 5  # folds 1-5: training's LFW people; folds 6-10: held out for evaluation
+
+
+def people_of_folds(pairs_txt: str | Path, heldout: bool) -> list[str]:
+    """The people of the held-out folds (6-10), whom training never sees and every evaluation
+    protocol uses, or of the training folds (1-5), sorted by name."""
+    folds = fold_identities(pairs_txt)
+    chosen = folds[TRAINING_FOLDS:] if heldout else folds[:TRAINING_FOLDS]
+    return sorted(set().union(*chosen))
+
+
 def image_path(name: str, number: int) -> str:
     """Path of image ``number`` of ``name``, relative to the LFW root."""
     return f"images/{name}/{name}_{number:04d}.jpg"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facedata.extra import default_root, facescrub_identities, pins_heldout, pins_identities
-from facedata.lfw import fold_identities
+from facedata.lfw import people_of_folds
 
 # FaceScrub's file-name prefixes and the people they are, for the overlap check with LFW
 FACESCRUB_NAMES = {
@@ -73,8 +73,8 @@ def collect(
     data_root = Path(data_root)
     celeba = data_root / "celeba-subset" / "images"
     lfw = data_root / "lfw" / "images"
-    folds = fold_identities(data_root / "lfw" / "pairs.txt")
-    lfw_train, lfw_held = set().union(*folds[:5]), set().union(*folds[5:])
+    pairs = data_root / "lfw" / "pairs.txt"
+    lfw_train, lfw_held = set(people_of_folds(pairs, False)), set(people_of_folds(pairs, True))
     groups: list[tuple[str, str, list[str], str]] = []  # (identity, split, paths, cap kind)
     groups += [
         (

@@ -97,3 +97,14 @@ def test_peers_rank_a_blurred_face_below_the_original(data_root):
         assert q.shape == (2,) and np.all(np.isfinite(q)) and q[0] > q[1], p.name
         if hasattr(p, "close"):
             p.close()
+
+
+def test_heldout_people_are_folds_6_to_10_and_never_training_people(data_root):
+    from facedata.lfw import fold_identities, people_of_folds
+
+    pairs = data_root / "lfw" / "pairs.txt"
+    held, train = people_of_folds(pairs, heldout=True), people_of_folds(pairs, heldout=False)
+    folds = fold_identities(pairs)
+    assert held == sorted(held) and train == sorted(train)
+    assert set(held) == set().union(*folds[5:]) and set(train) == set().union(*folds[:5])
+    assert not set(held) & set(train) and len(held) > 1000 and len(train) > 1000
