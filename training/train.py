@@ -124,6 +124,19 @@ def pair_loss(s_orig, s_copy, drop, margin: float):
     return ((drop.clamp(min=margin) - (s_orig - s_copy)).clamp(min=0) ** 2).mean()
 
 
+def rank_loss(score, label, gap: float):
+    """Squared hinge over every pair of photos whose labels differ by more than ``gap``: the
+    better-labelled one must score above the other by at least half their label difference.
+    Only the order counts, so across people it asks what Spearman measures, where the
+    regression spends itself on the scale of the copies' labels."""
+    dy = label[:, None] - label[None, :]
+    ds = score[:, None] - score[None, :]
+    m = dy > gap
+    if not bool(m.any()):
+        return score.sum() * 0.0
+    return ((0.5 * dy[m] - ds[m]).clamp(min=0) ** 2).mean()
+
+
 def predict(model, x, device: str, mirror: bool = False):
     """The model's scores on every input, in blocks of 2048, without gradients and in eval
     mode (the model goes back to training mode after); with ``mirror`` the mean of each input's
@@ -242,9 +255,9 @@ def run(cfg: TrainConfig) -> Path:
     model = model.to(device)
     # self-distillation: the starting model's (or --keep-from's) score, mean over a flip, on
     # every original
-    keep_t, keep_m = torch.zeros(len(uniq)), torch.zeros(len(uniq), dtype=torch.bool)
+    is_orig = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
+    keep_t, keep_m = torch.zeros(len(uniq)), is_orig
     if cfg.keep_weight > 0:
-        keep_m = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
         keep_t[keep_m] = predict(teacher.to(device), crops[keep_m], device, mirror=True)
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
@@ -301,6 +314,9 @@ def run(cfg: TrainConfig) -> Path:
                 loss = loss + cfg.pair_weight * pair_loss(
                     so, sc, pair_d[p].to(device), cfg.pair_margin
                 )
+            if cfg.rank_weight > 0:  # the sampled originals, ordered among themselves
+                o = is_orig[idx[: len(b)]].to(device)
+                loss = loss + cfg.rank_weight * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
             if cfg.keep_weight > 0 and keep_m[idx].any():
                 m = keep_m[idx].to(device)
                 loss = loss + cfg.keep_weight * ((pred[m] - keep_t[idx].to(device)[m]) ** 2).mean()

@@ -1,10 +1,10 @@
 """The same-photo ranking loss: which pairs it draws from the labels, and what it asks of the
-model's scores."""
+model's scores; and the rank loss over a batch's originals."""
 
 import pytest
 import torch
 
-from training.train import degradation_pairs, pair_loss
+from training.train import degradation_pairs, pair_loss, rank_loss
 
 
 def row(relpath, copy, variant, label):
@@ -81,3 +81,18 @@ def test_predict_flip_averages_on_request_and_leaves_the_model_training():
         plain = model(x)
     assert torch.allclose(predict(model, x, "cpu"), plain, atol=1e-6)  # no mirror: eval scores
     assert predict(model, x[:0], "cpu").shape == (0,)  # nothing in, nothing out
+
+
+def test_rank_loss_orders_pairs_apart_by_more_than_the_gap_and_only_those():
+    label = torch.tensor([0.8, 0.5, 0.52])
+    # in order, each pair at least half its label difference apart: nothing to pay
+    assert float(rank_loss(torch.tensor([0.9, 0.6, 0.4]), label, 0.05)) == 0
+    score = torch.tensor([0.5, 0.6, 0.7], requires_grad=True)  # the best photo scored lowest
+    loss = rank_loss(score, label, 0.05)
+    # pairs (0, 1) and (0, 2) count; (2, 1) differ by 0.02 < gap and do not, whatever the order
+    assert loss.item() == pytest.approx(((0.15 + 0.1) ** 2 + (0.14 + 0.2) ** 2) / 2)
+    loss.backward()
+    assert score.grad[0] < 0 and score.grad[1] > 0 and score.grad[2] > 0  # descent: 0 up
+    flat = torch.tensor([0.5, 0.52], requires_grad=True)
+    zero = rank_loss(flat, torch.tensor([0.6, 0.62]), 0.05)  # no pair apart by the gap
+    assert zero.item() == 0 and zero.requires_grad
