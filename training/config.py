@@ -106,6 +106,7 @@ class TrainConfig:
     keep_from: str | None = None  # checkpoint whose scores keep holds (any net); None = --init
     rank_weight: float = 0.0  # weight of ordering the batch's originals by label (train.rank_loss)
     rank_gap: float = 0.05  # least label difference of a pair the rank loss orders
+    rank_rows: str = "originals"  # which sampled rows the rank loss orders: originals or all
 
 
 @dataclass

@@ -186,6 +186,8 @@ def run(cfg: TrainConfig) -> Path:
     from training.model import ModelArgs, TinyFQNet
     from training.sample import labels_provenance, read_labels
 
+    if cfg.rank_rows not in ("originals", "all"):
+        raise ValueError(f"--rank-rows {cfg.rank_rows!r}: 'originals' or 'all'")
     if cfg.keep_weight > 0 and not (cfg.init or cfg.keep_from):  # before minutes of cropping
         raise ValueError("--keep-weight holds the --init (or --keep-from) model's scores: give one")
     torch.manual_seed(cfg.seed)
@@ -257,6 +259,7 @@ def run(cfg: TrainConfig) -> Path:
     # every original
     is_orig = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
     keep_t, keep_m = torch.zeros(len(uniq)), is_orig
+    rank_m = is_orig if cfg.rank_rows == "originals" else torch.ones(len(uniq), dtype=torch.bool)
     if cfg.keep_weight > 0:
         keep_t[keep_m] = predict(teacher.to(device), crops[keep_m], device, mirror=True)
     opt = torch.optim.SGD(
@@ -314,8 +317,8 @@ def run(cfg: TrainConfig) -> Path:
                 loss = loss + cfg.pair_weight * pair_loss(
                     so, sc, pair_d[p].to(device), cfg.pair_margin
                 )
-            if cfg.rank_weight > 0:  # the sampled originals, ordered among themselves
-                o = is_orig[idx[: len(b)]].to(device)
+            if cfg.rank_weight > 0:  # the sampled originals (or rows), ordered among themselves
+                o = rank_m[idx[: len(b)]].to(device)
                 loss = loss + cfg.rank_weight * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
             if cfg.keep_weight > 0 and keep_m[idx].any():
                 m = keep_m[idx].to(device)
