@@ -8,6 +8,9 @@ measures the quality models (evaluation.crop_scores). It joins training and eval
 do not import each other, so it is a script.
 
     python scripts/teacher_protocol4.py training/teacher/v5-norm/teacher.pt ... --out FILE.json
+
+``--label-forms`` adds the labeller's own verdict as a score (its Eq. 1 label, and the label in
+SDD-FIQA's form), the ceiling a student of those labels could reach on these crops.
 """
 
 from __future__ import annotations
@@ -58,6 +61,29 @@ def embeddings(cfg, photos, labeller: str, cache: Path, down: int = 0) -> dict[s
     return emb
 
 
+def label_forms(emb: dict[str, np.ndarray], ids: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """The labeller's own verdict on each crop and copy, in two forms of label: Eq. 1 (cosine
+    to the centre of the person's *other* clean crops) and SDD-FIQA's (the Wasserstein distance
+    between the crop's similarities to the person's other clean crops and to everyone else's).
+    ``ids``: each photo's person; every person needs two photos or more."""
+    unit = {k: e / np.linalg.norm(e, axis=1, keepdims=True) for k, e in emb.items()}
+    clean = unit["clean"]
+    q = np.linspace(0.005, 0.995, 100)
+    out: dict[str, dict[str, np.ndarray]] = {"eq1": {}, "sdd": {}}
+    for kind, u in unit.items():
+        sim = u @ clean.T
+        eq1, sdd = np.empty(len(u)), np.empty(len(u))
+        for i in range(len(u)):
+            same = ids == ids[i]
+            same[i] = False  # not its own clean crop
+            centre = clean[same].sum(0)
+            eq1[i] = u[i] @ centre / np.linalg.norm(centre)
+            g, n = sim[i, same], sim[i, ids != ids[i]]
+            sdd[i] = float(np.mean(np.quantile(g, q) - np.quantile(n, q)))
+        out["eq1"][kind], out["sdd"][kind] = eq1, sdd
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from training.teacher import load_teacher
 
@@ -66,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labeller", default="w600k", help="w600k or mbf")
     p.add_argument("--cache", default=str(REPO / "training" / "cache"))
     p.add_argument("--down", type=int, default=0, help="crops resized to this size and back")
+    p.add_argument(
+        "--label-forms",
+        action="store_true",
+        help="also the labeller's Eq. 1 and SDD-FIQA-form labels, on the verified people's crops",
+    )
     p.add_argument("--out", default=None, help="also write the results here (JSON)")
     a = p.parse_args(argv)
     cfg = EvalConfig()
@@ -78,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, score in scores.items():
         deg = {k: score(emb[k]) for k in CROP_EVAL_KINDS}
         res[name] = measure(score(emb["clean"]), deg, verified, label)
+    if a.label_forms:
+        ids = np.array([p[0] for p in photos])[verified]
+        forms = label_forms({k: e[verified] for k, e in emb.items()}, ids)
+        for form, by_kind in forms.items():
+            deg = {k: by_kind[k] for k in CROP_EVAL_KINDS}
+            res[f"label-{form}"] = measure(by_kind["clean"], deg, np.ones(len(ids), bool), label)
     out = {"labeller": a.labeller, "down": a.down or None, "photos": len(photos)}
     out["verified"] = int(verified.sum())
     text = json.dumps(out | {"results": res}, indent=2) + "\n"

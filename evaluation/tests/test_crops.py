@@ -144,3 +144,29 @@ def test_crop_scores_measure_any_score_as_the_protocol_does():
     assert got["clean_beats_degraded"] == {"jpeg": 1.0, "gamma": 0.0, "all kinds": 0.5}
     tied = measure(clean, {"jpeg": clean.copy()}, verified, -clean[:30])
     assert tied["clean_beats_degraded"]["jpeg"] == 0.5 and tied["spearman_clean"] == -1.0
+
+
+def test_label_forms_score_the_labellers_own_verdict_on_crops_and_copies():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "teacher_protocol4.py"
+    spec = importlib.util.spec_from_file_location("teacher_protocol4", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    rng = np.random.default_rng(0)
+    people = rng.normal(size=(3, 16))
+    ids = np.repeat(np.array(["a", "b", "c"]), 4)
+    clean = 3 * people[np.arange(12) // 4] + rng.normal(size=(12, 16))
+    generic = rng.normal(size=16)
+    copies = 0.1 * clean + 3 * generic  # every copy drifts toward one face-less direction
+    forms = script.label_forms({"clean": clean, "blur": copies}, ids)
+    u = clean / np.linalg.norm(clean, axis=1, keepdims=True)
+    centre = u[1:4].sum(0)
+    assert forms["eq1"]["clean"][0] == pytest.approx(u[0] @ centre / np.linalg.norm(centre))
+    for form in ("eq1", "sdd"):  # each copy is judged below its own clean crop
+        assert (forms[form]["blur"] < forms[form]["clean"]).all()
+    assert (forms["sdd"]["clean"] > 0.5).all()  # genuine similarities far above impostors'
+    # a copy looks like everyone: its genuine and impostor similarities come close together
+    assert np.abs(forms["sdd"]["blur"]).mean() < 0.3 * forms["sdd"]["clean"].mean()
