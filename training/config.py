@@ -104,9 +104,10 @@ class TrainConfig:
     pair_kinds: str = ""  # comma-separated degradation steps (e.g. crop/jpeg) pairs keep; "" = all
     keep_weight: float = 0.0  # weight of holding the --init model's scores on originals
     keep_from: str | None = None  # checkpoint whose scores keep holds (any net); None = --init
-    rank_weight: float = 0.0  # weight of ordering the batch's originals by label (train.rank_loss)
+    rank_weight: float = 0.0  # weight of ordering the batch's --rank-rows by label (rank_loss)
     rank_gap: float = 0.05  # least label difference of a pair the rank loss orders
     rank_rows: str = "originals"  # which sampled rows the rank loss orders: originals or all
+    rank_originals_weight: float = 0.0  # a second rank term, on the batch's originals alone
 
 
 @dataclass

@@ -320,6 +320,10 @@ def run(cfg: TrainConfig) -> Path:
             if cfg.rank_weight > 0:  # the sampled originals (or rows), ordered among themselves
                 o = rank_m[idx[: len(b)]].to(device)
                 loss = loss + cfg.rank_weight * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
+            if cfg.rank_originals_weight > 0:  # beside --rank-rows all: originals again
+                o = is_orig[idx[: len(b)]].to(device)
+                w = cfg.rank_originals_weight
+                loss = loss + w * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
             if cfg.keep_weight > 0 and keep_m[idx].any():
                 m = keep_m[idx].to(device)
                 loss = loss + cfg.keep_weight * ((pred[m] - keep_t[idx].to(device)[m]) ** 2).mean()

@@ -235,6 +235,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             keep_weight=4.0,
             rank_weight=2.0,  # and orders the sampled rows among themselves
             rank_rows="all",
+            rank_originals_weight=2.0,  # and the originals again
         )
     )
     with pytest.raises(ValueError, match="differ from --model"):  # Table 1 asked, WIDER given
