@@ -258,10 +258,15 @@ def run(cfg: TrainConfig) -> Path:
     # self-distillation: the starting model's (or --keep-from's) score, mean over a flip, on
     # every original
     is_orig = torch.tensor([by_key[k].get("variant", "original") in ORIGINALS for k in uniq])
-    keep_t, keep_m = torch.zeros(len(uniq)), is_orig
-    rank_m = is_orig if cfg.rank_rows == "originals" else torch.ones(len(uniq), dtype=torch.bool)
+    keep_t = torch.zeros(len(uniq))
     if cfg.keep_weight > 0:
-        keep_t[keep_m] = predict(teacher.to(device), crops[keep_m], device, mirror=True)
+        keep_t[is_orig] = predict(teacher.to(device), crops[is_orig], device, mirror=True)
+    # the rank terms: (weight, which rows each orders among the batch's sampled rows)
+    every = torch.ones(len(uniq), dtype=torch.bool)
+    ranks = [
+        (cfg.rank_weight, is_orig if cfg.rank_rows == "originals" else every),
+        (cfg.rank_originals_weight, is_orig),
+    ]
     opt = torch.optim.SGD(
         model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
@@ -317,15 +322,12 @@ def run(cfg: TrainConfig) -> Path:
                 loss = loss + cfg.pair_weight * pair_loss(
                     so, sc, pair_d[p].to(device), cfg.pair_margin
                 )
-            if cfg.rank_weight > 0:  # the sampled originals (or rows), ordered among themselves
-                o = rank_m[idx[: len(b)]].to(device)
-                loss = loss + cfg.rank_weight * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
-            if cfg.rank_originals_weight > 0:  # beside --rank-rows all: originals again
-                o = is_orig[idx[: len(b)]].to(device)
-                w = cfg.rank_originals_weight
-                loss = loss + w * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
-            if cfg.keep_weight > 0 and keep_m[idx].any():
-                m = keep_m[idx].to(device)
+            for w, rows in ranks:
+                if w > 0:
+                    o = rows[idx[: len(b)]].to(device)
+                    loss = loss + w * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
+            if cfg.keep_weight > 0 and is_orig[idx].any():
+                m = is_orig[idx].to(device)
                 loss = loss + cfg.keep_weight * ((pred[m] - keep_t[idx].to(device)[m]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
