@@ -137,6 +137,16 @@ def rank_loss(score, label, gap: float):
     return ((0.5 * dy[m] - ds[m]).clamp(min=0) ** 2).mean()
 
 
+def tone_curve(x, gamma):
+    """Network inputs ((pixel - 127.5) / 128) after the tone curve 255 * (pixel / 255) ** gamma,
+    one gamma per row: above 1 darkens, below 1 brightens, 0 and 255 stay put."""
+    import torch
+
+    px = (x * 128.0 + 127.5).clamp(0.0, 255.0) / 255.0
+    g = torch.as_tensor(gamma, dtype=x.dtype).reshape(-1, 1, 1, 1)
+    return (255.0 * px**g - 127.5) / 128.0
+
+
 def predict(model, x, device: str, mirror: bool = False):
     """The model's scores on every input, in blocks of 2048, without gradients and in eval
     mode (the model goes back to training mode after); with ``mirror`` the mean of each input's
@@ -186,6 +196,8 @@ def run(cfg: TrainConfig) -> Path:
     from training.model import ModelArgs, TinyFQNet
     from training.sample import labels_provenance, read_labels
 
+    if cfg.tone_weight > 0 and not cfg.tone_gamma >= 1.0:
+        raise ValueError(f"--tone-gamma {cfg.tone_gamma}: the range [1/g, g] needs g >= 1")
     if cfg.rank_rows not in ("originals", "all"):
         raise ValueError(f"--rank-rows {cfg.rank_rows!r}: 'originals' or 'all'")
     if cfg.keep_weight > 0 and not (cfg.init or cfg.keep_from):  # before minutes of cropping
@@ -314,8 +326,18 @@ def run(cfg: TrainConfig) -> Path:
                 flip = torch.rand(len(b) + (len(idx) - len(b)) // 2, generator=gen) < 0.5
                 flip = torch.cat([flip, flip[len(b) :]]) if len(pairs) else flip
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
+            # the tone term: the sampled originals again, under a mild tone curve, in the same
+            # forward pass (BatchNorm sees one batch); their scores must stay the originals'
+            tone = is_orig[idx[: len(b)]] if cfg.tone_weight > 0 else torch.zeros(0, dtype=bool)
+            nt = int(tone.sum())
+            if nt:
+                lg = float(np.log(cfg.tone_gamma))
+                g = torch.exp((2 * torch.rand(nt, generator=gen) - 1) * lg)
+                x = torch.cat([x, tone_curve(x[: len(b)][tone], g)])
             x, y = x.to(device), train_y[b].to(device)
             pred = model(x)
+            if nt:
+                s_tone, pred = pred[len(pred) - nt :], pred[: len(pred) - nt]
             loss = ((pred[: len(b)] - y) ** 2).mean()
             if len(pairs):
                 so, sc = pred[len(b) :].chunk(2)
@@ -326,6 +348,9 @@ def run(cfg: TrainConfig) -> Path:
                 if w > 0:
                     o = rows[idx[: len(b)]].to(device)
                     loss = loss + w * rank_loss(pred[: len(b)][o], y[o], cfg.rank_gap)
+            if nt:
+                held = pred[: len(b)][tone.to(device)].detach()
+                loss = loss + cfg.tone_weight * ((s_tone - held) ** 2).mean()
             if cfg.keep_weight > 0 and is_orig[idx].any():
                 m = is_orig[idx].to(device)
                 loss = loss + cfg.keep_weight * ((pred[m] - keep_t[idx].to(device)[m]) ** 2).mean()

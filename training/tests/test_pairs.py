@@ -96,3 +96,17 @@ def test_rank_loss_orders_pairs_apart_by_more_than_the_gap_and_only_those():
     flat = torch.tensor([0.5, 0.52], requires_grad=True)
     zero = rank_loss(flat, torch.tensor([0.6, 0.62]), 0.05)  # no pair apart by the gap
     assert zero.item() == 0 and zero.requires_grad
+
+
+def test_tone_curve_darkens_above_one_brightens_below_and_keeps_black_and_white():
+    from training.train import tone_curve
+
+    px = torch.tensor([0.0, 64.0, 128.0, 255.0]).reshape(1, 1, 1, 4).repeat(3, 3, 1, 1)
+    x = (px - 127.5) / 128.0
+    out = tone_curve(x, torch.tensor([1.0, 2.0, 0.5])) * 128.0 + 127.5
+    assert torch.allclose(out[0], px[0], atol=1e-3)  # gamma 1: unchanged
+    assert torch.allclose(out[1, 0, 0], torch.tensor([0.0, 16.06, 64.25, 255.0]), atol=0.05)
+    assert bool((out[2, ..., 1:3] > px[2, ..., 1:3]).all())  # gamma 0.5 brightens mid-tones
+    assert torch.allclose(out[:, ..., 0], torch.zeros(3, 3, 1)) and torch.allclose(
+        out[:, ..., 3], torch.full((3, 3, 1), 255.0)
+    )

@@ -221,6 +221,8 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     tune = dict(labels=str(lab), sample=str(smp), data=str(data_root), extra=str(tmp_path / "x"))
     with pytest.raises(ValueError, match="--keep-weight"):  # nothing to hold without --init
         train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), keep_weight=1.0))
+    with pytest.raises(ValueError, match="--tone-gamma"):
+        train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), tone_weight=1.0, tone_gamma=0.5))
     with pytest.raises(ValueError, match="--rank-rows"):
         train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), rank_rows="copies"))
     train.run(  # fine-tuning that holds the start's scores on originals
@@ -236,6 +238,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             rank_weight=2.0,  # and orders the sampled rows among themselves
             rank_rows="all",
             rank_originals_weight=2.0,  # and the originals again
+            tone_weight=2.0,  # and holds the originals' scores under a mild tone curve
         )
     )
     with pytest.raises(ValueError, match="differ from --model"):  # Table 1 asked, WIDER given
