@@ -138,13 +138,17 @@ def rank_loss(score, label, gap: float):
 
 
 def tone_curve(x, gamma):
-    """Network inputs ((pixel - 127.5) / 128) after the tone curve 255 * (pixel / 255) ** gamma,
-    one gamma per row: above 1 darkens, below 1 brightens, 0 and 255 stay put."""
+    """Network inputs ((pixel - MEAN) / STD, training.export's) after the tone curve
+    255 * (pixel / 255) ** gamma, one gamma per row: above 1 darkens, below 1 brightens, 0 and
+    255 stay put."""
     import torch
 
-    px = (x * 128.0 + 127.5).clamp(0.0, 255.0) / 255.0
+    from training.export import MEAN, STD
+
+    mean, std = MEAN[0], STD[0]  # one value for every channel
+    px = (x * std + mean).clamp(0.0, 255.0) / 255.0
     g = torch.as_tensor(gamma, dtype=x.dtype).reshape(-1, 1, 1, 1)
-    return (255.0 * px**g - 127.5) / 128.0
+    return (255.0 * px**g - mean) / std
 
 
 def predict(model, x, device: str, mirror: bool = False):
@@ -328,8 +332,8 @@ def run(cfg: TrainConfig) -> Path:
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
             # the tone term: the sampled originals again, under a mild tone curve, in the same
             # forward pass (BatchNorm sees one batch); their scores must stay the originals'
-            tone = is_orig[idx[: len(b)]] if cfg.tone_weight > 0 else torch.zeros(0, dtype=bool)
-            nt = int(tone.sum())
+            tone = is_orig[idx[: len(b)]]
+            nt = int(tone.sum()) if cfg.tone_weight > 0 else 0
             if nt:
                 lg = float(np.log(cfg.tone_gamma))
                 g = torch.exp((2 * torch.rand(nt, generator=gen) - 1) * lg)
