@@ -125,9 +125,7 @@ def run(cfg: EvalConfig) -> dict:
         from evaluation.crops import protocol_crops
         from tinyfq_native import Scorer
 
-        scorers = {"tinyfqnet": Scorer(cfg.model)} | {
-            f"tinyfqnet@{n}": Scorer(p) for n, p in P.compared(cfg)
-        }
+        scorers = {"tinyfqnet": Scorer(cfg.model)} | P.compared_scorers(cfg)
         results.setdefault("quality_model", scorers["tinyfqnet"].info.get("version"))
         results["crops"] = protocol_crops(cfg, set(heldout), scorers, peers)
         results["crops"]["models"] = {m: s.info.get("version") for m, s in scorers.items()}
@@ -171,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         default=[],
         metavar="NAME=PATH",
-        help="other exported models (.param) scored beside the default, as tinyfqnet@NAME",
+        help="other exported models (.param) scored beside the default, as tinyfqnet@NAME; "
+        "PATH=A+B+C scores the mean of several models (an output ensemble)",
     )
     args = e.parse_args(argv)
     from evaluation.verifier import missing

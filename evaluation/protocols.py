@@ -62,6 +62,41 @@ def compared(cfg) -> list[tuple[str, str]]:
     return out
 
 
+class MeanScorer:
+    """The mean score of several exported models: ``--compare NAME=A+B+C`` measures an output
+    ensemble as one method (an experiment's tool; the product scores one model)."""
+
+    def __init__(self, paths: list[str]):
+        from tinyfq_native import Scorer
+
+        self.scorers = [Scorer(p) for p in paths]
+        self.info = {
+            "version": "mean(" + ", ".join(str(s.info.get("version")) for s in self.scorers) + ")"
+        }
+
+    def score(self, image: np.ndarray, landmarks=None) -> float:
+        return float(np.mean([s.score(image, landmarks) for s in self.scorers]))
+
+    def score_batch(self, images, landmarks=None, *, workers: int = -1) -> np.ndarray:
+        return np.mean([s.score_batch(images, landmarks, workers=workers) for s in self.scorers], 0)
+
+
+def compared_scorers(cfg) -> dict:
+    """``tinyfqnet@NAME`` -> scorer, for each ``--compare NAME=PATH``. A PATH that names no model
+    but joins several with ``+`` is an output ensemble (MeanScorer); each part must name one."""
+    from tinyfq_native import Scorer
+
+    out = {}
+    for name, path in compared(cfg):
+        try:
+            out[f"tinyfqnet@{name}"] = Scorer(path)
+        except FileNotFoundError:
+            if "+" not in path:
+                raise
+            out[f"tinyfqnet@{name}"] = MeanScorer(path.split("+"))  # names a missing part
+    return out
+
+
 class FrameScorer:
     """Every method's quality for (relpath, spec) frames: the cached baselines and peers, the
     verifier's embedding norm, and tinyFQnet scored now through the native scorer."""
@@ -79,7 +114,7 @@ class FrameScorer:
         self.cfg, self.cache, self.frames, self.centre = cfg, cache, frames, centre
         self.peers = peers
         self.scorer = Scorer(cfg.model)
-        self.extra = {f"tinyfqnet@{n}": Scorer(p) for n, p in compared(cfg)}
+        self.extra = compared_scorers(cfg)
         self._memo: dict[tuple[str, str], dict] = {}
 
     @property

@@ -108,3 +108,39 @@ def test_heldout_people_are_folds_6_to_10_and_never_training_people(data_root):
     assert held == sorted(held) and train == sorted(train)
     assert set(held) == set().union(*folds[5:]) and set(train) == set().union(*folds[:5])
     assert not set(held) & set(train) and len(held) > 1000 and len(train) > 1000
+
+
+def test_compare_joins_models_into_an_output_ensemble(tmp_path, data_root):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import cv2
+
+    from evaluation.protocols import MeanScorer, compared_scorers
+    from tinyfq_native import Scorer
+
+    repo = Path(__file__).resolve().parents[2]
+    run_ckpt = repo / "training" / "runs" / "v5-keep48-jg-pw8-s1" / "checkpoint.pt"
+    subprocess.run(
+        [sys.executable, "-m", "training.export", str(run_ckpt), "--out", str(tmp_path)],
+        check=True,
+        cwd=repo,
+        capture_output=True,
+    )
+    default, other = repo / "cpp" / "models" / "default", tmp_path / "default"
+    folder = data_root / "lfw" / "images" / "George_W_Bush"
+    imgs = [cv2.imread(str(p)) for p in sorted(folder.iterdir())[:4]]
+    a = Scorer(default).score_batch(imgs, workers=1)
+    b = Scorer(other).score_batch(imgs, workers=1)
+    assert np.abs(a - b).max() > 1e-3  # two different models
+    cfg = EvalConfig(compare=(f"one={default}", f"both={default}+{other}"))
+    sc = compared_scorers(cfg)
+    assert not isinstance(sc["tinyfqnet@one"], MeanScorer)
+    both = sc["tinyfqnet@both"]
+    assert isinstance(both, MeanScorer) and both.info["version"].startswith("mean(")
+    np.testing.assert_allclose(both.score_batch(imgs, workers=1), (a + b) / 2, rtol=1e-6)
+    assert both.score(imgs[0]) == pytest.approx((a[0] + b[0]) / 2, rel=1e-6)
+    # a part that does not exist is not an ensemble: the scorer names the missing file
+    with pytest.raises(FileNotFoundError, match="nope"):
+        compared_scorers(EvalConfig(compare=(f"bad={default}+{tmp_path / 'nope'}",)))
