@@ -75,6 +75,8 @@ class SampleConfig:
     high_frac: float = 0.05  # ...and the highest 5%
     size: int | None = None  # samples to draw; None = as many as the filtered set
     seed: int = 0
+    # "lfw=3,pins=2": each sampled row of these sources (a relpath's first folder) that many times
+    source_weight: str = ""
 
 
 @dataclass

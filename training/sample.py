@@ -78,7 +78,27 @@ def smooth_counts(labels: np.ndarray, cfg: SampleConfig, size: int) -> np.ndarra
     return targets.astype(int)
 
 
+def source_weights(spec: str) -> dict[str, int]:
+    """``"lfw=3,pins=2"`` -> {"lfw": 3, "pins": 2}; each weight a whole number >= 1."""
+    out = {}
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        name, _, w = item.partition("=")
+        if not name or not w.isdigit() or int(w) < 1:
+            raise ValueError(
+                f"--source-weight takes SOURCE=N with N a whole number >= 1, got {item!r}"
+            )
+        out[name] = int(w)
+    return out
+
+
 def sample(rows: list[dict], cfg: SampleConfig) -> list[dict]:
+    """The sampled rows, each of a ``source_weight`` source repeated that many times."""
+    weights = source_weights(cfg.source_weight)
+    chosen = _draw(rows, cfg)
+    return [r for r in chosen for _ in range(weights.get(r["relpath"].split("/", 1)[0], 1))]
+
+
+def _draw(rows: list[dict], cfg: SampleConfig) -> list[dict]:
     rng = np.random.default_rng(cfg.seed)
     train = [r for r in rows if r["split"] == "train"]
     if cfg.strategy == "random":

@@ -333,6 +333,34 @@ def test_smooth_sampling_flattens_the_histogram():
     assert np.histogram(s, 100, (0, 1))[0].max() < np.histogram(r, 100, (0, 1))[0].max()
 
 
+def test_source_weight_repeats_one_sources_sampled_rows():
+    from training.config import SampleConfig
+    from training.sample import sample
+
+    rows = [
+        {
+            "relpath": f"{src}/images/p{i % 5}/{i}.jpg",
+            "copy": 0,
+            "identity": f"{src}/{i % 5}",
+            "split": "train",
+            "label": 0.3 + 0.6 * (i % 10) / 10,
+        }
+        for src in ("lfw", "pins")
+        for i in range(40)
+    ]
+    plain = sample(rows, SampleConfig(strategy="random", size=60))
+    lfw3 = sample(rows, SampleConfig(strategy="random", size=60, source_weight="lfw=3"))
+    n_lfw = sum(r["relpath"].startswith("lfw/") for r in plain)
+    assert 0 < n_lfw < 60
+    assert sum(r["relpath"].startswith("lfw/") for r in lfw3) == 3 * n_lfw
+    assert [r for r in lfw3 if r["relpath"].startswith("pins/")] == [
+        r for r in plain if r["relpath"].startswith("pins/")
+    ]
+    for bad in ("lfw=0", "lfw=1.5", "=2", "lfw"):
+        with pytest.raises(ValueError, match="SOURCE=N"):
+            sample(rows, SampleConfig(source_weight=bad))
+
+
 def test_degradations_are_deterministic_and_change_the_image():
     from facedata.degrade import KINDS, apply, parse_spec, random_spec
 
