@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from training.config import SampleConfig, config_command, to_dict
+from training.relabel_sources import source_of
 
 OVERSAMPLE = 3.0
 
@@ -95,7 +96,7 @@ def sample(rows: list[dict], cfg: SampleConfig) -> list[dict]:
     """The sampled rows, each of a ``source_weight`` source repeated that many times."""
     weights = source_weights(cfg.source_weight)
     chosen = _draw(rows, cfg)
-    return [r for r in chosen for _ in range(weights.get(r["relpath"].split("/", 1)[0], 1))]
+    return [r for r in chosen for _ in range(weights.get(source_of(r["relpath"]), 1))]
 
 
 def _draw(rows: list[dict], cfg: SampleConfig) -> list[dict]:
