@@ -110,6 +110,8 @@ class TrainConfig:
     rank_gap: float = 0.05  # least label difference of a pair the rank loss orders
     rank_rows: str = "originals"  # which sampled rows the rank loss orders: originals or all
     rank_originals_weight: float = 0.0  # a second rank term, on the batch's originals alone
+    person_rank_weight: float = 0.0  # weight of ordering clean photos of one person (by label)
+    person_group: int = 4  # originals of one training person per group in that term's half-batch
     tone_weight: float = 0.0  # weight of holding an original's score under a mild tone curve
     tone_gamma: float = 1.3  # that curve's gamma is drawn log-uniformly from [1/g, g]
 

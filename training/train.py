@@ -117,6 +117,29 @@ def degradation_pairs(rows: list[dict], kinds: str = "") -> list[tuple[tuple, tu
     return sorted(pairs)
 
 
+def person_originals(rows: list[dict]) -> list[list[tuple]]:
+    """The keys of each person's originals, for every person with at least two: the clean
+    photos whose order within one person the ``--person-rank-weight`` term teaches. Eq. 1's
+    label compares each photo with its own identity's centre, so between two photos of one
+    person the label's order is free of how typical the person is."""
+    by_id: dict[str, list[tuple]] = {}
+    for r in rows:
+        if r.get("variant", "original") in ORIGINALS:
+            by_id.setdefault(r["identity"], []).append((r["relpath"], r["copy"]))
+    return [sorted(v) for _, v in sorted(by_id.items()) if len(v) >= 2]
+
+
+def draw_groups(table, counts, n_groups: int, k: int, gen):
+    """``n_groups`` people drawn at random, ``k`` of each one's photos drawn with replacement
+    (a photo drawn twice has no pair with itself: equal labels are never ordered): the flat
+    row indices into ``table`` (people × most photos, padded) and each row's group number."""
+    import torch
+
+    who = torch.randint(len(counts), (n_groups,), generator=gen)
+    pos = (torch.rand(n_groups, k, generator=gen) * counts[who][:, None]).long()
+    return table[who[:, None], pos].reshape(-1), torch.arange(n_groups).repeat_interleave(k)
+
+
 def pair_loss(s_orig, s_copy, drop, margin: float):
     """Squared hinge: the model's drop from original to copy must be at least the labeller's
     drop, and at least ``margin``; a larger drop costs nothing here (the regression keeps the
@@ -124,14 +147,18 @@ def pair_loss(s_orig, s_copy, drop, margin: float):
     return ((drop.clamp(min=margin) - (s_orig - s_copy)).clamp(min=0) ** 2).mean()
 
 
-def rank_loss(score, label, gap: float):
+def rank_loss(score, label, gap: float, group=None):
     """Squared hinge over every pair of photos whose labels differ by more than ``gap``: the
     better-labelled one must score above the other by at least half their label difference.
     Only the order counts, so across people it asks what Spearman measures, where the
-    regression spends itself on the scale of the copies' labels."""
+    regression spends itself on the scale of the copies' labels. With ``group`` (one integer
+    per photo) only pairs within a group count: photos of one person, whose identity centre
+    is common to both labels."""
     dy = label[:, None] - label[None, :]
     ds = score[:, None] - score[None, :]
     m = dy > gap
+    if group is not None:
+        m = m & (group[:, None] == group[None, :])
     if not bool(m.any()):
         return score.sum() * 0.0
     return ((0.5 * dy[m] - ds[m]).clamp(min=0) ** 2).mean()
@@ -249,9 +276,20 @@ def run(cfg: TrainConfig) -> Path:
             [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"],
             cfg.pair_kinds,
         )
+    people = []
+    if cfg.person_rank_weight > 0:  # every original of the training people, sampled or not
+        if not 2 <= cfg.person_group <= cfg.batch_size // 2:
+            raise ValueError(
+                f"--person-group {cfg.person_group}: from 2 (a pair) to half the batch size"
+            )
+        people = person_originals(
+            [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"]
+        )
     # each distinct image is cropped once, however often the sampler repeats it
     uniq = sorted(
-        {(r["relpath"], r["copy"]) for r in train_rows} | {k for p in pairs for k in p[:2]}
+        {(r["relpath"], r["copy"]) for r in train_rows}
+        | {k for p in pairs for k in p[:2]}
+        | {k for keys in people for k in keys}
     )
     index = {k: i for i, k in enumerate(uniq)}
     crops = torch.from_numpy(
@@ -262,6 +300,11 @@ def run(cfg: TrainConfig) -> Path:
     pair_o = torch.tensor([index[p[0]] for p in pairs], dtype=torch.long)
     pair_c = torch.tensor([index[p[1]] for p in pairs], dtype=torch.long)
     pair_d = torch.tensor([p[2] for p in pairs])
+    person_n = torch.tensor([len(keys) for keys in people], dtype=torch.long)
+    person_t = torch.zeros(len(people), max(person_n.tolist(), default=0), dtype=torch.long)
+    for i, keys in enumerate(people):
+        person_t[i, : len(keys)] = torch.tensor([index[k] for k in keys])
+    person_y = torch.tensor([float(np.clip(by_key[k]["label"], 0, 1)) for k in uniq])
     val_x = torch.from_numpy(
         make_crops(val_rows, cfg.data, spec, "val crops", cfg.extra, cfg.crop_route)
     )
@@ -325,10 +368,19 @@ def run(cfg: TrainConfig) -> Path:
             if len(pairs):  # half a batch of pairs, each pair flipped alike
                 p = torch.randint(len(pairs), (cfg.batch_size // 2,), generator=gen)
                 idx = torch.cat([idx, pair_o[p], pair_c[p]])
+            ng = 0
+            if len(people):  # half a batch more: groups of one person's clean photos
+                n = cfg.batch_size // 2 // cfg.person_group
+                gi, gg = draw_groups(person_t, person_n, n, cfg.person_group, gen)
+                ng = len(gi)
+                idx = torch.cat([idx, gi])
             x = crops[idx]
             if cfg.flip:
-                flip = torch.rand(len(b) + (len(idx) - len(b)) // 2, generator=gen) < 0.5
+                na = len(idx) - ng  # the batch and its pairs, as before the groups
+                flip = torch.rand(len(b) + (na - len(b)) // 2, generator=gen) < 0.5
                 flip = torch.cat([flip, flip[len(b) :]]) if len(pairs) else flip
+                if ng:
+                    flip = torch.cat([flip, torch.rand(ng, generator=gen) < 0.5])
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
             # the tone term: the sampled originals again, under a mild tone curve, in the same
             # forward pass (BatchNorm sees one batch); their scores must stay the originals'
@@ -343,6 +395,11 @@ def run(cfg: TrainConfig) -> Path:
             if nt:
                 s_tone, pred = pred[len(pred) - nt :], pred[: len(pred) - nt]
             loss = ((pred[: len(b)] - y) ** 2).mean()
+            if ng:
+                loss = loss + cfg.person_rank_weight * rank_loss(
+                    pred[len(pred) - ng :], person_y[gi].to(device), cfg.rank_gap, gg.to(device)
+                )
+                pred, idx = pred[: len(pred) - ng], idx[: len(idx) - ng]  # as without groups
             if len(pairs):
                 so, sc = pred[len(b) :].chunk(2)
                 loss = loss + cfg.pair_weight * pair_loss(

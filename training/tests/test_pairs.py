@@ -98,6 +98,46 @@ def test_rank_loss_orders_pairs_apart_by_more_than_the_gap_and_only_those():
     assert zero.item() == 0 and zero.requires_grad
 
 
+def test_rank_loss_with_groups_orders_only_pairs_within_a_group():
+    label = torch.tensor([0.9, 0.5, 0.2, 0.8])
+    score = torch.tensor([0.5, 0.6, 0.9, 0.1], requires_grad=True)
+    group = torch.tensor([0, 0, 1, 1])
+    loss = rank_loss(score, label, 0.05, group)
+    # (0, 1) and (3, 2) are pairs of one person; the six pairs across people do not count
+    assert loss.item() == pytest.approx(((0.2 + 0.1) ** 2 + (0.3 + 0.8) ** 2) / 2)
+    assert loss.item() != pytest.approx(rank_loss(score, label, 0.05).item())
+    loss.backward()
+    assert score.grad[0] < 0 and score.grad[1] > 0 and score.grad[3] < 0 and score.grad[2] > 0
+    apart = torch.tensor([0, 1, 2, 3])  # every photo its own person: nothing to order
+    zero = rank_loss(score, label, 0.05, apart)
+    assert zero.item() == 0 and zero.requires_grad
+
+
+def test_person_originals_groups_each_persons_clean_photos_and_draw_groups_stays_inside():
+    from training.train import draw_groups, person_originals
+
+    rows = [
+        {"relpath": "a/1.jpg", "copy": 0, "identity": "a", "variant": "original"},
+        {"relpath": "a/1.jpg", "copy": 1, "identity": "a", "variant": "chain"},
+        {"relpath": "a/2.jpg", "copy": 0, "identity": "a", "variant": "earlier-original"},
+        {"relpath": "b/1.jpg", "copy": 0, "identity": "b", "variant": "original"},  # alone
+        {"relpath": "c/1.jpg", "copy": 0, "identity": "c", "variant": "original"},
+        {"relpath": "c/2.jpg", "copy": 0, "identity": "c", "variant": "original"},
+        {"relpath": "c/3.jpg", "copy": 0, "identity": "c", "variant": "original"},
+    ]
+    people = person_originals(rows)
+    assert people == [[("a/1.jpg", 0), ("a/2.jpg", 0)], [(f"c/{i}.jpg", 0) for i in (1, 2, 3)]]
+    table = torch.tensor([[10, 11, -1], [20, 21, 22]])  # -1: padding, never drawn
+    counts = torch.tensor([2, 3])
+    rows_, group = draw_groups(table, counts, 50, 4, torch.Generator().manual_seed(0))
+    assert rows_.shape == group.shape == (200,)
+    assert bool((rows_ >= 0).all())
+    person = rows_ // 10  # 1 or 2: every row of a group is one person's
+    for g in range(50):
+        assert len(set(person[group == g].tolist())) == 1
+    assert set(rows_.tolist()) == {10, 11, 20, 21, 22}  # every photo is drawn in 200 draws
+
+
 def test_tone_curve_darkens_above_one_brightens_below_and_keeps_black_and_white():
     from training.train import tone_curve
 
