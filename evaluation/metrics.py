@@ -19,6 +19,20 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic) if len(a) > 2 else float("nan")
 
 
+def spearman_within(a: np.ndarray, b: np.ndarray, groups: np.ndarray, min_size: int = 5) -> float:
+    """The mean over groups (people) of Spearman's correlation within each group with at least
+    ``min_size`` members: how well a score orders one person's photos, which is what choosing
+    the best frame of a sequence asks, free of how the score ranks people against each other.
+    NaN when no group is that large; a group whose scores are all tied counts as 0."""
+    groups = np.asarray(groups)
+    rhos = []
+    for g in np.unique(groups):
+        k = groups == g
+        if k.sum() >= min_size:  # tied scores order nothing (and spearmanr would warn)
+            rhos.append(spearman(a[k], b[k]) if np.ptp(a[k]) > 0 and np.ptp(b[k]) > 0 else 0.0)
+    return float(np.mean(rhos)) if rhos else float("nan")
+
+
 def tar_at_far(gen: np.ndarray, imp: np.ndarray, far: float) -> float:
     thr = np.quantile(imp, 1.0 - far, method="higher")
     return float((gen > thr).mean())

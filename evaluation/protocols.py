@@ -28,7 +28,7 @@ import numpy as np
 
 from evaluation.baselines import PERCEPTUAL, add_combination
 from evaluation.frames import FrameCache, load_image
-from evaluation.metrics import balanced_accuracy, edc, pauc, spearman, tar_at_far
+from evaluation.metrics import balanced_accuracy, edc, pauc, spearman, spearman_within, tar_at_far
 from evaluation.verifier import EmbeddingCache
 from facedata.degrade import random_spec
 from facedata.lfw import image_path, read_pairs
@@ -339,6 +339,7 @@ def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
         photos = [p for p in photos if sc.cache.emb(p[1], "") is not None]
         lab = verifier_labels(sc, photos)
         ok = np.isfinite(lab)
+        ids = np.array([i for i, _ in photos])
         q = [sc.frame(rel, "") for _, rel in photos]
         qs = {m: np.array([x[m] for x in q]) for m in sc.measured}
         add_combination(qs)
@@ -347,6 +348,9 @@ def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
             "photos": int(ok.sum()),
             "identities": len({i for (i, _), k in zip(photos, ok) if k}),
             "spearman": {m: spearman(qs[m][ok], lab[ok]) for m in names},
+            # one person's photos against each other (people with >= 5 labelled photos)
+            "spearman_within": {m: spearman_within(qs[m][ok], lab[ok], ids[ok]) for m in names},
+            "within_identities": int(sum(np.sum(ids[ok] == i) >= 5 for i in set(ids[ok]))),
         }
         ll = _label_model_labels(cfg, photos, source)
         if ll is not None and np.isfinite(ll[ok]).sum() > 2:

@@ -93,11 +93,14 @@ def _natural_plot(plt, results: dict, out: Path) -> None:
     methods = results["methods"]
     nat = results["natural"]
     names = [m for m in methods if m != "oracle"]
-    fig, ax = plt.subplots(figsize=(10, 3.8))
+    within = [s for s in nat if "spearman_within" in nat[s]]  # older results lack it
+    fig, axes = plt.subplots(1 + bool(within), 1, figsize=(10, 3.8 * (1 + bool(within))))
+    ax = axes[0] if within else axes
     w = 0.8 / len(nat)
+    x = np.arange(len(names))
     for i, (source, r) in enumerate(nat.items()):
         ax.bar(
-            np.arange(len(names)) + i * w,
+            x + i * w,
             [r["spearman"][m] for m in names],
             w,
             label=f"{source} ({r['photos']} photos)",
@@ -110,11 +113,23 @@ def _natural_plot(plt, results: dict, out: Path) -> None:
                 color=f"C{i}",
                 label=f"{source}: label model's own agreement (ceiling)",
             )
-    ax.set_xticks(np.arange(len(names)) + 0.4 - w / 2, names, rotation=30, ha="right", fontsize=8)
+        if source in within:  # one person's photos against each other
+            axes[1].bar(
+                x + i * w,
+                [r["spearman_within"][m] for m in names],
+                w,
+                color=f"C{i}",
+                label=f"{source} ({r['within_identities']} people with >= 5 photos)",
+            )
     ax.set_ylabel("Spearman with the verifier's label")
     ax.set_title("Protocol 3: unmodified held-out photos", fontsize=9)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7)
+    if within:
+        axes[1].set_ylabel("mean Spearman within a person")
+        axes[1].set_title("The same photos, each person's against each other", fontsize=9)
+    for a in axes if within else [ax]:
+        a.set_xticks(x + 0.4 - w / 2, names, rotation=30, ha="right", fontsize=8)
+        a.grid(axis="y", alpha=0.3)
+        a.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "natural_spearman.png", dpi=110)
     plt.close(fig)
@@ -177,19 +192,23 @@ def _natural_md(results: dict) -> list[str]:
     methods = results["methods"]
     nat = results["natural"]
     sources = list(nat)
+    within = [s for s in sources if "spearman_within" in nat[s]]  # older results lack it
     head = " | ".join(f"Spearman, {s} ({nat[s]['photos']} photos)" for s in sources)
+    head += "".join(f" | within person, {s} ({nat[s]['within_identities']} people)" for s in within)
     pins = "pins" in nat
     lines = [
         "### Protocol 3: unmodified held-out photos (Spearman with the verifier's "
         "label, higher is better" + ("; Pins EDC pAUC, lower is better" if pins else "") + ")",
         "",
         f"| method | {head} |" + (" Pins pAUC@20% | Pins pAUC@30% |" if pins else ""),
-        "|---" * (len(sources) + 1 + 2 * pins) + "|",
+        "|---" * (len(sources) + len(within) + 1 + 2 * pins) + "|",
     ]
     for m in methods:
         if m == "oracle":
             continue
-        row = f"| {m} | " + " | ".join(f"{nat[s]['spearman'][m]:.3f}" for s in sources) + " |"
+        cells = [f"{nat[s]['spearman'][m]:.3f}" for s in sources]
+        cells += [f"{nat[s]['spearman_within'][m]:.3f}" for s in within]
+        row = f"| {m} | " + " | ".join(cells) + " |"
         if pins:
             e = nat["pins"]["edc"]["methods"][m]
             row += f" {e['pAUC@20%']:.4f} | {e['pAUC@30%']:.4f} |"
@@ -205,6 +224,12 @@ def _natural_md(results: dict) -> list[str]:
             "",
             "The label model's own Spearman with the verifier's label on the same "
             "photos (the ceiling for a score trained on its labels): " + ", ".join(ceil) + ".",
+        ]
+    if within:
+        lines += [
+            "",
+            "Within person: the mean over people with at least 5 labelled photos of Spearman "
+            "between one person's photos (how well the score picks a person's best photo).",
         ]
     return lines
 

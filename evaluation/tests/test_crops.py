@@ -96,6 +96,7 @@ def test_protocol_runs_on_a_tiny_subset(tmp_path, data_root):
         assert set(b) == set(CROP_EVAL_KINDS) | {"all kinds"}
         assert all(0.0 <= v <= 1.0 for v in b.values())
         assert -1 <= res["spearman"][m]["clean"] <= 1
+        assert -1 <= res["spearman"][m]["clean within person"] <= 1  # 3 people, 4 photos each
     # the compared model is the embedded one here: identical rows
     assert res["clean_beats_degraded"]["tinyfqnet"] == res["clean_beats_degraded"]["tinyfqnet@same"]
     # occlusion and low resolution are unmistakable on a face crop

@@ -7,7 +7,7 @@ import pytest
 
 from evaluation.baselines import jpeg_quality, pose_quality
 from evaluation.core import EvalConfig, run
-from evaluation.metrics import balanced_accuracy, edc, pauc, tar_at_far
+from evaluation.metrics import balanced_accuracy, edc, pauc, spearman, spearman_within, tar_at_far
 from evaluation.protocols import BASE_METHODS
 
 
@@ -16,6 +16,20 @@ def test_tar_at_far():
     gen = np.array([0.995, 0.98, 1.0, 0.5])
     assert tar_at_far(gen, imp, 1e-2) == pytest.approx(0.5)
     assert tar_at_far(gen, imp, 1e-1) == pytest.approx(0.75)
+
+
+def test_spearman_within_orders_each_persons_photos_and_ignores_order_across_people():
+    label = np.r_[np.arange(5.0), np.arange(5.0) + 10, [1.0, 2.0]]
+    group = np.r_[[0] * 5, [1] * 5, [2] * 2]  # person 2 has too few photos to count
+    # each person ordered perfectly, the people themselves in the wrong order
+    score = np.r_[np.arange(5.0) + 10, np.arange(5.0), [2.0, 1.0]]
+    assert spearman_within(score, label, group) == pytest.approx(1.0)
+    assert spearman(score[:10], label[:10]) < 0  # across people it is mostly wrong
+    reverse = np.r_[np.arange(5.0)[::-1], np.arange(5.0) + 10, [0.0, 0.0]]
+    assert spearman_within(reverse, label, group) == pytest.approx(0.0)  # -1 and +1
+    tied = np.r_[np.zeros(5), np.arange(5.0), [0.0, 0.0]]
+    assert spearman_within(tied, label, group) == pytest.approx(0.5)  # tied: 0, not NaN
+    assert np.isnan(spearman_within(score, label, group, min_size=6))
 
 
 def test_balanced_accuracy_finds_the_best_threshold():
@@ -71,6 +85,12 @@ def test_eval_runs_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     nat = res["natural"]["lfw"]
     assert nat["photos"] > 2 and -1 <= nat["spearman"]["tinyfqnet"] <= 1
     assert set(nat["spearman"]) == set(res["methods"]) - {"oracle"}
+    assert set(nat["spearman_within"]) == set(nat["spearman"])
+    for r in res["natural"].values():  # NaN exactly when no person has 5 labelled photos
+        within = r["spearman_within"]["tinyfqnet"]
+        assert (r["within_identities"] == 0) == np.isnan(within)
+        assert np.isnan(within) or -1 <= within <= 1
+    assert max(r["within_identities"] for r in res["natural"].values()) >= 1, res["natural"].keys()
     out = tmp_path / "out"
     assert json.loads((out / "results.json").read_text())["identities"] == 5
     assert "| tinyfqnet |" in (out / "results.md").read_text()
