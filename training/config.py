@@ -101,7 +101,7 @@ class TrainConfig:
     model: dict = field(default_factory=dict)  # ModelArgs overrides; {} = --init's, or Table 1
     init: str | None = None  # checkpoint to start from (same architecture): fine-tuning
     crop_route: float = 0.5  # share of photo-scale rows cut as a 112 crop, then resized
-    pair_weight: float = 0.0  # weight of the same-photo ranking loss (train.degradation_pairs)
+    pair_weight: float = 0.0  # weight of the same-photo ranking loss (losses.degradation_pairs)
     pair_margin: float = 0.02  # least score drop a degraded copy must show below its original
     pair_kinds: str = ""  # comma-separated degradation steps (e.g. crop/jpeg) pairs keep; "" = all
     keep_weight: float = 0.0  # weight of holding the --init model's scores on originals

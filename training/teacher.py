@@ -200,7 +200,7 @@ def report(rows: list[dict], y: np.ndarray, t: np.ndarray, val: np.ndarray) -> d
     """Validation-people agreement of the teacher with the labels, per variant group."""
     from scipy.stats import spearmanr
 
-    from training.train import ORIGINALS
+    from training.losses import ORIGINALS
 
     groups = {"all": np.ones(len(rows), bool)}
     groups["originals"] = np.array([r["variant"] in ORIGINALS for r in rows])

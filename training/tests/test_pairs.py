@@ -4,7 +4,7 @@ model's scores; and the rank loss over a batch's originals."""
 import pytest
 import torch
 
-from training.train import degradation_pairs, pair_loss, rank_loss
+from training.losses import degradation_pairs, pair_loss, rank_loss
 
 
 def row(relpath, copy, variant, label):
@@ -114,7 +114,7 @@ def test_rank_loss_with_groups_orders_only_pairs_within_a_group():
 
 
 def test_person_originals_groups_each_persons_clean_photos_and_draw_groups_stays_inside():
-    from training.train import draw_groups, person_originals
+    from training.losses import draw_groups, person_originals
 
     rows = [
         {"relpath": "a/1.jpg", "copy": 0, "identity": "a", "variant": "original"},
@@ -139,7 +139,7 @@ def test_person_originals_groups_each_persons_clean_photos_and_draw_groups_stays
 
 
 def test_tone_curve_darkens_above_one_brightens_below_and_keeps_black_and_white():
-    from training.train import tone_curve
+    from training.losses import tone_curve
 
     px = torch.tensor([0.0, 64.0, 128.0, 255.0]).reshape(1, 1, 1, 4).repeat(3, 3, 1, 1)
     x = (px - 127.5) / 128.0
