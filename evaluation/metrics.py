@@ -33,6 +33,18 @@ def spearman_within(a: np.ndarray, b: np.ndarray, groups: np.ndarray, min_size: 
     return float(np.mean(rhos)) if rhos else float("nan")
 
 
+def spearman_between(a: np.ndarray, b: np.ndarray, groups: np.ndarray, min_size: int = 5) -> float:
+    """Spearman's correlation between the groups' (people's) means of ``a`` and of ``b``, over
+    the groups with at least ``min_size`` members: how a score ranks people against each other,
+    the part of the all-photo Spearman that ``spearman_within`` leaves out."""
+    groups = np.asarray(groups)
+    big = [g for g in np.unique(groups) if (groups == g).sum() >= min_size]
+    return spearman(
+        np.array([a[groups == g].mean() for g in big]),
+        np.array([b[groups == g].mean() for g in big]),
+    )
+
+
 def tar_at_far(gen: np.ndarray, imp: np.ndarray, far: float) -> float:
     thr = np.quantile(imp, 1.0 - far, method="higher")
     return float((gen > thr).mean())

@@ -28,7 +28,15 @@ import numpy as np
 
 from evaluation.baselines import PERCEPTUAL, add_combination
 from evaluation.frames import FrameCache, load_image
-from evaluation.metrics import balanced_accuracy, edc, pauc, spearman, spearman_within, tar_at_far
+from evaluation.metrics import (
+    balanced_accuracy,
+    edc,
+    pauc,
+    spearman,
+    spearman_between,
+    spearman_within,
+    tar_at_far,
+)
 from evaluation.verifier import EmbeddingCache
 from facedata.degrade import random_spec
 from facedata.lfw import image_path, read_pairs
@@ -350,6 +358,8 @@ def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
             "spearman": {m: spearman(qs[m][ok], lab[ok]) for m in names},
             # one person's photos against each other (people with >= 5 labelled photos)
             "spearman_within": {m: spearman_within(qs[m][ok], lab[ok], ids[ok]) for m in names},
+            # people against each other: their mean score against their mean label
+            "spearman_between": {m: spearman_between(qs[m][ok], lab[ok], ids[ok]) for m in names},
             "within_identities": int(sum(np.sum(ids[ok] == i) >= 5 for i in set(ids[ok]))),
         }
         ll = _label_model_labels(cfg, photos, source)

@@ -195,19 +195,22 @@ def _natural_md(results: dict) -> list[str]:
     within = [s for s in sources if "spearman_within" in nat[s]]  # older results lack it
     head = " | ".join(f"Spearman, {s} ({nat[s]['photos']} photos)" for s in sources)
     head += "".join(f" | within person, {s} ({nat[s]['within_identities']} people)" for s in within)
+    between = [s for s in sources if "spearman_between" in nat[s]]
+    head += "".join(f" | between people, {s}" for s in between)
     pins = "pins" in nat
     lines = [
         "### Protocol 3: unmodified held-out photos (Spearman with the verifier's "
         "label, higher is better" + ("; Pins EDC pAUC, lower is better" if pins else "") + ")",
         "",
         f"| method | {head} |" + (" Pins pAUC@20% | Pins pAUC@30% |" if pins else ""),
-        "|---" * (len(sources) + len(within) + 1 + 2 * pins) + "|",
+        "|---" * (len(sources) + len(within) + len(between) + 1 + 2 * pins) + "|",
     ]
     for m in methods:
         if m == "oracle":
             continue
         cells = [f"{nat[s]['spearman'][m]:.3f}" for s in sources]
         cells += [f"{nat[s]['spearman_within'][m]:.3f}" for s in within]
+        cells += [f"{nat[s]['spearman_between'][m]:.3f}" for s in between]
         row = f"| {m} | " + " | ".join(cells) + " |"
         if pins:
             e = nat["pins"]["edc"]["methods"][m]
@@ -229,7 +232,13 @@ def _natural_md(results: dict) -> list[str]:
         lines += [
             "",
             "Within person: the mean over people with at least 5 labelled photos of Spearman "
-            "between one person's photos (how well the score picks a person's best photo).",
+            "between one person's photos (how well the score picks a person's best photo)."
+            + (
+                " Between people: the Spearman between those people's mean scores and mean "
+                "labels (how the score ranks people against each other)."
+                if between
+                else ""
+            ),
         ]
     return lines
 

@@ -7,7 +7,15 @@ import pytest
 
 from evaluation.baselines import jpeg_quality, pose_quality
 from evaluation.core import EvalConfig, run
-from evaluation.metrics import balanced_accuracy, edc, pauc, spearman, spearman_within, tar_at_far
+from evaluation.metrics import (
+    balanced_accuracy,
+    edc,
+    pauc,
+    spearman,
+    spearman_between,
+    spearman_within,
+    tar_at_far,
+)
 from evaluation.protocols import BASE_METHODS
 
 
@@ -18,7 +26,7 @@ def test_tar_at_far():
     assert tar_at_far(gen, imp, 1e-1) == pytest.approx(0.75)
 
 
-def test_spearman_within_orders_each_persons_photos_and_ignores_order_across_people():
+def test_spearman_within_and_between_split_the_order_of_photos_from_the_order_of_people():
     label = np.r_[np.arange(5.0), np.arange(5.0) + 10, [1.0, 2.0]]
     group = np.r_[[0] * 5, [1] * 5, [2] * 2]  # person 2 has too few photos to count
     # each person ordered perfectly, the people themselves in the wrong order
@@ -30,6 +38,14 @@ def test_spearman_within_orders_each_persons_photos_and_ignores_order_across_peo
     tied = np.r_[np.zeros(5), np.arange(5.0), [0.0, 0.0]]
     assert spearman_within(tied, label, group) == pytest.approx(0.5)  # tied: 0, not NaN
     assert np.isnan(spearman_within(score, label, group, min_size=6))
+    # people ranked against each other by their means; person 2 (two photos) does not count,
+    # which leaves two people: too few to rank
+    assert np.isnan(spearman_between(score, label, group))
+    three = np.r_[group[:10], [2, 2, 2]]
+    lab3, sc3 = np.r_[label[:10], [20.0, 21, 22]], np.r_[score[:10], [30.0, 0, 0]]
+    # mean labels 2, 12, 21 against mean scores 12, 2, 10: ranks (1, 2, 3) against (3, 1, 2)
+    assert spearman_between(sc3, lab3, three, min_size=3) == pytest.approx(-0.5)
+    assert spearman_between(lab3, lab3, three, min_size=3) == pytest.approx(1.0)
 
 
 def test_balanced_accuracy_finds_the_best_threshold():
@@ -86,6 +102,7 @@ def test_eval_runs_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     assert nat["photos"] > 2 and -1 <= nat["spearman"]["tinyfqnet"] <= 1
     assert set(nat["spearman"]) == set(res["methods"]) - {"oracle"}
     assert set(nat["spearman_within"]) == set(nat["spearman"])
+    assert set(nat["spearman_between"]) == set(nat["spearman"])
     for r in res["natural"].values():  # NaN exactly when no person has 5 labelled photos
         within = r["spearman_within"]["tinyfqnet"]
         assert (r["within_identities"] == 0) == np.isnan(within)
