@@ -112,6 +112,7 @@ class TrainConfig:
     rank_originals_weight: float = 0.0  # a second rank term, on the batch's originals alone
     person_rank_weight: float = 0.0  # weight of ordering clean photos of one person (by label)
     person_group: int = 4  # originals of one training person per group in that term's half-batch
+    people_rank_weight: float = 0.0  # weight of ordering those groups (people) by mean label
     tone_weight: float = 0.0  # weight of holding an original's score under a mild tone curve
     tone_gamma: float = 1.3  # that curve's gamma is drawn log-uniformly from [1/g, g]
 

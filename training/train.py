@@ -200,7 +200,9 @@ def run(cfg: TrainConfig) -> Path:
             cfg.pair_kinds,
         )
     people = []
-    if cfg.person_rank_weight > 0:  # every original of the training people, sampled or not
+    if (
+        cfg.person_rank_weight > 0 or cfg.people_rank_weight > 0
+    ):  # every training person's originals
         if not 2 <= cfg.person_group <= cfg.batch_size // 2:
             raise ValueError(
                 f"--person-group {cfg.person_group}: from 2 (a pair) to half the batch size"
@@ -319,9 +321,15 @@ def run(cfg: TrainConfig) -> Path:
                 s_tone, pred = pred[len(pred) - nt :], pred[: len(pred) - nt]
             loss = ((pred[: len(b)] - y) ** 2).mean()
             if ng:
+                sg, yg = pred[len(pred) - ng :], person_y[gi].to(device)
                 loss = loss + cfg.person_rank_weight * rank_loss(
-                    pred[len(pred) - ng :], person_y[gi].to(device), cfg.rank_gap, gg.to(device)
+                    sg, yg, cfg.rank_gap, gg.to(device)
                 )
+                if cfg.people_rank_weight > 0:  # the groups' means: people against each other
+                    k = cfg.person_group
+                    loss = loss + cfg.people_rank_weight * rank_loss(
+                        sg.view(-1, k).mean(1), yg.view(-1, k).mean(1), cfg.rank_gap
+                    )
                 pred, idx = pred[: len(pred) - ng], idx[: len(idx) - ng]  # as without groups
             if len(pairs):
                 so, sc = pred[len(b) :].chunk(2)
@@ -370,6 +378,7 @@ def run(cfg: TrainConfig) -> Path:
         "data": {
             "train_rows": len(train_rows),
             "pairs": len(pairs),
+            "people": len(people),  # with >= 2 originals, drawn in groups (--person-rank-weight)
             "train_images": len(uniq),
             "val_rows": len(val_rows),
             "val_identities": len(val_ids),

@@ -225,6 +225,10 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
         train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), tone_weight=1.0, tone_gamma=0.5))
     with pytest.raises(ValueError, match="--rank-rows"):
         train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), rank_rows="copies"))
+    with pytest.raises(ValueError, match="--person-group"):  # a group of one has no pair
+        train.run(
+            TrainConfig(**tune, out=str(tmp_path / "bad"), person_rank_weight=1.0, person_group=1)
+        )
     train.run(  # fine-tuning that holds the start's scores on originals
         TrainConfig(
             **tune,
@@ -239,6 +243,9 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             rank_rows="all",
             rank_originals_weight=2.0,  # and the originals again
             tone_weight=2.0,  # and holds the originals' scores under a mild tone curve
+            person_rank_weight=2.0,  # and orders one person's clean photos
+            people_rank_weight=2.0,  # and those groups of photos, person against person
+            person_group=2,
         )
     )
     with pytest.raises(ValueError, match="differ from --model"):  # Table 1 asked, WIDER given
@@ -250,6 +257,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     assert cmd[:3] == ["python", "-m", "training.train"] and "--keep-weight" in cmd
     assert parse_config(TrainConfig, cmd[3:]) == TrainConfig(**meta["config"])
     assert meta["model_args"] == load_checkpoint(ck)[1]["model_args"]  # --init's architecture
+    assert meta["data"]["people"] >= 2  # the person groups were drawn from someone
     assert [r["epoch"] for r in tuned] == ["0", "1"] and np.isfinite(float(tuned[1]["train_loss"]))
     assert float(tuned[0]["val_loss"]) == pytest.approx(float(log[0]["val_loss"]), abs=1e-6)
 
