@@ -193,23 +193,16 @@ def run(cfg: TrainConfig) -> Path:
             f"--keep-from {cfg.keep_from}: input {teacher.args.input_size}, not {args.input_size}"
         )
     spec = preprocess_spec(args.input_size)
-    pairs = []
-    if cfg.pair_weight > 0:  # every copy of the training people's photos, sampled or not
-        pairs = degradation_pairs(
-            [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"],
-            cfg.pair_kinds,
-        )
+    # every labelled row of the training people, sampled or not: the pairs' and groups' source
+    train_all = [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"]
+    pairs = degradation_pairs(train_all, cfg.pair_kinds) if cfg.pair_weight > 0 else []
     people = []
-    if (
-        cfg.person_rank_weight > 0 or cfg.people_rank_weight > 0
-    ):  # every training person's originals
+    if cfg.person_rank_weight > 0 or cfg.people_rank_weight > 0:  # each one's originals
         if not 2 <= cfg.person_group <= cfg.batch_size // 2:
             raise ValueError(
                 f"--person-group {cfg.person_group}: from 2 (a pair) to half the batch size"
             )
-        people = person_originals(
-            [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"]
-        )
+        people = person_originals(train_all)
     # each distinct image is cropped once, however often the sampler repeats it
     uniq = sorted(
         {(r["relpath"], r["copy"]) for r in train_rows}
@@ -220,8 +213,9 @@ def run(cfg: TrainConfig) -> Path:
     crops = torch.from_numpy(
         make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops", cfg.extra, cfg.crop_route)
     )
+    uniq_y = torch.tensor([float(np.clip(by_key[k]["label"], 0, 1)) for k in uniq])
     train_idx = torch.tensor([index[(r["relpath"], r["copy"])] for r in train_rows])
-    train_y = torch.tensor([float(np.clip(r["label"], 0, 1)) for r in train_rows])
+    train_y = uniq_y[train_idx]
     pair_o = torch.tensor([index[p[0]] for p in pairs], dtype=torch.long)
     pair_c = torch.tensor([index[p[1]] for p in pairs], dtype=torch.long)
     pair_d = torch.tensor([p[2] for p in pairs])
@@ -229,7 +223,6 @@ def run(cfg: TrainConfig) -> Path:
     person_t = torch.zeros(len(people), max(person_n.tolist(), default=0), dtype=torch.long)
     for i, keys in enumerate(people):
         person_t[i, : len(keys)] = torch.tensor([index[k] for k in keys])
-    person_y = torch.tensor([float(np.clip(by_key[k]["label"], 0, 1)) for k in uniq])
     val_x = torch.from_numpy(
         make_crops(val_rows, cfg.data, spec, "val crops", cfg.extra, cfg.crop_route)
     )
@@ -321,7 +314,7 @@ def run(cfg: TrainConfig) -> Path:
                 s_tone, pred = pred[len(pred) - nt :], pred[: len(pred) - nt]
             loss = ((pred[: len(b)] - y) ** 2).mean()
             if ng:
-                sg, yg = pred[len(pred) - ng :], person_y[gi].to(device)
+                sg, yg = pred[len(pred) - ng :], uniq_y[gi].to(device)
                 loss = loss + cfg.person_rank_weight * rank_loss(
                     sg, yg, cfg.rank_gap, gg.to(device)
                 )
