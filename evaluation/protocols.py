@@ -340,6 +340,10 @@ def _label_model_labels(cfg, photos: list[tuple[str, str]], source: str) -> np.n
     return np.array([lab.get(prefix + rel, np.nan) for _, rel in photos])
 
 
+# protocol 3's within- and between-people Spearman count the people with this many photos
+PERSON_PHOTOS = 5
+
+
 def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
     out = {}
     names = [m for m in methods(sc) if m != "oracle"]
@@ -356,11 +360,17 @@ def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
             "photos": int(ok.sum()),
             "identities": len({i for (i, _), k in zip(photos, ok) if k}),
             "spearman": {m: spearman(qs[m][ok], lab[ok]) for m in names},
-            # one person's photos against each other (people with >= 5 labelled photos)
-            "spearman_within": {m: spearman_within(qs[m][ok], lab[ok], ids[ok]) for m in names},
-            # people against each other: their mean score against their mean label
-            "spearman_between": {m: spearman_between(qs[m][ok], lab[ok], ids[ok]) for m in names},
-            "within_identities": int(sum(np.sum(ids[ok] == i) >= 5 for i in set(ids[ok]))),
+            # one person's photos against each other, and people against each other (their
+            # mean score against their mean label), over the people with enough photos
+            "spearman_within": {
+                m: spearman_within(qs[m][ok], lab[ok], ids[ok], PERSON_PHOTOS) for m in names
+            },
+            "spearman_between": {
+                m: spearman_between(qs[m][ok], lab[ok], ids[ok], PERSON_PHOTOS) for m in names
+            },
+            "within_identities": int(
+                sum(np.sum(ids[ok] == i) >= PERSON_PHOTOS for i in set(ids[ok]))
+            ),
         }
         ll = _label_model_labels(cfg, photos, source)
         if ll is not None and np.isfinite(ll[ok]).sum() > 2:

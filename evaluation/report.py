@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.protocols import PERSON_PHOTOS
 from facedata.plot import palette, pyplot
 
 # learned models get a bold line in the figures
@@ -119,7 +120,7 @@ def _natural_plot(plt, results: dict, out: Path) -> None:
                 [r["spearman_within"][m] for m in names],
                 w,
                 color=f"C{i}",
-                label=f"{source} ({r['within_identities']} people with >= 5 photos)",
+                label=f"{source} ({r['within_identities']} people with >= {PERSON_PHOTOS} photos)",
             )
     ax.set_ylabel("Spearman with the verifier's label")
     ax.set_title("Protocol 3: unmodified held-out photos", fontsize=9)
@@ -231,8 +232,9 @@ def _natural_md(results: dict) -> list[str]:
     if within:
         lines += [
             "",
-            "Within person: the mean over people with at least 5 labelled photos of Spearman "
-            "between one person's photos (how well the score picks a person's best photo)."
+            f"Within person: the mean over people with at least {PERSON_PHOTOS} labelled photos "
+            "of Spearman between one person's photos (how well the score picks a person's best "
+            "photo)."
             + (
                 " Between people: the Spearman between those people's mean scores and mean "
                 "labels (how the score ranks people against each other)."
