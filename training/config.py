@@ -113,6 +113,8 @@ class TrainConfig:
     person_rank_weight: float = 0.0  # weight of ordering clean photos of one person (by label)
     person_group: int = 4  # originals of one training person per group in that term's half-batch
     people_rank_weight: float = 0.0  # weight of ordering those groups (people) by mean label
+    # 0..1: move each training person's labels that share of the way to one common mean
+    person_centring: float = 0.0
     tone_weight: float = 0.0  # weight of holding an original's score under a mild tone curve
     tone_gamma: float = 1.3  # that curve's gamma is drawn log-uniformly from [1/g, g]
 

@@ -44,6 +44,26 @@ def person_originals(rows: list[dict]) -> list[list[tuple]]:
     return [sorted(v) for _, v in sorted(by_id.items()) if len(v) >= 2]
 
 
+def person_offsets(rows: list[dict], strength: float) -> dict[str, float]:
+    """Per identity, the shift that moves the mean label of its originals ``strength`` of the
+    way to the mean over people: ``strength`` 1 leaves no person better on average than another,
+    0 changes nothing. Every row of a person moves by the same amount, so the order and the gaps
+    within one person (its photos, its degraded copies) stay as Eq. 1 gave them. A person's mean
+    label says how alike their photos are, which a net sees photo by photo only by learning who
+    they are: the ``--person-centring`` option of ``training.train``."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"--person-centring {strength}: from 0 (off) to 1 (every person alike)")
+    by_id: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("variant", "original") in ORIGINALS:
+            by_id.setdefault(r["identity"], []).append(float(r["label"]))
+    if not by_id:
+        return {}
+    means = {i: float(np.mean(v)) for i, v in by_id.items()}
+    centre = float(np.mean(list(means.values())))
+    return {i: strength * (centre - m) for i, m in means.items()}
+
+
 def draw_groups(table, counts, n_groups: int, k: int, gen):
     """``n_groups`` people drawn at random, ``k`` of each one's photos drawn with replacement
     (a photo drawn twice has no pair with itself: equal labels are never ordered): the flat

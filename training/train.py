@@ -27,6 +27,7 @@ from training.losses import (
     degradation_pairs,
     draw_groups,
     pair_loss,
+    person_offsets,
     person_originals,
     rank_loss,
     tone_curve,
@@ -196,6 +197,7 @@ def run(cfg: TrainConfig) -> Path:
     # every labelled row of the training people, sampled or not: the pairs' and groups' source
     train_all = [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"]
     pairs = degradation_pairs(train_all, cfg.pair_kinds) if cfg.pair_weight > 0 else []
+    shift = person_offsets(train_all, cfg.person_centring)  # each person's label offset
     people = []
     if cfg.person_rank_weight > 0 or cfg.people_rank_weight > 0:  # each one's originals
         if not 2 <= cfg.person_group <= cfg.batch_size // 2:
@@ -213,7 +215,12 @@ def run(cfg: TrainConfig) -> Path:
     crops = torch.from_numpy(
         make_crops([by_key[k] for k in uniq], cfg.data, spec, "crops", cfg.extra, cfg.crop_route)
     )
-    uniq_y = torch.tensor([float(np.clip(by_key[k]["label"], 0, 1)) for k in uniq])
+    uniq_y = torch.tensor(
+        [
+            float(np.clip(by_key[k]["label"] + shift.get(by_key[k]["identity"], 0.0), 0, 1))
+            for k in uniq
+        ]
+    )
     train_idx = torch.tensor([index[(r["relpath"], r["copy"])] for r in train_rows])
     train_y = uniq_y[train_idx]
     pair_o = torch.tensor([index[p[0]] for p in pairs], dtype=torch.long)

@@ -1,6 +1,7 @@
 """The same-photo ranking loss: which pairs it draws from the labels, and what it asks of the
 model's scores; and the rank loss over a batch's originals."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -136,6 +137,32 @@ def test_person_originals_groups_each_persons_clean_photos_and_draw_groups_stays
     for g in range(50):
         assert len(set(person[group == g].tolist())) == 1
     assert set(rows_.tolist()) == {10, 11, 20, 21, 22}  # every photo is drawn in 200 draws
+
+
+def test_person_offsets_bring_each_persons_mean_toward_one_and_keep_order_within():
+    from training.losses import person_offsets
+
+    def row(who, n, label, variant="original"):
+        return {"relpath": f"{who}/{n}.jpg", "identity": who, "variant": variant, "label": label}
+
+    rows = [
+        row("a", 1, 0.9),
+        row("a", 2, 0.7),
+        row("a", 1, 0.3, "chain"),  # originals' mean 0.8
+        row("b", 1, 0.4),
+        row("b", 2, 0.2),
+        row("b", 3, 0.3),  # mean 0.3
+    ]  # mean over people: 0.55
+    full = person_offsets(rows, 1.0)
+    assert full == pytest.approx({"a": -0.25, "b": 0.25})
+    shifted = [r["label"] + full[r["identity"]] for r in rows]
+    assert np.mean(shifted[:2]) == pytest.approx(np.mean(shifted[3:]))  # no person better
+    assert shifted[0] - shifted[1] == pytest.approx(0.2)  # the order and gaps within stay
+    assert shifted[0] - shifted[2] == pytest.approx(0.6)  # and so does a copy's drop
+    assert person_offsets(rows, 0.5) == pytest.approx({"a": -0.125, "b": 0.125})
+    assert person_offsets(rows, 0.0) == pytest.approx({"a": 0.0, "b": 0.0})
+    with pytest.raises(ValueError, match="person-centring"):
+        person_offsets(rows, 1.5)
 
 
 def test_tone_curve_darkens_above_one_brightens_below_and_keeps_black_and_white():

@@ -229,6 +229,8 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
         train.run(
             TrainConfig(**tune, out=str(tmp_path / "bad"), person_rank_weight=1.0, person_group=1)
         )
+    with pytest.raises(ValueError, match="--person-centring"):
+        train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), person_centring=2.0))
     train.run(  # fine-tuning that holds the start's scores on originals
         TrainConfig(
             **tune,
@@ -246,6 +248,7 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
             person_rank_weight=2.0,  # and orders one person's clean photos
             people_rank_weight=2.0,  # and those groups of photos, person against person
             person_group=2,
+            person_centring=0.5,  # on labels moved halfway to one mean per person
         )
     )
     with pytest.raises(ValueError, match="differ from --model"):  # Table 1 asked, WIDER given
