@@ -378,6 +378,13 @@ def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
             res["label_model_spearman"] = {
                 "photos": int(both.sum()),
                 "value": spearman(ll[both], lab[both]),
+                # each method against the label model's label instead of the verifier's: a
+                # score can learn what the label model sees that the verifier does not
+                "methods": {m: spearman(qs[m][both], ll[both]) for m in names},
+                "between": {
+                    m: spearman_between(qs[m][both], ll[both], ids[both], PERSON_PHOTOS)
+                    for m in names
+                },
             }
         if source == "pins":
             res["edc"] = _natural_edc(cfg, photos, qs, sc, names)

@@ -229,6 +229,7 @@ def _natural_md(results: dict) -> list[str]:
             "The label model's own Spearman with the verifier's label on the same "
             "photos (the ceiling for a score trained on its labels): " + ", ".join(ceil) + ".",
         ]
+    lines += _against_label_model(nat, methods)
     if within:
         lines += [
             "",
@@ -242,6 +243,33 @@ def _natural_md(results: dict) -> list[str]:
                 else ""
             ),
         ]
+    return lines
+
+
+def _against_label_model(nat: dict, methods: list[str]) -> list[str]:
+    """Each method's Spearman with the training label model's own label on protocol 3's
+    photos, beside the verifier's: where the two disagree, a score has learned what the label
+    model sees and the verifier does not."""
+    srcs = [s for s in nat if "methods" in nat[s].get("label_model_spearman", {})]
+    if not srcs:
+        return []
+    head = " | ".join(f"{s}: all | {s}: between people" for s in srcs)
+    lines = [
+        "",
+        "Against the label model's own label instead of the verifier's (the same photos and "
+        "people):",
+        "",
+        f"| method | {head} |",
+        "|---" * (2 * len(srcs) + 1) + "|",
+    ]
+    for m in methods:
+        if m == "oracle":
+            continue
+        cells = []
+        for s in srcs:
+            lm = nat[s]["label_model_spearman"]
+            cells += [f"{lm['methods'][m]:.3f}", f"{lm['between'][m]:.3f}"]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return lines
 
 

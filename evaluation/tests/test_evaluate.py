@@ -108,9 +108,13 @@ def test_eval_runs_end_to_end_on_a_tiny_subset(tmp_path, data_root):
         assert (r["within_identities"] == 0) == np.isnan(within)
         assert np.isnan(within) or -1 <= within <= 1
     assert max(r["within_identities"] for r in res["natural"].values()) >= 1, res["natural"].keys()
+    lm = nat["label_model_spearman"]  # the repository's labels hold LFW's held-out photos
+    assert lm["photos"] > 2 and set(lm["methods"]) == set(lm["between"]) == set(nat["spearman"])
+    assert all(-1 <= v <= 1 for v in lm["methods"].values())
     out = tmp_path / "out"
     assert json.loads((out / "results.json").read_text())["identities"] == 5
     assert "| tinyfqnet |" in (out / "results.md").read_text()
+    assert "Against the label model's own label" in (out / "results.md").read_text()
     assert (out / "edc.png").stat().st_size > 1000 and (out / "templates_tar.png").exists()
     assert (out / "natural_spearman.png").exists()
 
