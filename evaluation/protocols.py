@@ -378,6 +378,7 @@ def protocol_natural(cfg, photos_by_source: dict, sc: FrameScorer) -> dict:
             res["label_model_spearman"] = {
                 "photos": int(both.sum()),
                 "value": spearman(ll[both], lab[both]),
+                "value_between": spearman_between(ll[both], lab[both], ids[both], PERSON_PHOTOS),
                 # each method against the label model's label instead of the verifier's: a
                 # score can learn what the label model sees that the verifier does not
                 "methods": {m: spearman(qs[m][both], ll[both]) for m in names},

@@ -219,7 +219,12 @@ def _natural_md(results: dict) -> list[str]:
         lines.append(row)
     ceil = [
         f"{s}: {nat[s]['label_model_spearman']['value']:.3f} "
-        f"({nat[s]['label_model_spearman']['photos']} photos)"
+        f"({nat[s]['label_model_spearman']['photos']} photos"
+        + (
+            f"; {nat[s]['label_model_spearman']['value_between']:.3f} between people)"
+            if "value_between" in nat[s]["label_model_spearman"]
+            else ")"
+        )
         for s in sources
         if "label_model_spearman" in nat[s]
     ]

@@ -111,6 +111,7 @@ def test_eval_runs_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     lm = nat["label_model_spearman"]  # the repository's labels hold LFW's held-out photos
     assert lm["photos"] > 2 and set(lm["methods"]) == set(lm["between"]) == set(nat["spearman"])
     assert all(-1 <= v <= 1 for v in lm["methods"].values())
+    assert np.isnan(lm["value_between"]) or -1 <= lm["value_between"] <= 1
     out = tmp_path / "out"
     assert json.loads((out / "results.json").read_text())["identities"] == 5
     assert "| tinyfqnet |" in (out / "results.md").read_text()
