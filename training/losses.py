@@ -32,15 +32,21 @@ def degradation_pairs(rows: list[dict], kinds: str = "") -> list[tuple[tuple, tu
     return sorted(pairs)
 
 
+def _each_persons_originals(rows: list[dict], value) -> dict[str, list]:
+    """identity -> ``value(row)`` of each of that person's originals, in row order."""
+    by_id: dict[str, list] = {}
+    for r in rows:
+        if r.get("variant", "original") in ORIGINALS:
+            by_id.setdefault(r["identity"], []).append(value(r))
+    return by_id
+
+
 def person_originals(rows: list[dict]) -> list[list[tuple]]:
     """The keys of each person's originals, for every person with at least two: the clean
     photos whose order within one person the ``--person-rank-weight`` term teaches. Eq. 1's
     label compares each photo with its own identity's centre, so between two photos of one
     person the label's order is free of how typical the person is."""
-    by_id: dict[str, list[tuple]] = {}
-    for r in rows:
-        if r.get("variant", "original") in ORIGINALS:
-            by_id.setdefault(r["identity"], []).append((r["relpath"], r["copy"]))
+    by_id = _each_persons_originals(rows, lambda r: (r["relpath"], r["copy"]))
     return [sorted(v) for _, v in sorted(by_id.items()) if len(v) >= 2]
 
 
@@ -53,10 +59,7 @@ def person_offsets(rows: list[dict], strength: float) -> dict[str, float]:
     they are: the ``--person-centring`` option of ``training.train``."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"--person-centring {strength}: from 0 (off) to 1 (every person alike)")
-    by_id: dict[str, list[float]] = {}
-    for r in rows:
-        if r.get("variant", "original") in ORIGINALS:
-            by_id.setdefault(r["identity"], []).append(float(r["label"]))
+    by_id = _each_persons_originals(rows, lambda r: float(r["label"]))
     if not by_id:
         return {}
     means = {i: float(np.mean(v)) for i, v in by_id.items()}
