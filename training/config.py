@@ -12,8 +12,8 @@ from facedata.extra import default_root as default_extra_root
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data"
-SHIPPED_RUN = REPO / "training" / "runs" / "v5-keep48-jg-pw8"  # the embedded default model's run
-BASE_RUN = REPO / "training" / "runs" / "mbf-2026.12.01"  # the from-scratch run it was tuned from
+SHIPPED_RUN = REPO / "training" / "runs" / "p24-lfw3-c100"  # the embedded default model's run
+BASE_RUN = REPO / "training" / "runs" / "mbf-2026.12.01"  # TrainConfig's defaults' run
 
 
 @dataclass
