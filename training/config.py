@@ -115,6 +115,9 @@ class TrainConfig:
     people_rank_weight: float = 0.0  # weight of ordering those groups (people) by mean label
     # 0..1: move each training person's labels that share of the way to one common mean
     person_centring: float = 0.0
+    # (0, 1]: train on that share of the training people only (a fixed subset by a hash of the
+    # identity, nested: the people of 0.25 are among those of 0.5); validation is unchanged
+    people_share: float = 1.0
     tone_weight: float = 0.0  # weight of holding an original's score under a mild tone curve
     tone_gamma: float = 1.3  # that curve's gamma is drawn log-uniformly from [1/g, g]
 

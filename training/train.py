@@ -13,6 +13,7 @@ arguments + config + weights) to its own folder; export with training.export.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sys
 import time
@@ -118,6 +119,20 @@ def predict(model, x, device: str, mirror: bool = False):
     return torch.cat(out)
 
 
+def share_of_people(ids, share: float) -> set[str]:
+    """The people ``--people-share`` keeps: those whose name's SHA-256, read as a fraction
+    (its first 8 bytes over 2^64), is below ``share`` (CRC-32 is too regular for names that
+    differ in a digit or two). A pure function of the names, so the same people at every seed, and
+    nested: a smaller share keeps a subset of a larger one's people."""
+    if not 0.0 < share <= 1.0:
+        raise ValueError(f"--people-share {share}: a share of the training people, in (0, 1]")
+    return {
+        i
+        for i in set(ids)
+        if int.from_bytes(hashlib.sha256(i.encode()).digest()[:8], "big") / 2**64 < share
+    }
+
+
 def split_identities(ids: list[str], frac: float, seed: int) -> set[str]:
     rng = np.random.default_rng(seed)
     uniq = sorted(set(ids))
@@ -178,6 +193,9 @@ def run(cfg: TrainConfig) -> Path:
         ]
     val_ids = split_identities([r["identity"] for r in sampled], cfg.val_frac, cfg.seed)
     train_rows = [r for r in sampled if r["identity"] not in val_ids]
+    # --people-share: fewer training people (a learning curve); the same ones in every role
+    kept = share_of_people([r["identity"] for r in labels], cfg.people_share) - val_ids
+    train_rows = [r for r in train_rows if r["identity"] in kept]
     # validation: every labelled image of the validation identities, natural distribution
     val_rows = [r for r in labels if r["identity"] in val_ids and r["split"] == "train"]
 
@@ -195,7 +213,7 @@ def run(cfg: TrainConfig) -> Path:
         )
     spec = preprocess_spec(args.input_size)
     # every labelled row of the training people, sampled or not: the pairs' and groups' source
-    train_all = [r for r in labels if r["identity"] not in val_ids and r["split"] == "train"]
+    train_all = [r for r in labels if r["identity"] in kept and r["split"] == "train"]
     pairs = degradation_pairs(train_all, cfg.pair_kinds) if cfg.pair_weight > 0 else []
     shift = person_offsets(train_all, cfg.person_centring)  # each person's label offset
     people = []
@@ -377,6 +395,7 @@ def run(cfg: TrainConfig) -> Path:
         "label_model": prov.get("label_model", "unknown"),
         "data": {
             "train_rows": len(train_rows),
+            "train_people": len({r["identity"] for r in train_rows}),
             "pairs": len(pairs),
             "people": len(people),  # with >= 2 originals, drawn in groups (--person-rank-weight)
             "train_images": len(uniq),

@@ -231,6 +231,8 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
         )
     with pytest.raises(ValueError, match="--person-centring"):
         train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), person_centring=2.0))
+    with pytest.raises(ValueError, match="--people-share"):
+        train.run(TrainConfig(**tune, out=str(tmp_path / "bad"), people_share=0.0))
     train.run(  # fine-tuning that holds the start's scores on originals
         TrainConfig(
             **tune,
@@ -314,6 +316,20 @@ def test_pipeline_end_to_end_on_a_tiny_subset(tmp_path, data_root):
     with torch.no_grad():
         ref = float(net(torch.from_numpy(native.preprocess(img, lm, format="rgb")[None]))[0])
     assert native.score(img, lm, format="rgb") == pytest.approx(ref, abs=1e-4)
+
+
+def test_people_share_is_a_fixed_nested_subset():
+    from training.train import share_of_people
+
+    ids = [f"lfw/Person_{i}" for i in range(2000)]
+    quarter, half, every = (share_of_people(ids, s) for s in (0.25, 0.5, 1.0))
+    assert every == set(ids)
+    assert quarter < half < every  # nested: a smaller share's people are among a larger one's
+    assert abs(len(quarter) / len(ids) - 0.25) < 0.04 and abs(len(half) / len(ids) - 0.5) < 0.04
+    assert share_of_people(list(reversed(ids)), 0.25) == quarter  # names decide, not order
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="--people-share"):
+            share_of_people(ids, bad)
 
 
 def test_degradations_are_deterministic_and_change_the_image():
