@@ -7,7 +7,8 @@ counts each run's training people from its ``config.json`` exactly as ``training
 them (the sample's identities, less the validation people, within ``--people-share``), and
 writes ``people.png`` into the folder: protocol 4's clean crops, LFW and Pins (Spearman with the
 verifier's label) against training people, one point per run, a line through the mean of each
-size's runs (training seeds) of one sample file, and SDD-FIQA as a dashed line.
+size's runs (training seeds) of one sample file and ``--person-centring``, and SDD-FIQA as a
+dashed line.
 
     python scripts/people_curve.py docs/eval/capacity/people p25=training/runs/people25 …
 """
@@ -56,7 +57,9 @@ def main(argv: list[str]) -> int:
         if m not in crops:
             raise SystemExit(f"{name}: not among the compared models of {folder / 'results.json'}")
         cfg = json.loads((REPO / run / "config.json").read_text())
-        sample = Path(cfg["sample"]).parent.name
+        sample = Path(cfg["sample"]).parent.name  # one series per sample file and centring
+        if cfg.get("person_centring", 0.0):
+            sample += f", centred {cfg['person_centring']:g}"
         share = cfg.get("people_share", 1.0)
         ys = (crops[m]["clean"], natural["lfw"]["spearman"][m], natural["pins"]["spearman"][m])
         points.append((training_people(REPO / run), sample, share, name, *ys))
@@ -85,7 +88,9 @@ def main(argv: list[str]) -> int:
             if len(shares) > 1:
                 xs = [np.mean([n for n, f, _ in pts if f == g]) for g in shares]
                 ys = [np.mean([y for _, f, y in pts if f == g]) for g in shares]
-                ax.plot(xs, ys, "-", color=f"C{j}", lw=1.5, label="mean over seeds")
+                seeds = max(sum(f == g for _, f, _ in pts) for g in shares)
+                join = "mean over seeds" if seeds > 1 else "one seed, joined"
+                ax.plot(xs, ys, "-", color=f"C{j}", lw=1.5, label=join)
         ax.axhline(peer[k], color="C3", ls="--", lw=1, label="SDD-FIQA")
         ax.set_xscale("log")
         ax.set_xticks([125, 250, 500, 1000], ["125", "250", "500", "1000"])
