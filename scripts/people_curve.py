@@ -26,11 +26,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def training_people(run: Path) -> int:
-    """How many people ``training.train`` trained ``run`` on, from its recorded config."""
+def training_people(cfg: dict) -> int:
+    """How many people ``training.train`` trained a run on, from its recorded config."""
     from training.train import share_of_people, split_identities
 
-    cfg = json.loads((run / "config.json").read_text())
     sample = Path(cfg["sample"])  # recorded absolute, on the machine that trained it
     if not sample.is_file() and "training/" in sample.as_posix():
         sample = REPO / sample.as_posix()[sample.as_posix().index("training/") :]
@@ -62,7 +61,7 @@ def main(argv: list[str]) -> int:
             sample += f", centred {cfg['person_centring']:g}"
         share = cfg.get("people_share", 1.0)
         ys = (crops[m]["clean"], natural["lfw"]["spearman"][m], natural["pins"]["spearman"][m])
-        points.append((training_people(REPO / run), sample, share, name, *ys))
+        points.append((training_people(cfg), sample, share, name, *ys))
     peer = (
         crops["sdd_fiqa"]["clean"],
         natural["lfw"]["spearman"]["sdd_fiqa"],
